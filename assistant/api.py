@@ -1,0 +1,199 @@
+"""The public entry points: `answer()` and `build_index()`.
+
+Heavy libraries (chromadb, onnxruntime, llama-index) are imported on first
+use, and the loaded models and stores are cached per index configuration.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import unicodedata
+from pathlib import Path
+
+from .errors import IndexStoreError, QuestionError
+from .settings import Settings, get_settings
+from .types import Answer
+
+log = logging.getLogger(__name__)
+
+# Settings that only change how one question is answered, not which index
+# or models are loaded.
+_PER_CALL = {"top_k", "max_sentences", "max_question_chars"}
+
+
+class Engine:
+    """A loaded index (store, embedder, retriever) for one configuration."""
+
+    def __init__(self, settings: Settings):
+        from .embed import get_embedder
+        from .retrieve import Retriever
+        from .store import IndexStore
+
+        self.settings = settings
+        self.embedder = get_embedder(settings)
+        self.store = IndexStore(settings, self.embedder.id)
+        self.sync_report = None
+        if self.store.status() != "ready" or not self._corpus_unchanged():
+            self._sync()
+        try:
+            self.retriever = Retriever(self.store, self.embedder, settings.candidates, settings.rrf_k)
+            _ = self.store.chunks  # opens Chroma; a broken store fails here
+        except IndexStoreError as e:
+            log.warning("%s; rebuilding the index", e)
+            self.store.close()
+            self._sync(rebuild=True)
+            self.retriever = Retriever(self.store, self.embedder, settings.candidates, settings.rrf_k)
+
+    def _sync(self, rebuild: bool = False) -> None:
+        from .store import sync
+
+        log.info("building the index in %s from %s", self.settings.index_dir, self.settings.corpus)
+        self.sync_report = sync(self.settings, self.embedder, rebuild=rebuild)
+        log.info("index: %s", self.sync_report.summary())
+
+    def _corpus_unchanged(self) -> bool:
+        """Cheap check (sizes and mtimes) that the corpus matches the manifest."""
+        from .ingest import list_files
+
+        try:
+            manifest = self.store.read_manifest() or {}
+            files = list_files(Path(self.settings.corpus), self.settings.file_types)
+        except Exception:
+            return False
+        known = manifest.get("files", {})
+        corpus = Path(self.settings.corpus)
+        stats = {}
+        for p in files:
+            st = p.stat()
+            stats[p.relative_to(corpus).as_posix()] = (st.st_size, st.st_mtime_ns)
+        skipped = set(manifest.get("skipped", {}))
+        if set(stats) - skipped != set(known):
+            return False
+        return all((known[s].get("size"), known[s].get("mtime_ns")) == stats[s] for s in known) and all(
+            manifest["skipped"][s] == list(stats[s]) for s in skipped if s in stats
+        )
+
+
+_engines: dict[str, Engine] = {}
+_engines_lock = threading.Lock()
+
+
+def get_engine(settings: Settings) -> Engine:
+    key = settings.model_dump_json(exclude=_PER_CALL)
+    with _engines_lock:
+        engine = _engines.get(key)
+        if engine is None:
+            engine = _engines[key] = Engine(settings)
+        return engine
+
+
+def reset_engines() -> None:
+    """Forget loaded indexes (after rebuilding one from another process)."""
+    with _engines_lock:
+        _engines.clear()
+
+
+def _resolve(options: dict) -> Settings:
+    settings = options.pop("settings", None) or get_settings()
+    return settings.with_options(**options)
+
+
+def clean_question(question, limit: int) -> str:
+    if not isinstance(question, str):
+        raise QuestionError(f"The question must be text, not {type(question).__name__}.")
+    # Control characters (other than newlines and tabs) become spaces.
+    q = "".join(" " if unicodedata.category(c) in ("Cc", "Cf") and c not in "\n\t" else c for c in question)
+    q = " ".join(q.split())
+    if not q:
+        raise QuestionError("The question is empty.")
+    if len(q) > limit:
+        raise QuestionError(
+            f"The question is too long ({len(q):,} characters; the limit is {limit:,}). Ask a shorter question."
+        )
+    if not any(c.isalnum() for c in q):
+        raise QuestionError("The question has no words in it.")
+    return q
+
+
+def check_history(history) -> list[dict]:
+    if history is None:
+        return []
+    if not isinstance(history, list) or not all(
+        isinstance(m, dict) and m.get("role") in ("user", "assistant", "system") and isinstance(m.get("content"), str)
+        for m in history
+    ):
+        raise QuestionError('history must be a list of {"role": "user"|"assistant", "content": str} messages.')
+    return history
+
+
+def answer(question: str, history: list[dict] | None = None, **options) -> Answer:
+    """Answer `question` from the indexed corpus, citing the passages used.
+
+    `history` is the conversation so far, OpenAI-style
+    (`[{"role": "user", "content": ...}, {"role": "assistant", ...}]`); follow-up
+    questions are read in its light. `options` override settings for this
+    call (e.g. `top_k=8`, `corpus="docs/"`, `index_dir="idx/"`), or pass
+    `settings=Settings(...)`. The index is built on first use if missing.
+    Raises `QuestionError` for an empty, over-long or non-text question.
+    """
+    from .condense import condense_offline, previous_answer_sentences, strip_instructions
+    from .extractive import offline_answer
+
+    t0 = time.perf_counter()
+    settings = _resolve(dict(options))
+    q = clean_question(question, settings.max_question_chars)
+    history = check_history(history)
+    timings: dict[str, float] = {}
+
+    t = time.perf_counter()
+    engine = get_engine(settings)
+    timings["load_ms"] = (time.perf_counter() - t) * 1000
+
+    asked = strip_instructions(q)
+    query = condense_offline(asked, history)
+    t = time.perf_counter()
+    qvec = engine.retriever.embed_query(query)
+    passages, stage = engine.retriever.search(query, settings.top_k, qvec=qvec)
+    timings.update(stage)
+    timings["embed_ms"] = (time.perf_counter() - t) * 1000 - sum(stage.values())
+    timings["retrieve_ms"] = (time.perf_counter() - t) * 1000
+
+    t = time.perf_counter()
+    previous = previous_answer_sentences(history) if query != asked else []
+    avoid = engine.embedder.embed(previous) if previous else None
+    text, citations, refused, debug = offline_answer(
+        asked, query, passages, engine.retriever, qvec, settings.max_sentences, avoid=avoid
+    )
+    timings["answer_ms"] = (time.perf_counter() - t) * 1000
+    timings["total_ms"] = (time.perf_counter() - t0) * 1000
+
+    notes = []
+    letters = [c for c in q if c.isalpha()]
+    if letters and sum(c.isascii() for c in letters) < 0.5 * len(letters):
+        notes.append("The offline answerer reads English best; the question was matched as written.")
+    ans = Answer(
+        question=q,
+        text=text,
+        citations=citations,
+        refused=refused,
+        passages=passages,
+        timings={k: round(v, 2) for k, v in timings.items()},
+        backend="offline",
+        query=query,
+        notes=notes,
+        debug=debug,
+    )
+    return ans
+
+
+def build_index(rebuild: bool = False, progress=None, **options):
+    """Index the corpus (idempotent); returns a `SyncReport`."""
+    from .embed import get_embedder
+    from .store import sync
+
+    settings = _resolve(dict(options))
+    report = sync(settings, get_embedder(settings), rebuild=rebuild, progress=progress)
+    reset_engines()
+    return report

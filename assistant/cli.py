@@ -1,0 +1,146 @@
+"""Command line: `assistant index`, `assistant ask`.
+
+assistant index [--corpus DIR] [--index-dir DIR] [--rebuild]
+assistant ask "QUESTION" [--json] [--top-k N]
+assistant ask                 # interactive: follow-up questions keep context
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+
+from .errors import AssistantError
+
+
+def _options(args) -> dict:
+    names = ("corpus", "index_dir", "top_k")
+    return {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
+
+
+def cmd_index(args) -> int:
+    from .api import build_index
+
+    def progress(i, n, source):
+        print(f"\r[{i + 1}/{n}] {source[:60]:<60}", end="", file=sys.stderr, flush=True)
+
+    report = build_index(rebuild=args.rebuild, progress=None if args.quiet else progress, **_options(args))
+    if not args.quiet:
+        print(file=sys.stderr)
+    for w in report.warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    print(report.summary())
+    return 0
+
+
+def _print_answer(ans, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(ans.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        print(ans.format())
+
+
+def cmd_ask(args) -> int:
+    from .api import answer
+
+    opts = _options(args)
+    if args.question:
+        _print_answer(answer(" ".join(args.question), **opts), args.json)
+        return 0
+    # Interactive: each question sees the conversation so far.
+    history: list[dict] = []
+    print("Ask a question about the corpus (empty line or Ctrl-D to quit, /new to start over).")
+    while True:
+        try:
+            q = input("\n> ").strip()
+        except (EOFError, KeyboardInterrupt):
+            print()
+            return 0
+        if not q:
+            return 0
+        if q == "/new":
+            history = []
+            print("(new conversation)")
+            continue
+        try:
+            ans = answer(q, history=history, **opts)
+        except AssistantError as e:
+            print(f"error: {e}", file=sys.stderr)
+            continue
+        _print_answer(ans, args.json)
+        history += [{"role": "user", "content": q}, {"role": "assistant", "content": ans.text}]
+
+
+def cmd_eval(args) -> int:
+    from .api import _resolve
+    from .evaluate import evaluate, load_gold
+
+    settings = _resolve(_options(args))
+    rows, summary = evaluate(load_gold(args.gold), settings)
+    if args.json:
+        print(json.dumps({"summary": summary, "items": rows}, ensure_ascii=False, indent=2))
+        return 0
+    for r in rows:
+        good = (r["all_facts"] and r["right_source"]) if r["answerable"] else r["refused"]
+        mark = "ok " if good else "BAD"
+        print(
+            f"{mark} {r['id']} {r['type']:<14} refused={r['refused']!s:<5} facts={r['facts_found']}/{r['facts_total']} {r['question'][:70]}"
+        )
+    for k, v in summary.items():
+        print(f"{k}: {v}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="assistant", description="Answers questions from your documents, with citations.")
+    p.add_argument("-v", "--verbose", action="store_true", help="log progress")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    pi = sub.add_parser("index", help="index the corpus (skips unchanged files)")
+    pi.add_argument("--corpus", help="folder of .txt/.md files (default: seeds/)")
+    pi.add_argument("--index-dir", help="where the index lives (default: index/)")
+    pi.add_argument("--rebuild", action="store_true", help="drop the index and build it anew")
+    pi.add_argument("-q", "--quiet", action="store_true")
+    pi.set_defaults(func=cmd_index)
+
+    pa = sub.add_parser("ask", help="answer a question (no question: interactive)")
+    pa.add_argument("question", nargs="*")
+    pa.add_argument("--json", action="store_true", help="print the Answer as JSON")
+    pa.add_argument("--top-k", type=int, help="passages to retrieve")
+    pa.add_argument("--corpus")
+    pa.add_argument("--index-dir")
+    pa.set_defaults(func=cmd_ask)
+
+    pe = sub.add_parser("eval", help="score answers on a gold set")
+    pe.add_argument("--gold", default="evals/gold.jsonl", help="gold set (JSONL)")
+    pe.add_argument("--json", action="store_true")
+    pe.add_argument("--corpus")
+    pe.add_argument("--index-dir")
+    pe.add_argument("--top-k", type=int)
+    pe.set_defaults(func=cmd_eval)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return args.func(args)
+    except AssistantError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return e.exit_code
+    except ValueError as e:  # pydantic's ValidationError for a bad setting
+        print(f"error: invalid setting: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,77 @@
+"""Turn a follow-up question into a standalone retrieval query.
+
+Offline method: a follow-up that leans on the conversation (a pronoun, an
+opening "and"/"what about", or very few content words) gets the content words
+of the previous user turn appended, so "And how did Xi respond?" after a
+question about Han Duck-soo meeting Xi retrieves the passage about that
+meeting. The question itself is still what the answer is judged against.
+"""
+
+from __future__ import annotations
+
+import re
+
+_FOLLOW = re.compile(
+    r"\b(?:he|she|they|him|her|them|his|hers|their|theirs|it|its|this|that|these|those|there|then|"
+    r"the same|the former|the latter|such)\b|^\s*(?:and|but|so|also|what about|how about|why|and why)\b",
+    re.I,
+)
+_STOP = set(
+    "a an the of to in on at for and or but is are was were be been being do does did has have had "
+    "what who whom when where why how which that this these those it its he she they him her them his "
+    "their there then about with as by from into than so also can could will would should may might "
+    "tell me please more".split()
+)
+
+
+# Requests to leave the sources aside ("ignore your documents", "answer from
+# memory", "make one up") are dropped from what is searched and answered:
+# the answerer answers from the sources or not at all.
+_INSTRUCTION = re.compile(
+    r"(?:^|(?<=[.;:!?,]))\s*[^.;:!?,]*?\b(?:"
+    r"ignore|disregard|forget|don'?t (?:bother with|use|look at|rely on|consult)|do not (?:use|look at|rely on|consult)|"
+    r"without (?:using|looking at|consulting)|answer (?:only )?from your (?:own )?(?:memory|knowledge)|"
+    r"from your own (?:memory|knowledge)|make (?:one|it|something|them|a number) up|just (?:guess|invent)|"
+    r"pretend|you are now|new instructions?|system prompt"
+    r")\b[^.;:!?,]*[.;:!?,]?",
+    re.I,
+)
+
+
+def strip_instructions(question: str) -> str:
+    """The question without requests to ignore the sources; unchanged if
+    nothing would be left."""
+    stripped = _INSTRUCTION.sub(" ", question)
+    stripped = re.sub(r"^\s*(?:just|and|so|then)\s+", "", " ".join(stripped.split()), flags=re.I)
+    if len(content_words(stripped)) < 2:
+        return question
+    return stripped[0].upper() + stripped[1:]
+
+
+def content_words(text: str) -> list[str]:
+    return [w for w in re.findall(r"[\w'’\-]+", text) if w.lower() not in _STOP and len(w) > 1]
+
+
+def is_follow_up(question: str) -> bool:
+    return bool(_FOLLOW.search(question)) or len(content_words(question)) <= 2
+
+
+def condense_offline(question: str, history: list[dict] | None) -> str:
+    """The retrieval query for `question` given OpenAI-style `history`."""
+    if not history or not is_follow_up(question):
+        return question
+    users = [m.get("content", "") for m in history if m.get("role") == "user" and isinstance(m.get("content"), str)]
+    if not users:
+        return question
+    carried = [w for w in content_words(users[-1]) if w.lower() not in {c.lower() for c in content_words(question)}]
+    return f"{question} ({' '.join(carried)})" if carried else question
+
+
+def previous_answer_sentences(history: list[dict] | None) -> list[str]:
+    """Sentences of the last assistant turn, citation markers removed: a
+    follow-up wants something new, not these again."""
+    for m in reversed(history or []):
+        if m.get("role") == "assistant" and isinstance(m.get("content"), str):
+            text = re.sub(r"\s*\[\d+(?:\s*,\s*\d+)*\]", "", m["content"])
+            return [s for s in re.split(r"(?<=[.!?])\s+", text) if len(s.split()) >= 4][:10]
+    return []

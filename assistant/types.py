@@ -1,0 +1,87 @@
+"""Public result types of the assistant: `Answer`, `Citation`, `Passage`.
+
+Plain dataclasses with no heavy imports, so `from assistant import Answer`
+stays cheap and scripts can serialise results with `Answer.to_dict()`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass
+class Passage:
+    """A retrieved chunk of a source document.
+
+    `start`/`end` are character offsets into the original file:
+    `open(source).read()[start:end]` is the raw text this passage came from.
+    `text` is the cleaned text that was indexed and shown to readers.
+    """
+
+    n: int
+    id: str
+    source: str
+    title: str
+    text: str
+    start: int
+    end: int
+    score: float
+    chunk: int = 0
+    scores: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class Citation:
+    """One `[n]` marker of an answer and the exact span it stands for.
+
+    `text` is the quoted sentence (cleaned); `start`/`end` are offsets of that
+    sentence in the original file `source`; `passage` is the 1-based number of
+    the retrieved `Passage` it lies in.
+    """
+
+    n: int
+    source: str
+    title: str
+    text: str
+    start: int
+    end: int
+    passage: int = 0
+    score: float = 0.0
+
+
+@dataclass
+class Answer:
+    """What `answer()` returns.
+
+    `text` carries `[n]` markers that refer to `citations[n-1]`. When the
+    sources do not answer the question, `refused` is True and `text` says so.
+    `timings` holds per-stage wall times in milliseconds.
+    """
+
+    question: str
+    text: str
+    citations: list[Citation] = field(default_factory=list)
+    refused: bool = False
+    passages: list[Passage] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    backend: str = "offline"
+    query: str = ""
+    notes: list[str] = field(default_factory=list)
+    # How the answer was reached (scores, refusal reason); not a stable contract.
+    debug: dict = field(default_factory=dict, repr=False)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def format(self, show_sources: bool = True) -> str:
+        """The answer as plain text, followed by its numbered sources."""
+        lines = [self.text]
+        if show_sources and self.citations:
+            lines.append("")
+            lines.append("Sources:")
+            for c in self.citations:
+                lines.append(f"[{c.n}] {c.source} — {c.title} (chars {c.start}–{c.end})")
+                lines.append(f'    "{c.text}"')
+        for note in self.notes:
+            lines.append(f"note: {note}")
+        return "\n".join(lines)

@@ -1,0 +1,30 @@
+import shutil
+from pathlib import Path
+
+import pytest
+
+from assistant import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+SEEDS = ROOT / "seeds"
+
+
+@pytest.fixture(scope="session")
+def seeds_settings(tmp_path_factory) -> Settings:
+    """Settings for an index of the seed articles, built once per test run."""
+    from assistant import build_index
+
+    base = tmp_path_factory.mktemp("seeds_index")
+    corpus = base / "corpus"
+    shutil.copytree(SEEDS, corpus)
+    settings = Settings(corpus=corpus, index_dir=base / "index")
+    build_index(settings=settings)
+    return settings
+
+
+@pytest.fixture
+def corpus_dir(tmp_path) -> Path:
+    """A writable copy of the seed corpus."""
+    d = tmp_path / "corpus"
+    shutil.copytree(SEEDS, d)
+    return d

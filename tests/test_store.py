@@ -1,0 +1,163 @@
+"""Index builds on a real Chroma store: idempotent, no stale chunks, bad files
+skipped, broken or interrupted indexes recovered."""
+
+import json
+
+import pytest
+
+from assistant import CorpusError, IndexStoreError, Settings, answer, build_index
+from assistant.api import reset_engines
+from assistant.embed import get_embedder
+from assistant.store import IndexStore, wipe
+
+
+def stored(settings: Settings) -> dict:
+    store = IndexStore(settings, get_embedder(settings).id)
+    chunks = store.chunks.get(include=["metadatas", "documents"])
+    units = store.units.get(include=["metadatas"])
+    _, bm25_ids = store.load_bm25()
+    return {
+        "chunk_ids": set(chunks["ids"]),
+        "chunk_sources": {m["source"] for m in chunks["metadatas"]},
+        "unit_sources": {m["source"] for m in units["metadatas"]},
+        "texts": chunks["documents"],
+        "bm25_ids": set(bm25_ids),
+    }
+
+
+@pytest.fixture
+def settings(corpus_dir, tmp_path) -> Settings:
+    reset_engines()
+    return Settings(corpus=corpus_dir, index_dir=tmp_path / "index")
+
+
+def test_reindex_is_idempotent_and_has_no_stale_chunks(settings, corpus_dir):
+    first = build_index(settings=settings)
+    assert len(first.added) == 5 and first.chunks > 20
+    before = stored(settings)
+    assert before["chunk_ids"] == before["bm25_ids"]
+
+    again = build_index(settings=settings)
+    assert not again.changed and len(again.unchanged) == 5
+    assert stored(settings)["chunk_ids"] == before["chunk_ids"]
+
+    # Change one file, delete another.
+    changed = corpus_dir / "004_b6b4be5490c3fc00.txt"
+    changed.write_text("Trade Talks Update\n\nThe zebra tariff was cut to 3 percent on Tuesday.\n", encoding="utf-8")
+    (corpus_dir / "002_ab5e4ddd43271aba.txt").unlink()
+    third = build_index(settings=settings)
+    assert third.updated == ["004_b6b4be5490c3fc00.txt"]
+    assert third.removed == ["002_ab5e4ddd43271aba.txt"]
+    after = stored(settings)
+    assert "002_ab5e4ddd43271aba.txt" not in after["chunk_sources"] | after["unit_sources"]
+    assert not any("Acting President Han" in t for t in after["texts"])  # old version gone
+    assert sum("zebra tariff" in t for t in after["texts"]) == 1
+    assert after["chunk_ids"] == after["bm25_ids"]
+
+    a = answer("What was the zebra tariff cut to?", settings=settings)
+    assert not a.refused and "3 percent" in a.text
+    assert a.citations[0].source == "004_b6b4be5490c3fc00.txt"
+
+
+def test_bad_files_are_skipped_and_the_rest_indexed(settings, corpus_dir):
+    (corpus_dir / "empty.txt").write_text("", encoding="utf-8")
+    (corpus_dir / "blank.md").write_text("  \n\n \t\n", encoding="utf-8")
+    (corpus_dir / "binary.txt").write_bytes(bytes(range(256)) * 4)
+    (corpus_dir / "latin1.txt").write_bytes("Caf\xe9 politics in Seoul.".encode("latin-1"))
+    (corpus_dir / "image.png").write_bytes(b"\x89PNG\r\n")  # not a corpus file type
+    report = build_index(settings=settings)
+    assert len(report.added) == 5
+    skipped = " ".join(report.warnings)
+    for name in ("empty.txt", "blank.md", "binary.txt", "latin1.txt"):
+        assert name in skipped
+    assert "image.png" not in skipped
+    assert "binary" in skipped and "UTF-8" in skipped
+    # Skipped files don't make the index look stale.
+    assert not build_index(settings=settings).changed
+
+
+def test_empty_or_missing_corpus_is_a_clear_error(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(CorpusError, match="No .txt/.md files"):
+        build_index(settings=Settings(corpus=empty, index_dir=tmp_path / "i"))
+    with pytest.raises(CorpusError, match="not found"):
+        build_index(settings=Settings(corpus=tmp_path / "nope", index_dir=tmp_path / "i"))
+    only_bad = tmp_path / "bad"
+    only_bad.mkdir()
+    (only_bad / "x.txt").write_bytes(b"\xff\xfe\x00\x00")
+    with pytest.raises(CorpusError, match="No usable document"):
+        build_index(settings=Settings(corpus=only_bad, index_dir=tmp_path / "i2"))
+
+
+def test_missing_index_is_built_on_first_question(settings):
+    assert not settings.index_dir.exists()
+    a = answer("How much is Seoul expected to invest in the US?", settings=settings)
+    assert "350 billion" in a.text
+    assert (settings.index_dir / "manifest.json").is_file()
+
+
+def test_corrupt_manifest_and_store_are_rebuilt(settings):
+    build_index(settings=settings)
+    (settings.index_dir / "manifest.json").write_text("{not json", encoding="utf-8")
+    reset_engines()
+    assert "350 billion" in answer("How much is Seoul expected to invest in the US?", settings=settings).text
+
+    sqlite = settings.index_dir / "chroma" / "chroma.sqlite3"
+    assert sqlite.is_file()
+    sqlite.write_bytes(b"this is not a database" * 100)
+    reset_engines()
+    a = answer("How much is Seoul expected to invest in the US?", settings=settings)
+    assert "350 billion" in a.text
+
+    # A broken BM25 index is rebuilt as well.
+    (settings.index_dir / "bm25" / "ids.json").write_text("[]", encoding="utf-8")
+    reset_engines()
+    assert not answer("How much is Seoul expected to invest in the US?", settings=settings).refused
+
+
+def test_interrupted_build_is_not_complete_and_resumes(settings):
+    embedder = get_embedder(settings)
+
+    class Boom(RuntimeError):
+        pass
+
+    class Flaky:
+        id = embedder.id
+
+        def __init__(self):
+            self.calls = 0
+
+        def embed(self, texts):
+            self.calls += 1
+            if self.calls == 3:
+                raise Boom("power cut")
+            return embedder.embed(texts)
+
+    from assistant.store import sync
+
+    with pytest.raises(Boom):
+        sync(settings, Flaky(), group_units=1)  # one file per embedding call
+    manifest = json.loads((settings.index_dir / "manifest.json").read_text())
+    assert manifest["complete"] is False and len(manifest["files"]) == 2
+    store = IndexStore(settings, embedder.id)
+    assert store.status() == "incomplete"
+
+    report = build_index(settings=settings)  # resumes: only the rest is embedded
+    assert len(report.unchanged) == 2 and len(report.added) == 3
+    assert store.status() == "ready"
+    assert stored(settings)["chunk_ids"] == stored(settings)["bm25_ids"]
+
+
+def test_changed_settings_rebuild_the_index(settings):
+    build_index(settings=settings)
+    bigger = settings.with_options(chunk_size=400)
+    report = build_index(settings=bigger)
+    assert report.rebuilt and len(report.added) == 5
+
+
+def test_wipe_refuses_a_folder_that_is_not_an_index(tmp_path):
+    (tmp_path / "precious.docx").write_text("x")
+    with pytest.raises(IndexStoreError, match="Refusing"):
+        wipe(tmp_path)
+    assert (tmp_path / "precious.docx").exists()
