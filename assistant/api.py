@@ -35,7 +35,11 @@ class Engine:
         self.embedder = get_embedder(settings)
         self.store = IndexStore(settings, self.embedder.id)
         self.sync_report = None
-        if self.store.status() != "ready" or not self._corpus_unchanged():
+        if self.store.status() != "ready":
+            self._sync()
+        elif not Path(settings.corpus).is_dir():
+            log.warning("corpus folder %s not found; answering from the existing index", settings.corpus)
+        elif not self._corpus_unchanged():
             self._sync()
         try:
             self.retriever = Retriever(self.store, self.embedder, settings.candidates, settings.rrf_k)
@@ -186,6 +190,15 @@ def answer(question: str, history: list[dict] | None = None, **options) -> Answe
         debug=debug,
     )
     return ans
+
+
+def index_status(**options) -> str:
+    """'ready', 'missing', 'incomplete', 'stale' or 'corrupt' for the configured index."""
+    from .embed import get_embedder
+    from .store import IndexStore
+
+    settings = _resolve(dict(options))
+    return IndexStore(settings, get_embedder(settings).id).status()
 
 
 def build_index(rebuild: bool = False, progress=None, **options):

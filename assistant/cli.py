@@ -43,9 +43,12 @@ def _print_answer(ans, as_json: bool) -> None:
 
 
 def cmd_ask(args) -> int:
-    from .api import answer
+    from .api import answer, index_status
 
     opts = _options(args)
+    status = index_status(**opts)
+    if status != "ready":
+        print(f"(the index is {status}: building it now, this takes a few seconds)", file=sys.stderr)
     if args.question:
         _print_answer(answer(" ".join(args.question), **opts), args.json)
         return 0

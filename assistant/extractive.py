@@ -3,8 +3,9 @@ don't say".
 
 It scores every sentence of the retrieved passages against the question
 (embedding similarity plus IDF-weighted term overlap), keeps those that hold
-the expected answer type (a figure, a date, a name), picks a few diverse sentences (maximal marginal relevance), and cites
-each one by its exact span in the original file. It refuses when the question
+the expected answer type (a figure, a date, a name), picks up to three that
+do not repeat each other, and cites each by its exact span in the original
+file. It refuses when the question
 names something the corpus never mentions, when it asks for a number, date or
 name and no good sentence holds one, or when no sentence is close enough.
 """
@@ -21,20 +22,22 @@ from .retrieve import Retriever, Unit
 from .store import tokenize
 from .types import Citation, Passage
 
-# Score weights and thresholds, calibrated on the gold set in evals/.
-W_SEM, W_LEX = 0.6, 0.4
-MIN_SCORE = 0.38  # below this the best sentence does not answer the question
+# Score weights and thresholds, set by looking at the gold set in evals/
+# (see evals/README.md for the figures they give).
+W_SEM, W_LEX = 0.6, 0.4  # sentence score = W_SEM * cosine + W_LEX * term overlap
+MIN_SCORE = 0.40  # below this the best sentence does not answer the question
 KEEP_RATIO = 0.8  # further sentences must score this close to the best
+KEEP_RATIO_TYPED = 0.85  # stricter when the question wants one figure, date or name
 # A typed answer must score close to the best sentence, or at least share
 # its specifics (term overlap) with the question.
 TYPED_MIN_RATIO = 0.8
 TYPED_MIN_LEX = 0.5
-KEEP_RATIO_TYPED = 0.9  # stricter when the question wants one figure, date or name
-MAX_DUP_SIM = 0.85
+MAX_DUP_SIM = 0.85  # sentences this similar to a chosen one are repeats
+REPEAT_SIM = 0.8  # sentences this similar to the previous answer were said already
+# IDF is softened so that one rare word ("threatened") cannot outweigh the
+# question's subject ("tariff", "Trump").
+IDF_POWER = 0.5
 CARRIED_WEIGHT = 0.25  # weight of conversation terms in a follow-up's overlap
-REPEAT_SIM = (
-    0.8  # a sentence this like the previous answer is a repeat  # sentences this similar to a chosen one are repeats
-)
 
 _NUM_WORDS = r"one|two|three|four|five|six|seven|eight|nine|ten|dozen|hundred|thousand|million|billion|trillion|half|twice|double"
 _MONTHS = r"jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t|tember)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?"
@@ -251,7 +254,9 @@ def score_units(
     count a quarter: they found the passages, the question picks the sentence.
     Units much like `avoid` (the previous answer) are what was already said."""
     own = set(tokenize([question])[0])
-    weights = {t: retriever.idf(t) * (1.0 if t in own else CARRIED_WEIGHT) for t in set(tokenize([query])[0])}
+    weights = {
+        t: retriever.idf(t) ** IDF_POWER * (1.0 if t in own else CARRIED_WEIGHT) for t in set(tokenize([query])[0])
+    }
     total = sum(weights.values()) or 1.0
     if not units:
         return []

@@ -192,25 +192,40 @@ class IndexStore:
         return model, ids
 
     def _write_bm25(self) -> int:
-        import bm25s
+        """Rebuild the BM25 index from the stored chunks with llama-index's
+        BM25Retriever, so llama-index users can load it with
+        `BM25Retriever.from_persist_dir`; `ids.json` lists the chunk id of
+        each row for our own query path, which reads it with bm25s."""
+        from llama_index.core.schema import TextNode
+        from llama_index.retrievers.bm25 import BM25Retriever
 
         got = self.chunks.get(include=["documents", "metadatas"])
-        ids = list(got["ids"])
-        texts = [f"{m.get('title', '')}\n{d}" for d, m in zip(got["documents"], got["metadatas"])]
         final = self.dir / "bm25"
-        if not texts:  # bm25s cannot save an empty index
+        if not got["ids"]:  # bm25s cannot save an empty index
             shutil.rmtree(final, ignore_errors=True)
             return 0
+        nodes = [
+            TextNode(
+                id_=cid,
+                text=doc,
+                metadata={"title": meta.get("title", ""), "source": meta["source"]},
+                excluded_embed_metadata_keys=["source"],
+                metadata_template="{value}",
+            )
+            for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"])
+        ]
+        _stemmer()
+        retriever = BM25Retriever(
+            nodes=nodes, stemmer=_STEMMER, language=STOPWORDS, similarity_top_k=min(10, len(nodes))
+        )
         tmp = self.dir / "bm25.tmp"
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
-        model = bm25s.BM25()
-        model.index(tokenize(texts), show_progress=False)
-        model.save(str(tmp))
-        (tmp / "ids.json").write_text(json.dumps(ids), encoding="utf-8")
+        retriever.persist(str(tmp))
+        (tmp / "ids.json").write_text(json.dumps([n.node_id for n in nodes]), encoding="utf-8")
         shutil.rmtree(final, ignore_errors=True)
         os.replace(tmp, final)
-        return len(ids)
+        return len(nodes)
 
 
 _STEMMER = None
@@ -231,16 +246,22 @@ might must shall us according tell please
 )
 
 
-def tokenize(texts: list[str]) -> list[list[str]]:
-    """BM25 tokens: lower-cased words, English stop words out, Snowball-stemmed."""
+def _stemmer():
     global _STEMMER  # a cache of a loaded model, like the embedder's
-    import bm25s
     import Stemmer
 
     logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs each build at DEBUG
     if _STEMMER is None:
         _STEMMER = Stemmer.Stemmer("english")
-    return bm25s.tokenize(texts, stopwords=STOPWORDS, stemmer=_STEMMER, return_ids=False, show_progress=False)
+    return _STEMMER
+
+
+def tokenize(texts: list[str]) -> list[list[str]]:
+    """BM25 tokens: lower-cased words, English stop words out, Snowball-stemmed
+    (the same tokenization the index was built with)."""
+    import bm25s
+
+    return bm25s.tokenize(texts, stopwords=STOPWORDS, stemmer=_stemmer(), return_ids=False, show_progress=False)
 
 
 @contextmanager
@@ -347,6 +368,7 @@ def _nodes(p: _Pending, vecs: np.ndarray, NodeRelationship, RelatedNodeInfo, Tex
         os_, oe = span(c.start, c.end)
         meta = {**base, "chunk": c.index, "start": os_, "end": oe}
         meta |= {"unit_first": c.units[0], "unit_last": c.units[-1], "tokens": c.tokens}
+        meta["hash"] = hashlib.sha256(c.text.encode()).hexdigest()[:16]
         chunk_nodes.append(TextNode(id_=cid, text=c.text, embedding=cv.tolist(), metadata=meta, relationships=rel))
     return unit_nodes, chunk_nodes
 

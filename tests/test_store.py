@@ -161,3 +161,12 @@ def test_wipe_refuses_a_folder_that_is_not_an_index(tmp_path):
     with pytest.raises(IndexStoreError, match="Refusing"):
         wipe(tmp_path)
     assert (tmp_path / "precious.docx").exists()
+
+
+def test_built_index_still_answers_when_the_corpus_folder_is_gone(settings, corpus_dir):
+    import shutil
+
+    build_index(settings=settings)
+    shutil.rmtree(corpus_dir)
+    reset_engines()
+    assert "350 billion" in answer("How much is Seoul expected to invest in the US?", settings=settings).text

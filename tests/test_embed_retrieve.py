@@ -1,0 +1,134 @@
+"""Embeddings and retrieval with real components: the packaged ONNX model,
+a real OpenAI-compatible HTTP server on 127.0.0.1, and Chroma."""
+
+import hashlib
+import json
+import re
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import numpy as np
+import pytest
+
+from assistant import Settings, answer, build_index
+from assistant.api import reset_engines
+from assistant.embed import LocalEmbedder, get_embedder, llama_embedding, model_files
+
+
+def test_local_model_ships_in_site_packages():
+    model, tokenizer = model_files()
+    assert "site-packages" in str(model) and model.stat().st_size > 10_000_000
+    assert tokenizer.name == "tokenizer.json"
+
+
+def test_local_embeddings_are_normalised_and_meaningful():
+    e = LocalEmbedder(threads=1, batch_size=4)
+    v = e.embed(
+        [
+            "Seoul will invest $350 billion in the US.",
+            "South Korea pledges large US investment.",
+            "Rice prices soared in Japan.",
+        ]
+    )
+    assert v.shape == (3, 384)
+    assert np.allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-5)
+    assert v[0] @ v[1] > v[0] @ v[2] + 0.2
+    assert e.embed([]).shape == (0, 384)
+    # Batching and ordering do not change the vectors.
+    assert np.allclose(e.embed(["Rice prices soared in Japan."])[0], v[2], atol=1e-4)
+
+
+def test_llama_index_wrapper(seeds_settings):
+    emb = llama_embedding(get_embedder(seeds_settings))
+    q = emb.get_query_embedding("tariffs on cars")
+    assert len(q) == 384
+
+
+def test_paraphrased_question_finds_the_passage(seeds_settings):
+    # Article 002 says "North American dialogue" for North Korea–US talks.
+    a = answer("What are the prospects for North Korea–US dialogue in 2025?", settings=seeds_settings)
+    assert "002_ab5e4ddd43271aba.txt" in {p.source for p in a.passages[:3]}
+    for p in a.passages:
+        assert p.scores.keys() >= {"vector", "sentence", "bm25"}
+
+
+class _FakeEmbeddings(BaseHTTPRequestHandler):
+    """An OpenAI-compatible /v1/embeddings: hashed bag of words, 64 dims."""
+
+    calls = 0
+
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        assert self.path.endswith("/embeddings"), self.path
+        type(self).calls += 1
+        inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
+        data = []
+        for i, text in enumerate(inputs):
+            v = np.zeros(64)
+            for w in re.findall(r"\w+", text.lower()):
+                v[int(hashlib.md5(w.encode()).hexdigest(), 16) % 64] += 1
+            data.append({"object": "embedding", "index": i, "embedding": v.tolist()})
+        out = json.dumps(
+            {"object": "list", "data": data, "model": body["model"], "usage": {"prompt_tokens": 1, "total_tokens": 1}}
+        )
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(out)))
+        self.end_headers()
+        self.wfile.write(out.encode())
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def embeddings_server():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _FakeEmbeddings)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/v1"
+    server.shutdown()
+
+
+def test_openai_embeddings_use_their_own_collections(embeddings_server, corpus_dir, tmp_path):
+    reset_engines()
+    local = Settings(corpus=corpus_dir, index_dir=tmp_path / "index")
+    build_index(settings=local)
+    remote = local.with_options(
+        embed_backend="openai", embed_model="fake-embed", openai_base_url=embeddings_server, openai_api_key="sk-test"
+    )
+    report = build_index(settings=remote)
+    assert report.rebuilt and len(report.added) == 5 and _FakeEmbeddings.calls > 0
+    a = answer("What did Trump call his one-stop shopping approach?", settings=remote)
+    assert a.passages and a.passages[0].source
+    import chromadb
+
+    names = {c.name for c in chromadb.PersistentClient(path=str(tmp_path / "index" / "chroma")).list_collections()}
+    assert "chunks-openai-fake-embed" in names
+
+
+def test_unreachable_embeddings_server_is_a_clear_error(corpus_dir, tmp_path):
+    from assistant import AssistantError
+
+    s = Settings(
+        corpus=corpus_dir,
+        index_dir=tmp_path / "i",
+        embed_backend="openai",
+        openai_base_url="http://127.0.0.1:9/v1",
+        openai_api_key="x",
+        openai_timeout=2,
+    )
+    with pytest.raises(AssistantError, match="OpenAI embeddings failed"):
+        build_index(settings=s)
+
+
+def test_corpus_changes_are_picked_up_on_the_next_start(corpus_dir, tmp_path):
+    reset_engines()
+    s = Settings(corpus=corpus_dir, index_dir=tmp_path / "index")
+    assert not answer("What did the zebra commission decide?", settings=s).passages[0].text.count("zebra")
+    (corpus_dir / "new.md").write_text(
+        "# Zebra Commission\n\nThe zebra commission decided to cut tariffs to 7 percent.\n", encoding="utf-8"
+    )
+    reset_engines()  # a new process: the corpus is checked against the manifest
+    a = answer("What did the zebra commission decide?", settings=s)
+    assert "7 percent" in a.text and a.citations[0].source == "new.md"
