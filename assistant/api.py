@@ -142,7 +142,7 @@ def answer(question: str, history: list[dict] | None = None, **options) -> Answe
     `settings=Settings(...)`. The index is built on first use if missing.
     Raises `QuestionError` for an empty, over-long or non-text question.
     """
-    from .condense import condense_offline, previous_answer_sentences, strip_instructions
+    from .condense import condense_offline, expand_aliases, previous_answer_sentences, strip_instructions
     from .extractive import offline_answer
 
     t0 = time.perf_counter()
@@ -156,7 +156,7 @@ def answer(question: str, history: list[dict] | None = None, **options) -> Answe
     timings["load_ms"] = (time.perf_counter() - t) * 1000
 
     asked = strip_instructions(q)
-    query = condense_offline(asked, history)
+    query = expand_aliases(condense_offline(asked, history))
     t = time.perf_counter()
     qvec = engine.retriever.embed_query(query)
     passages, stage = engine.retriever.search(query, settings.top_k, qvec=qvec)

@@ -9,7 +9,10 @@ meeting. The question itself is still what the answer is judged against.
 
 from __future__ import annotations
 
+import json
 import re
+from functools import cache
+from pathlib import Path
 
 _FOLLOW = re.compile(
     r"\b(?:he|she|they|him|her|them|his|hers|their|theirs|it|its|this|that|these|those|there|then|"
@@ -75,3 +78,36 @@ def previous_answer_sentences(history: list[dict] | None) -> list[str]:
             text = re.sub(r"\s*\[\d+(?:\s*,\s*\d+)*\]", "", m["content"])
             return [s for s in re.split(r"(?<=[.!?])\s+", text) if len(s.split()) >= 4][:10]
     return []
+
+
+@cache
+def _metonyms() -> dict[str, list[str]]:
+    data = json.loads((Path(__file__).parent / "data" / "metonyms.json").read_text(encoding="utf-8"))
+    return {k: v for k, v in data.items() if not k.startswith("_")}
+
+
+def _alias_pattern():
+    names = sorted(_metonyms(), key=len, reverse=True)
+    return re.compile(r"\b(" + "|".join(re.escape(n) for n in names) + r")\b")
+
+
+def expand_aliases(query: str) -> str:
+    """The query with the states its capitals stand for ("Pyongyang" ->
+    "Pyongyang (North Korea)"), so either form in a source is found."""
+    found = dict.fromkeys(m.group(1) for m in _alias_pattern().finditer(query))
+    extra = [a for name in found for a in _metonyms()[name][:1] if a.lower() not in query.lower()]
+    return f"{query} ({', '.join(extra)})" if extra else query
+
+
+def alias_tokens(query: str) -> dict[str, list[set[str]]]:
+    """BM25 token of each capital in the query -> token sets of its aliases."""
+    from .store import tokenize
+
+    out: dict[str, list[set[str]]] = {}
+    for m in _alias_pattern().finditer(query):
+        key = tokenize([m.group(1)])[0]
+        if len(key) != 1:
+            continue
+        sets = [set(t) for t in tokenize(_metonyms()[m.group(1)]) if t]
+        out.setdefault(key[0], []).extend(sets)
+    return out

@@ -8,6 +8,7 @@ accuracy on unanswerable items, false refusals on answerable ones, latency.
 from __future__ import annotations
 
 import json
+import re
 import statistics
 import time
 from pathlib import Path
@@ -36,6 +37,22 @@ def has_fact(text: str, alternates: list[str]) -> bool:
     return any(a.lower() in low for a in alternates)
 
 
+def _norm(text: str) -> str:
+    from .clean import clean_text
+
+    return re.sub(r"[\W_]+", "", clean_text(text).text.lower())
+
+
+def evidence_rank(item: dict, passages) -> int | None:
+    """1-based rank of the first passage that holds a gold evidence quote."""
+    quotes = [(e["source"], _norm(e["quote"])[:80]) for e in item.get("evidence") or []]
+    for p in passages:
+        text = _norm(p.text)
+        if any(src == p.source and q and q in text for src, q in quotes):
+            return p.n
+    return None
+
+
 def score_item(item: dict, ans) -> dict:
     facts = item.get("must_include") or []
     found = [has_fact(ans.text, alts) for alts in facts]
@@ -54,6 +71,7 @@ def score_item(item: dict, ans) -> dict:
         "right_source": bool(cited & gold_sources),
         "cited_sources": sorted(cited),
         "retrieved_sources": sorted({p.source for p in ans.passages}),
+        "evidence_rank": evidence_rank(item, ans.passages),
         "ms": ans.timings.get("total_ms", 0.0),
     }
 
@@ -77,8 +95,13 @@ def summarize(rows: list[dict]) -> dict:
     def share(xs):
         return round(sum(xs) / len(xs), 4) if xs else None
 
+    ranks = [r["evidence_rank"] for r in ans_rows]
     return {
         "items": len(rows),
+        "hit_at_1": share([r is not None and r <= 1 for r in ranks]),
+        "hit_at_3": share([r is not None and r <= 3 for r in ranks]),
+        "hit_at_k": share([r is not None for r in ranks]),
+        "mrr": round(sum(1 / r for r in ranks if r) / len(ranks), 4) if ranks else None,
         "answerable": len(ans_rows),
         "unanswerable": len(una_rows),
         "key_fact_accuracy": share([r["all_facts"] for r in ans_rows]),

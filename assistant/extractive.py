@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import prompts
+from .condense import alias_tokens
 from .retrieve import Retriever, Unit
 from .store import tokenize
 from .types import Citation, Passage
@@ -25,7 +26,7 @@ from .types import Citation, Passage
 # Score weights and thresholds, set by looking at the gold set in evals/
 # (see evals/README.md for the figures they give).
 W_SEM, W_LEX = 0.6, 0.4  # sentence score = W_SEM * cosine + W_LEX * term overlap
-MIN_SCORE = 0.40  # below this the best sentence does not answer the question
+MIN_SCORE = 0.415  # below this the best sentence does not answer the question
 KEEP_RATIO = 0.8  # further sentences must score this close to the best
 KEEP_RATIO_TYPED = 0.85  # stricter when the question wants one figure, date or name
 # A typed answer must score close to the best sentence, or at least share
@@ -38,6 +39,7 @@ REPEAT_SIM = 0.8  # sentences this similar to the previous answer were said alre
 # question's subject ("tariff", "Trump").
 IDF_POWER = 0.5
 CARRIED_WEIGHT = 0.25  # weight of conversation terms in a follow-up's overlap
+W_PASSAGE = 0.03  # bonus for sentences of higher-ranked passages (divided by rank)
 
 _NUM_WORDS = r"one|two|three|four|five|six|seven|eight|nine|ten|dozen|hundred|thousand|million|billion|trillion|half|twice|double"
 _MONTHS = r"jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t|tember)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?"
@@ -202,6 +204,18 @@ def question_kind(question: str) -> str:
     return "general"
 
 
+_HOW_MANY = re.compile(
+    r"\bhow many ((?:[\w'’-]+ ){0,3}?)([\w'’-]+) (?:are|is|were|was|did|do|does|has|have|had|will|would|can|could)\b",
+    re.I,
+)
+
+
+def counted_noun(question: str) -> set[str]:
+    """BM25 token of the noun a "how many X ..." question counts ("troops")."""
+    m = _HOW_MANY.search(question)
+    return set(tokenize([m.group(2)])[0]) if m else set()
+
+
 def question_names(question: str) -> list[str]:
     """Capitalised words of the question that look like names (not its first word)."""
     words = re.findall(r"[A-Za-zÀ-ÿ][\w'’\-]*", question)
@@ -258,6 +272,7 @@ def score_units(
         t: retriever.idf(t) ** IDF_POWER * (1.0 if t in own else CARRIED_WEIGHT) for t in set(tokenize([query])[0])
     }
     total = sum(weights.values()) or 1.0
+    aliases = alias_tokens(query)
     if not units:
         return []
     mat = np.stack([u.vector for u in units])
@@ -266,8 +281,8 @@ def score_units(
     out = []
     for u, sem, rep, utoks in zip(units, sims, repeat, tokenize([u.text for u in units])):
         toks = set(utoks)
-        lex = sum(w for t, w in weights.items() if t in toks) / total
-        score = W_SEM * float(sem) + W_LEX * lex
+        lex = sum(w for t, w in weights.items() if t in toks or any(a <= toks for a in aliases.get(t, ()))) / total
+        score = W_SEM * float(sem) + W_LEX * lex + W_PASSAGE / u.passage
         if rep > REPEAT_SIM:
             score *= 0.5
         out.append(Scored(u, score, float(sem), lex, has_kind(u.text, kind, question)))
@@ -317,6 +332,9 @@ def offline_answer(
     if scored[0].score < MIN_SCORE:
         return refuse("weak", debug)
     typed = [s for s in scored if s.has_kind]
+    counted = counted_noun(question)
+    if counted:  # a count must be a count of the thing asked about
+        typed = [s for s in typed if counted & set(tokenize([s.unit.text])[0])]
     # The passages are about the subject, but the sentences that speak to it
     # hold no figure/date/name: that is "the sources don't say".
     top = scored[0]

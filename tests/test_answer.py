@@ -129,3 +129,21 @@ def test_answer_serialises(seeds_settings):
     data = json.loads(json.dumps(a.to_dict()))
     assert set(data) >= {"text", "citations", "refused", "passages", "timings"}
     assert {"n", "source", "title", "text", "start", "end"} <= set(data["citations"][0])
+
+
+def test_capitals_stand_for_their_states():
+    from assistant.condense import alias_tokens, expand_aliases
+
+    assert (
+        expand_aliases("Will Pyongyang talk to Washington?")
+        == "Will Pyongyang talk to Washington? (North Korea, United States)"
+    )
+    assert expand_aliases("Will North Korea talk?") == "Will North Korea talk?"
+    assert {"north", "korea"} in alias_tokens("Pyongyang's view")["pyongyang"]
+
+
+def test_a_count_must_count_the_thing_asked_about(seeds_settings):
+    a = answer("How many personnel will North Korea send to Russia?", settings=seeds_settings)
+    assert not a.refused and "6,000" in a.text
+    b = answer("How many North Korean soldiers were sent to fight in Ukraine?", settings=seeds_settings)
+    assert b.refused, b.text
