@@ -221,7 +221,7 @@ class IndexStore:
         tmp = self.dir / "bm25.tmp"
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
-        retriever.persist(str(tmp))
+        retriever.persist(str(tmp), show_progress=False)
         (tmp / "ids.json").write_text(json.dumps([n.node_id for n in nodes]), encoding="utf-8")
         shutil.rmtree(final, ignore_errors=True)
         os.replace(tmp, final)
