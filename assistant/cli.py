@@ -11,6 +11,7 @@ import argparse
 import json
 import logging
 import sys
+from pathlib import Path
 
 from .errors import AssistantError
 
@@ -78,21 +79,39 @@ def cmd_ask(args) -> int:
 
 def cmd_eval(args) -> int:
     from .api import _resolve
-    from .evaluate import evaluate, load_gold
+    from .evaluate import baseline_from, compare, load_gold, run
+    from .report import markdown, write
 
+    if args.backend != "offline":
+        print("error: only the offline backend exists in this version", file=sys.stderr)
+        return 2
     settings = _resolve(_options(args))
-    rows, summary = evaluate(load_gold(args.gold), settings)
+    try:
+        gold = load_gold(Path(args.gold))
+    except (OSError, ValueError) as e:
+        print(f"error: cannot read gold set: {e}", file=sys.stderr)
+        return 2
+    report = run(gold, settings, backend=args.backend, progress=not args.quiet)
+    paths = write(report, Path(args.out))
     if args.json:
-        print(json.dumps({"summary": summary, "items": rows}, ensure_ascii=False, indent=2))
+        print(json.dumps(report, ensure_ascii=False, indent=1))
+    else:
+        print(markdown(report))
+        print(f"report: {paths['html']} (also {paths['json'].name}, {paths['md'].name})")
+    if args.update_baseline:
+        base = Path(args.baseline or "evals/baseline.json")
+        base.write_text(json.dumps(baseline_from(report, args.tolerance), indent=1) + "\n", encoding="utf-8")
+        print(f"baseline written: {base}")
         return 0
-    for r in rows:
-        good = (r["all_facts"] and r["right_source"]) if r["answerable"] else r["refused"]
-        mark = "ok " if good else "BAD"
-        print(
-            f"{mark} {r['id']} {r['type']:<14} refused={r['refused']!s:<5} facts={r['facts_found']}/{r['facts_total']} {r['question'][:70]}"
-        )
-    for k, v in summary.items():
-        print(f"{k}: {v}")
+    if args.baseline:
+        baseline = json.loads(Path(args.baseline).read_text(encoding="utf-8"))
+        problems = compare(report["summary"], baseline)
+        if problems:
+            print("REGRESSION against " + args.baseline + ":", file=sys.stderr)
+            for p in problems:
+                print(f"  {p}", file=sys.stderr)
+            return 1
+        print(f"gate: no metric below {args.baseline} (tolerance {baseline.get('tolerance', 0.02)})")
     return 0
 
 
@@ -116,12 +135,18 @@ def build_parser() -> argparse.ArgumentParser:
     pa.add_argument("--index-dir")
     pa.set_defaults(func=cmd_ask)
 
-    pe = sub.add_parser("eval", help="score answers on a gold set")
-    pe.add_argument("--gold", default="evals/gold.jsonl", help="gold set (JSONL)")
-    pe.add_argument("--json", action="store_true")
+    pe = sub.add_parser("eval", help="score answers on a gold set; write JSON, Markdown and HTML reports")
+    pe.add_argument("--gold", default="evals/gold.jsonl", help="gold set (JSONL, see evals/README.md)")
     pe.add_argument("--corpus")
     pe.add_argument("--index-dir")
     pe.add_argument("--top-k", type=int)
+    pe.add_argument("--backend", choices=["offline", "llm"], default="offline")
+    pe.add_argument("--out", default="evals/reports/latest", help="folder for report.json/.md/.html")
+    pe.add_argument("--baseline", help="fail (exit 1) when a metric drops below this baseline")
+    pe.add_argument("--update-baseline", action="store_true", help="write this run as the baseline (deliberate)")
+    pe.add_argument("--tolerance", type=float, default=0.02, help="allowed drop, with --update-baseline")
+    pe.add_argument("--json", action="store_true", help="print the whole report as JSON")
+    pe.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     pe.set_defaults(func=cmd_eval)
     return p
 

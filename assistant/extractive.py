@@ -371,8 +371,9 @@ def offline_answer(
         start, end, text = u.start, u.end, u.text
         # A sentence opening with "He"/"This" is read with the one before it.
         prev = by_key.get((u.source, u.index - 1))
+        said = [u.text]
         if _PRONOUN_START.match(u.text) and prev is not None and not prev.heading:
-            start, text = prev.start, f"{prev.text} {u.text}"
+            start, text, said = prev.start, f"{prev.text} {u.text}", [prev.text, u.text]
         n = len(citations) + 1
         citations.append(
             Citation(
@@ -386,6 +387,6 @@ def offline_answer(
                 score=round(s.score, 4),
             )
         )
-        parts.append(_with_marker(_sentence_for_answer(text), n))
+        parts.extend(_with_marker(_sentence_for_answer(t), n) for t in said)  # every sentence cited
     debug["chosen"] = [round(s.score, 4) for s in chosen]
     return " ".join(parts), citations, False, debug

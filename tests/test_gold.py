@@ -1,10 +1,8 @@
-"""The gold set is sound, and the offline answerer meets its quality bar on it."""
+"""The gold set is sound (the quality gate on it is in test_eval.py)."""
 
 from collections import Counter
 
-import pytest
-
-from assistant.evaluate import evaluate, load_gold
+from assistant.evaluate import load_gold
 
 from conftest import ROOT, SEEDS
 
@@ -40,18 +38,3 @@ def test_evidence_is_verbatim_and_holds_the_key_facts():
 def test_every_seed_file_is_covered():
     covered = Counter(s for g in GOLD for s in g["sources"])
     assert set(covered) == {p.name for p in SEEDS.glob("*.txt")}
-
-
-@pytest.fixture(scope="module")
-def results(seeds_settings):
-    return evaluate(GOLD, seeds_settings)
-
-
-def test_offline_quality_bar(results):
-    """Floors a little under today's figures (evals/README.md): a drop means a regression."""
-    rows, s = results
-    assert s["key_fact_accuracy"] >= 0.68, s
-    assert s["right_source_cited"] >= 0.88, s
-    assert s["hit_at_k"] >= 0.85, s
-    assert s["refused_unanswerable"] >= 5, s
-    assert s["false_refusals"] <= 1, s
