@@ -22,13 +22,14 @@ for _k, _v in {
 }.items():
     os.environ.setdefault(_k, _v)
 
-from .api import answer, build_index  # noqa: E402
+from .api import answer, answer_stream, build_index  # noqa: E402
 from .errors import AssistantError, CorpusError, IndexStoreError, QuestionError  # noqa: E402
 from .settings import Settings, get_settings  # noqa: E402
 from .types import Answer, Citation, Passage  # noqa: E402
 
 __all__ = [
     "answer",
+    "answer_stream",
     "build_index",
     "Answer",
     "Citation",

@@ -10,6 +10,7 @@ import logging
 import threading
 import time
 import unicodedata
+from collections.abc import Iterator
 from pathlib import Path
 
 from .errors import IndexStoreError, QuestionError
@@ -138,9 +139,28 @@ def answer(question: str, history: list[dict] | None = None, **options) -> Answe
     `history` is the conversation so far, OpenAI-style
     (`[{"role": "user", "content": ...}, {"role": "assistant", ...}]`); follow-up
     questions are read in its light. `options` override settings for this
-    call (e.g. `top_k=8`, `corpus="docs/"`, `index_dir="idx/"`), or pass
+    call (e.g. `top_k=8`, `corpus="docs/"`, `backend="offline"`), or pass
     `settings=Settings(...)`. The index is built on first use if missing.
+    With OPENAI_API_KEY or OPENAI_BASE_URL set, an LLM writes the answer and
+    its citations are verified; otherwise, or if the LLM fails, the offline
+    answerer does (the failure is in `Answer.notes`).
     Raises `QuestionError` for an empty, over-long or non-text question.
+    """
+    result = None
+    for item in answer_stream(question, history, **options):
+        result = item
+    return result
+
+
+def answer_stream(question: str, history: list[dict] | None = None, **options) -> Iterator[str | Answer]:
+    """Like `answer()`, but yields the answer text in pieces as it is written
+    (each piece already verified), then the complete `Answer` as the last item.
+
+        for piece in answer_stream("What tariff did Trump threaten?"):
+            if isinstance(piece, str):
+                print(piece, end="", flush=True)
+            else:
+                final = piece  # the Answer, citations included
     """
     from .condense import condense_offline, expand_aliases, previous_answer_sentences, strip_instructions
     from .extractive import offline_answer
@@ -150,19 +170,68 @@ def answer(question: str, history: list[dict] | None = None, **options) -> Answe
     q = clean_question(question, settings.max_question_chars)
     history = check_history(history)
     timings: dict[str, float] = {}
+    notes: list[str] = []
 
     t = time.perf_counter()
     engine = get_engine(settings)
     timings["load_ms"] = (time.perf_counter() - t) * 1000
 
     asked = strip_instructions(q)
-    query = expand_aliases(condense_offline(asked, history))
+    client = deadline = None
+    standalone = None
+    if settings.use_llm():
+        from .generate import condense_llm
+        from .llm import ChatClient, LLMError
+
+        client = ChatClient(settings)
+        deadline = time.monotonic() + settings.openai_timeout
+        if history:
+            t = time.perf_counter()
+            try:
+                standalone = condense_llm(client, asked, history, deadline)
+            except LLMError as e:
+                notes.append(
+                    f"The follow-up could not be rewritten by the model ({e}); its terms were carried over instead."
+                )
+            timings["condense_ms"] = (time.perf_counter() - t) * 1000
+    query = expand_aliases(standalone or condense_offline(asked, history))
+
     t = time.perf_counter()
     qvec = engine.retriever.embed_query(query)
     passages, stage = engine.retriever.search(query, settings.top_k, qvec=qvec)
     timings.update(stage)
     timings["embed_ms"] = (time.perf_counter() - t) * 1000 - sum(stage.values())
     timings["retrieve_ms"] = (time.perf_counter() - t) * 1000
+
+    def finish(backend: str, text: str, citations, refused: bool, **extra) -> Answer:
+        timings["total_ms"] = (time.perf_counter() - t0) * 1000
+        return Answer(
+            question=q, text=text, citations=citations, refused=refused, passages=passages,
+            timings={k: round(v, 2) for k, v in timings.items()}, backend=backend, query=query,
+            notes=notes, **extra,
+        )  # fmt: skip
+
+    if client is not None and passages:
+        from .generate import LLMResult, llm_answer_stream
+
+        t = time.perf_counter()
+        units = engine.retriever.units_of(passages)
+        try:
+            for item in llm_answer_stream(
+                client, standalone or asked, passages, units, engine.embedder.embed, settings.max_sentences, deadline
+            ):
+                if isinstance(item, LLMResult):
+                    timings.update(item.timings)
+                    timings["answer_ms"] = (time.perf_counter() - t) * 1000
+                    notes.extend(item.notes)
+                    yield finish(
+                        f"llm:{settings.llm_model}", item.text, item.citations, item.refused,
+                        unsupported=item.unsupported, verification=item.verification,
+                    )  # fmt: skip
+                    return
+                yield item
+        except LLMError as e:
+            notes.append(f"The language model failed: {e}. This is the offline answer.")
 
     t = time.perf_counter()
     previous = previous_answer_sentences(history) if query != asked else []
@@ -171,25 +240,11 @@ def answer(question: str, history: list[dict] | None = None, **options) -> Answe
         asked, query, passages, engine.retriever, qvec, settings.max_sentences, avoid=avoid
     )
     timings["answer_ms"] = (time.perf_counter() - t) * 1000
-    timings["total_ms"] = (time.perf_counter() - t0) * 1000
-
-    notes = []
     letters = [c for c in q if c.isalpha()]
     if letters and sum(c.isascii() for c in letters) < 0.5 * len(letters):
         notes.append("The offline answerer reads English best; the question was matched as written.")
-    ans = Answer(
-        question=q,
-        text=text,
-        citations=citations,
-        refused=refused,
-        passages=passages,
-        timings={k: round(v, 2) for k, v in timings.items()},
-        backend="offline",
-        query=query,
-        notes=notes,
-        debug=debug,
-    )
-    return ans
+    yield text
+    yield finish("offline", text, citations, refused, debug=debug)
 
 
 def index_status(**options) -> str:

@@ -41,18 +41,30 @@ _BOUNDARY = re.compile(r"[.!?][\"'”’)]*((?:\s*\[\d+(?:\s*,\s*\d+)*\])*)(?=\s
 _ABBREV = re.compile(r"(?:\b[A-Za-z]\.)+[A-Za-z]?$|\b(?:Mr|Mrs|Ms|Dr|Prof|St|Jr|Sr|Inc|Co|vs|No|Gen|Gov|Sen|Rep)$")
 
 
-def cited_sentences(text: str) -> list[tuple[str, list[int]]]:
-    """Split an answer into sentences, each with the citation numbers it
-    carries (markers just after a full stop belong to that sentence)."""
+def split_sentences(text: str, final: bool = True) -> tuple[list[str], str]:
+    """Complete sentences of `text` (markers after a full stop stay with their
+    sentence) and the unfinished rest. With `final`, the rest is a sentence
+    too; without it (streaming), a sentence counts only once the next one has
+    begun."""
     out, start = [], 0
     for m in _BOUNDARY.finditer(text):
         if not m.group(1) and _ABBREV.search(text, 0, m.start()):
             continue  # "U.S. Trade", "Dr. Lee"
+        if not final and m.end() >= len(text.rstrip()):
+            break  # markers may still follow
         out.append(text[start : m.end()])
         start = m.end()
-    if text[start:].strip():
-        out.append(text[start:])
-    return [(strip_markers(s), markers(s)) for s in out if strip_markers(s)]
+    rest = text[start:]
+    if final and rest.strip():
+        out.append(rest)
+        rest = ""
+    return [s.strip() for s in out if s.strip()], rest
+
+
+def cited_sentences(text: str) -> list[tuple[str, list[int]]]:
+    """Split an answer into sentences, each with the citation numbers it
+    carries (markers just after a full stop belong to that sentence)."""
+    return [(strip_markers(s), markers(s)) for s in split_sentences(text)[0] if strip_markers(s)]
 
 
 def _numbers(text: str) -> set[str]:
@@ -87,3 +99,125 @@ def check_support(claim: str, span: str, claim_vec: np.ndarray, span_vec: np.nda
     semantic = float(np.dot(claim_vec, span_vec))
     ok = not missing and (semantic >= MIN_SEMANTIC or lexical >= MIN_LEXICAL)
     return Support(ok, round(semantic, 4), round(lexical, 4), missing)
+
+
+# An answer that says the passages hold no answer (the system prompt asks for
+# "The sources don't say."; models paraphrase it).
+REFUSAL = re.compile(
+    r"\b(?:sources?|passages?|documents?|context)\s+(?:don'?t|do not|does not|doesn'?t)\s+"
+    r"(?:say|contain|mention|answer|provide|include|specify|state)|"
+    r"\bnot (?:in|found in|mentioned in|stated in|covered by) the (?:sources|passages|documents|context)|"
+    r"\bno (?:information|answer|mention) (?:in|from|about this in) the (?:sources|passages|documents|context)|"
+    r"\b(?:cannot|can'?t|could not|couldn'?t) (?:find|answer)\b",
+    re.I,
+)
+
+
+class Verifier:
+    """Checks each sentence of a model's answer against the retrieved passages.
+
+    A sentence is kept when a passage it cites supports it, re-cited to the
+    passage that does when it cites the wrong one (or none), and dropped when
+    no retrieved passage supports it. Citations are renumbered in order of
+    use and point at the best-supporting sentence span inside the passage,
+    so a marker that matches no retrieved passage never reaches the user.
+    """
+
+    def __init__(self, passages: list, units: list, embed):
+        self.passages = {p.n: p for p in passages}
+        self.embed = embed
+        self.units = units
+        self.mat = np.stack([u.vector for u in units]) if units else np.zeros((0, 1), dtype=np.float32)
+        # A unit may lie in two overlapping passages: index it under each.
+        self.in_passage: dict[int, list[int]] = {
+            p.n: [i for i, u in enumerate(units) if u.source == p.source and p.start <= u.start and u.end <= p.end]
+            for p in passages
+        }
+        self.citations: list = []
+        self._numbers: dict[tuple, int] = {}
+        self.kept = self.recited = self.dropped = 0
+        self.unsupported: list[str] = []
+        self.refusals: list[str] = []
+
+    def _support(self, claim: str, vec: np.ndarray, n: int):
+        """(unit indices, Support) of the best-supporting span of passage n."""
+        idx = self.in_passage.get(n, [])
+        if not idx:
+            return None, None
+        sims = self.mat[idx] @ vec
+        order = [idx[j] for j in np.argsort(-sims)[:2]]
+        best = None
+        for i in order:
+            sup = check_support(claim, self.units[i].text, vec, self.units[i].vector)
+            if sup.ok:
+                return [i], sup
+            best = best or ([i], sup)
+        if len(order) == 2:  # a claim that joins two sentences of one passage
+            a, b = sorted(order, key=lambda i: self.units[i].start)
+            span_vec = self.units[a].vector + self.units[b].vector
+            span_vec = span_vec / max(float(np.linalg.norm(span_vec)), 1e-12)
+            sup = check_support(claim, f"{self.units[a].text} {self.units[b].text}", vec, span_vec)
+            if sup.ok:
+                return [a, b], sup
+        return best
+
+    def _cite(self, n: int, unit_idx: list[int]) -> int:
+        from .types import Citation
+
+        first, last = self.units[unit_idx[0]], self.units[unit_idx[-1]]
+        key = (n, first.start, last.end)
+        if key not in self._numbers:
+            p = self.passages[n]
+            text = " ".join(self.units[i].text for i in range(unit_idx[0], unit_idx[-1] + 1) if i in unit_idx)
+            self._numbers[key] = len(self.citations) + 1
+            self.citations.append(
+                Citation(
+                    n=len(self.citations) + 1,
+                    source=p.source,
+                    title=p.title,
+                    text=text,
+                    start=first.start,
+                    end=last.end,
+                    passage=n,
+                )  # fmt: skip
+            )
+        return self._numbers[key]
+
+    def check(self, sentences: list[str]) -> list[str]:
+        """Verified versions of raw answer sentences (dropped ones left out)."""
+        pairs = [(strip_markers(s), markers(s)) for s in sentences]
+        pairs = [(c, ns) for c, ns in pairs if c]
+        if not pairs:
+            return []
+        vecs = self.embed([c for c, _ in pairs])
+        out = []
+        for (claim, ns), vec in zip(pairs, vecs):
+            if REFUSAL.search(claim) and not ns:
+                self.refusals.append(claim)  # says what the sources lack: no claim to cite
+                out.append(claim)
+                continue
+            kept = []
+            for n in dict.fromkeys(ns):
+                units, sup = self._support(claim, vec, n) if n in self.passages else (None, None)
+                if sup is not None and sup.ok:
+                    kept.append(self._cite(n, units))
+            if kept and len(kept) == len(set(ns)):
+                self.kept += 1
+            elif not kept:
+                best = None
+                for n in self.passages:
+                    units, sup = self._support(claim, vec, n)
+                    if sup is not None and sup.ok and (best is None or sup.semantic > best[2].semantic):
+                        best = (n, units, sup)
+                if best is None:
+                    self.dropped += 1
+                    self.unsupported.append(claim)
+                    continue
+                kept = [self._cite(best[0], best[1])]
+                self.recited += 1
+            else:
+                self.recited += 1  # some markers were wrong: only the supporting ones stay
+            m = re.search(r"[.!?]+[\"'”’)]*$", claim)
+            body, end = (claim[: m.start()], claim[m.start() :]) if m else (claim, ".")
+            out.append(body + " " + "".join(f"[{k}]" for k in dict.fromkeys(kept)) + end)
+        return out

@@ -36,22 +36,40 @@ def cmd_index(args) -> int:
     return 0
 
 
-def _print_answer(ans, as_json: bool) -> None:
+def _ask_once(question: str, history: list[dict], opts: dict, as_json: bool):
+    """Answer one question, streaming the text to stdout as it is verified."""
+    from .api import answer, answer_stream
+
     if as_json:
+        ans = answer(question, history=history, **opts)
         print(json.dumps(ans.to_dict(), ensure_ascii=False, indent=2))
-    else:
-        print(ans.format())
+        return ans
+    ans = None
+    for piece in answer_stream(question, history=history, **opts):
+        if isinstance(piece, str):
+            print(piece, end="", flush=True)
+        else:
+            ans = piece
+    print()
+    body = ans.format()
+    if body.startswith(ans.text):  # the text was streamed already
+        body = body[len(ans.text) :].lstrip("\n")
+    else:  # the streamed text was replaced (e.g. by a refusal): show the final one
+        body = "\n" + body
+    if body:
+        print("\n" + body if not body.startswith("\n") else body)
+    return ans
 
 
 def cmd_ask(args) -> int:
-    from .api import answer, index_status
+    from .api import index_status
 
     opts = _options(args)
     status = index_status(**opts)
     if status != "ready":
         print(f"(the index is {status}: building it now, this takes a few seconds)", file=sys.stderr)
     if args.question:
-        _print_answer(answer(" ".join(args.question), **opts), args.json)
+        _ask_once(" ".join(args.question), [], opts, args.json)
         return 0
     # Interactive: each question sees the conversation so far.
     history: list[dict] = []
@@ -69,11 +87,10 @@ def cmd_ask(args) -> int:
             print("(new conversation)")
             continue
         try:
-            ans = answer(q, history=history, **opts)
+            ans = _ask_once(q, history, opts, args.json)
         except AssistantError as e:
             print(f"error: {e}", file=sys.stderr)
             continue
-        _print_answer(ans, args.json)
         history += [{"role": "user", "content": q}, {"role": "assistant", "content": ans.text}]
 
 
@@ -82,10 +99,10 @@ def cmd_eval(args) -> int:
     from .evaluate import baseline_from, compare, load_gold, run
     from .report import markdown, write
 
-    if args.backend != "offline":
-        print("error: only the offline backend exists in this version", file=sys.stderr)
+    settings = _resolve({**_options(args), "backend": args.backend})
+    if args.backend == "llm" and not (settings.openai_api_key or settings.openai_base_url):
+        print("error: --backend llm needs OPENAI_API_KEY or OPENAI_BASE_URL", file=sys.stderr)
         return 2
-    settings = _resolve(_options(args))
     try:
         gold = load_gold(Path(args.gold))
     except (OSError, ValueError) as e:
@@ -168,6 +185,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped into `head` and closed
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":

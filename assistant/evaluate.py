@@ -142,6 +142,9 @@ def score_item(item: dict, ans, sources: _Sources, embed) -> dict:
         "gold_sources_cited": len(cited & gold_sources),
         "retrieved_sources": sorted({p.source for p in ans.passages}),
         "timings": ans.timings,
+        "backend": ans.backend,
+        "verification": ans.verification,
+        "notes": ans.notes,
     }
 
 
@@ -192,6 +195,10 @@ def summarize(rows: list[dict]) -> dict:
             if ans_rows else None
         ),
         "right_source_cited": share(r["right_source"] for r in ans_rows),
+        "llm_answers": sum(r["backend"].startswith("llm") for r in rows),
+        "verification": {
+            k: sum(r["verification"].get(k, 0) for r in rows) for k in ("kept", "recited", "dropped")
+        },
         "refusal_accuracy": share(r["refused"] for r in una_rows),
         "false_refusal_rate": share(r["refused"] for r in ans_rows),
         "latency_ms": {},
@@ -234,6 +241,7 @@ def run(gold: list[dict], settings: Settings, backend: str = "offline", progress
             "corpus": str(settings.corpus),
             "top_k": settings.top_k,
             "embedder": embedder.id,
+            "model": settings.llm_model if backend == "llm" else None,
             "seconds": round(time.perf_counter() - t0, 2),
         },
         "summary": summarize(rows),

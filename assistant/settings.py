@@ -73,7 +73,21 @@ class Settings(BaseSettings):
     openai_base_url: str | None = Field(
         None, validation_alias=AliasChoices("ASSISTANT_OPENAI_BASE_URL", "OPENAI_BASE_URL")
     )
-    openai_timeout: float = Field(30.0, gt=0)
+    openai_timeout: float = Field(30.0, gt=0)  # seconds for a whole LLM answer, retries included
+
+    # Generation: "auto" uses the LLM when OPENAI_API_KEY or OPENAI_BASE_URL is set
+    backend: Literal["auto", "offline", "llm"] = "auto"
+    llm_model: str = Field(
+        "gpt-4o-mini", validation_alias=AliasChoices("ASSISTANT_LLM_MODEL", "OPENAI_MODEL", "llm_model")
+    )
+    llm_max_tokens: int = Field(512, ge=16, le=8192)
+    llm_temperature: float = Field(0.1, ge=0.0, le=2.0)
+    llm_retries: int = Field(2, ge=0, le=10)  # on 429/5xx/connection errors, with backoff
+
+    def use_llm(self) -> bool:
+        if self.backend == "auto":
+            return bool(self.openai_api_key or self.openai_base_url)
+        return self.backend == "llm"
 
     @classmethod
     def settings_customise_sources(

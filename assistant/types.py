@@ -67,6 +67,10 @@ class Answer:
     backend: str = "offline"
     query: str = ""
     notes: list[str] = field(default_factory=list)
+    # LLM answers: sentences dropped because no retrieved passage supports
+    # them, and how many sentences were kept / re-cited / dropped.
+    unsupported: list[str] = field(default_factory=list)
+    verification: dict = field(default_factory=dict)
     # How the answer was reached (scores, refusal reason); not a stable contract.
     debug: dict = field(default_factory=dict, repr=False)
 

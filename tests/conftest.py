@@ -1,9 +1,16 @@
+import os
 import shutil
 from pathlib import Path
 
-import pytest
+# Tests are hermetic: a developer's OPENAI_* or ASSISTANT_* variables must not
+# turn the LLM path on or move the index.
+for _name in list(os.environ):
+    if _name.startswith(("OPENAI_", "ASSISTANT_")):
+        del os.environ[_name]
 
-from assistant import Settings
+import pytest  # noqa: E402
+
+from assistant import Settings  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"

@@ -1,0 +1,126 @@
+"""The LLM answerer: numbered passages → prompt → model → verified citations.
+
+The model's answer is streamed sentence by sentence through `cite.Verifier`:
+a sentence reaches the reader only once its citations were checked (kept,
+re-cited or the sentence dropped), so streaming never shows a `[n]` that
+points nowhere (RAGFlow loses citations when streaming; we verify them).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from . import prompts
+from .cite import REFUSAL, Verifier, markers, split_sentences
+from .llm import ChatClient, LLMError
+
+
+def _escape(text: str) -> str:
+    # A document must not be able to close its <passage> tag.
+    return text.replace("<", "‹").replace(">", "›")
+
+
+def build_messages(question: str, passages: list, max_sentences: int) -> list[dict]:
+    tpl = prompts.load("passage.txt")
+    block = "\n\n".join(
+        prompts.render(tpl, n=str(p.n), source=_escape(p.source), title=_escape(p.title), text=_escape(p.text))
+        for p in passages
+    )
+    system = prompts.render(prompts.load("system.txt"), max_sentences=str(max_sentences))
+    user = prompts.render(prompts.load("answer.txt"), passages=block, question=question)
+    return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+
+
+def condense_llm(client: ChatClient, question: str, history: list[dict], deadline: float) -> str:
+    """A standalone version of a follow-up question, written by the model."""
+    turns = "\n".join(f"{m['role']}: {m['content']}" for m in history[-6:] if m.get("role") in ("user", "assistant"))
+    text = prompts.render(prompts.load("condense.txt"), history=turns, question=question)
+    out = client.complete([{"role": "user", "content": text}], max_tokens=96, deadline=deadline)
+    out = out.strip().splitlines()[0].strip().strip('"').strip()
+    if len(out) < 3 or len(out) > 4 * len(question) + 400:
+        raise LLMError("the model's rewritten question was unusable")
+    return out
+
+
+@dataclass
+class LLMResult:
+    text: str
+    citations: list
+    refused: bool
+    unsupported: list[str] = field(default_factory=list)
+    verification: dict = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    timings: dict = field(default_factory=dict)
+
+
+def llm_answer_stream(
+    client: ChatClient, question: str, passages: list, units: list, embed, max_sentences: int, deadline: float
+) -> Iterator[str | LLMResult]:
+    """Yields verified text pieces, then an LLMResult. Raises LLMError when the
+    model fails before anything was shown, or answers without any citation."""
+    verifier = Verifier(passages, units, embed)
+    messages = build_messages(question, passages, max_sentences)
+    t0 = time.perf_counter()
+    verify_s = 0.0
+    raw, buf, shown, cited_seen = "", "", [], False
+    notes: list[str] = []
+
+    def emit(sentences: list[str]) -> Iterator[str]:
+        nonlocal verify_s
+        t = time.perf_counter()
+        verified = verifier.check(sentences)
+        verify_s += time.perf_counter() - t
+        for v in verified:
+            yield (" " if shown else "") + v
+            shown.append(v)
+
+    try:
+        for delta in client.stream(messages, deadline=deadline):
+            raw += delta
+            buf += delta
+            # Hold everything until the model has cited something: an answer
+            # with no citations at all is a failure, not something to show.
+            cited_seen = cited_seen or bool(markers(raw))
+            if not cited_seen:
+                continue
+            sentences, buf = split_sentences(buf, final=False)
+            yield from emit(sentences)
+    except LLMError as e:
+        if not shown:
+            raise
+        notes.append(f"The model's answer broke off ({e}); what it said before is shown, verified.")
+    rest, _ = split_sentences(buf, final=True)
+    if not cited_seen:
+        if not (rest and all(REFUSAL.search(s) for s in rest)):
+            raise LLMError("the model's answer cited no passage")
+        rest = []  # a plain "the sources don't say": answered below in our words
+    yield from emit(rest)
+    llm_ms = (time.perf_counter() - t0 - verify_s) * 1000
+
+    claims = verifier.kept + verifier.recited
+    refused = claims == 0
+    text = " ".join(shown)
+    if refused:
+        reasons = prompts.load_json("refusal_reasons.json")
+        if verifier.dropped:
+            reason = prompts.render(reasons["llm_unsupported"], detail=f"{verifier.dropped} sentence(s)")
+        else:
+            reason = prompts.render(reasons["llm_refused"])
+        text = prompts.render(prompts.load("refusal.txt"), reason=reason)
+        if not shown:
+            yield text
+    if verifier.dropped and not refused:
+        notes.append(
+            f"{verifier.dropped} sentence(s) of the model's answer had no support in the sources and were left out."
+        )
+    yield LLMResult(
+        text=text,
+        citations=verifier.citations if not refused else [],
+        refused=refused,
+        unsupported=verifier.unsupported,
+        verification={"kept": verifier.kept, "recited": verifier.recited, "dropped": verifier.dropped},
+        notes=notes,
+        timings={"llm_ms": llm_ms, "verify_ms": verify_s * 1000},
+    )
