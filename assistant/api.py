@@ -194,7 +194,13 @@ def answer_stream(question: str, history: list[dict] | None = None, **options) -
                     f"The follow-up could not be rewritten by the model ({e}); its terms were carried over instead."
                 )
             timings["condense_ms"] = (time.perf_counter() - t) * 1000
-    query = expand_aliases(standalone or condense_offline(asked, history))
+    carried = condense_offline(asked, history)
+    if standalone:
+        # The model's rewrite, plus the terms the offline method carries over:
+        # a small model's rewrite can lose the subject (measured with SmolLM2).
+        extra = carried[len(asked) :].strip() if carried.startswith(asked) else ""
+        standalone = f"{standalone} {extra}".strip()
+    query = expand_aliases(standalone or carried)
 
     t = time.perf_counter()
     qvec = engine.retriever.embed_query(query)
@@ -245,6 +251,26 @@ def answer_stream(question: str, history: list[dict] | None = None, **options) -
         notes.append("The offline answerer reads English best; the question was matched as written.")
     yield text
     yield finish("offline", text, citations, refused, debug=debug)
+
+
+def example_questions(n: int = 4, **options) -> list[str]:
+    """A few questions to try, drawn from the corpus: its section headings,
+    one per document in turn (built from the index, so any corpus works)."""
+    settings = _resolve(dict(options))
+    engine = get_engine(settings)
+    got = engine.store.units.get(where={"heading": True}, include=["documents", "metadatas"])
+    by_source: dict[str, list[str]] = {}
+    for text, meta in sorted(zip(got["documents"], got["metadatas"]), key=lambda x: (x[1]["source"], x[1]["unit"])):
+        words = text.split()
+        if int(meta["unit"]) == 0 or not 2 <= len(words) <= 8 or not text[0].isalpha() or ":" in text:
+            continue  # titles, bylines, one-word labels
+        by_source.setdefault(meta["source"], []).append(text.strip())
+    out: list[str] = []
+    while len(out) < n and any(by_source.values()):
+        for heads in by_source.values():
+            if heads and len(out) < n:
+                out.append(f"What do the sources say about “{heads.pop(0)}”?")
+    return out
 
 
 def index_status(**options) -> str:

@@ -87,16 +87,25 @@ class Support:
     missing: list[str] = field(default_factory=list)
 
 
-def check_support(claim: str, span: str, claim_vec: np.ndarray, span_vec: np.ndarray) -> Support:
-    """Does `span` support `claim`? Vectors are the embedder's, unit length."""
+def check_support(
+    claim: str,
+    span: str,
+    claim_vec: np.ndarray | None,
+    span_vec: np.ndarray | None,
+    claim_terms: set[str] | None = None,
+    span_terms: set[str] | None = None,
+) -> Support:
+    """Does `span` support `claim`? Vectors are the embedder's, unit length;
+    term sets may be passed in when already computed."""
     claim = strip_markers(claim)
     missing = sorted(n for n in _numbers(claim) if n not in _numbers(span))
     span_low = span.lower()
     missing += sorted(n for n in _names(claim) if n not in span_low)
-    terms = set(tokenize([claim])[0])
-    found = set(tokenize([span])[0])
+    terms = claim_terms if claim_terms is not None else set(tokenize([claim])[0])
+    found = span_terms if span_terms is not None else set(tokenize([span])[0])
     lexical = len(terms & found) / len(terms) if terms else 0.0
-    semantic = float(np.dot(claim_vec, span_vec))
+    # Without vectors (the quick check) only the words count.
+    semantic = float(np.dot(claim_vec, span_vec)) if claim_vec is not None and span_vec is not None else 0.0
     ok = not missing and (semantic >= MIN_SEMANTIC or lexical >= MIN_LEXICAL)
     return Support(ok, round(semantic, 4), round(lexical, 4), missing)
 
@@ -138,8 +147,9 @@ class Verifier:
         self.kept = self.recited = self.dropped = 0
         self.unsupported: list[str] = []
         self.refusals: list[str] = []
+        self._unit_terms: list[set[str]] | None = None
 
-    def _support(self, claim: str, vec: np.ndarray, n: int):
+    def _support(self, claim: str, vec: np.ndarray, terms: set[str], n: int):
         """(unit indices, Support) of the best-supporting span of passage n."""
         idx = self.in_passage.get(n, [])
         if not idx:
@@ -148,7 +158,7 @@ class Verifier:
         order = [idx[j] for j in np.argsort(-sims)[:2]]
         best = None
         for i in order:
-            sup = check_support(claim, self.units[i].text, vec, self.units[i].vector)
+            sup = check_support(claim, self.units[i].text, vec, self.units[i].vector, terms, self._terms(i))
             if sup.ok:
                 return [i], sup
             best = best or ([i], sup)
@@ -156,10 +166,16 @@ class Verifier:
             a, b = sorted(order, key=lambda i: self.units[i].start)
             span_vec = self.units[a].vector + self.units[b].vector
             span_vec = span_vec / max(float(np.linalg.norm(span_vec)), 1e-12)
-            sup = check_support(claim, f"{self.units[a].text} {self.units[b].text}", vec, span_vec)
+            text = f"{self.units[a].text} {self.units[b].text}"
+            sup = check_support(claim, text, vec, span_vec, terms, self._terms(a) | self._terms(b))
             if sup.ok:
                 return [a, b], sup
         return best
+
+    def _terms(self, i: int) -> set[str]:
+        if self._unit_terms is None:  # tokenized once, all units in one call
+            self._unit_terms = [set(t) for t in tokenize([u.text for u in self.units])]
+        return self._unit_terms[i]
 
     def _cite(self, n: int, unit_idx: list[int]) -> int:
         from .types import Citation
@@ -189,26 +205,43 @@ class Verifier:
         pairs = [(c, ns) for c, ns in pairs if c]
         if not pairs:
             return []
-        vecs = self.embed([c for c, _ in pairs])
+        all_terms = [set(t) for t in tokenize([c for c, _ in pairs])]
+        # Quick path: a claim whose words are in a sentence of each passage it
+        # cites is kept without embedding it (embedding is most of the cost).
+        quick: dict[int, list[int]] = {}
+        for k, ((claim, ns), terms) in enumerate(zip(pairs, all_terms)):
+            found = [self._lexical(claim, terms, n) for n in dict.fromkeys(ns)] if ns else [None]
+            if all(f is not None for f in found):
+                quick[k] = found
+        slow = [k for k in range(len(pairs)) if k not in quick]
+        vecs = dict(zip(slow, self.embed([pairs[k][0] for k in slow]))) if slow else {}
         out = []
-        for (claim, ns), vec in zip(pairs, vecs):
+        for k, ((claim, ns), terms) in enumerate(zip(pairs, all_terms)):
+            if k in quick:
+                self.kept += 1
+                out.append(_with_markers(claim, [self._cite(n, [i]) for n, i in quick[k]]))
+                continue
+            vec = vecs[k]
             if REFUSAL.search(claim) and not ns:
                 self.refusals.append(claim)  # says what the sources lack: no claim to cite
                 out.append(claim)
                 continue
             kept = []
             for n in dict.fromkeys(ns):
-                units, sup = self._support(claim, vec, n) if n in self.passages else (None, None)
+                units, sup = self._support(claim, vec, terms, n) if n in self.passages else (None, None)
                 if sup is not None and sup.ok:
                     kept.append(self._cite(n, units))
             if kept and len(kept) == len(set(ns)):
                 self.kept += 1
             elif not kept:
                 best = None
-                for n in self.passages:
-                    units, sup = self._support(claim, vec, n)
-                    if sup is not None and sup.ok and (best is None or sup.semantic > best[2].semantic):
+                # Re-cite: try the passages holding the sentences closest to the claim.
+                ranked = np.argsort(-(self.mat @ vec))[:6] if len(self.units) else []
+                for n in dict.fromkeys(n for i in ranked for n in self.in_passage if i in self.in_passage[n]):
+                    units, sup = self._support(claim, vec, terms, n)
+                    if sup is not None and sup.ok:
                         best = (n, units, sup)
+                        break
                 if best is None:
                     self.dropped += 1
                     self.unsupported.append(claim)
@@ -217,7 +250,19 @@ class Verifier:
                 self.recited += 1
             else:
                 self.recited += 1  # some markers were wrong: only the supporting ones stay
-            m = re.search(r"[.!?]+[\"'”’)]*$", claim)
-            body, end = (claim[: m.start()], claim[m.start() :]) if m else (claim, ".")
-            out.append(body + " " + "".join(f"[{k}]" for k in dict.fromkeys(kept)) + end)
+            out.append(_with_markers(claim, kept))
         return out
+
+    def _lexical(self, claim: str, terms: set[str], n: int) -> tuple[int, int] | None:
+        """(n, unit index) of a sentence of passage n that holds the claim's
+        words, numbers and names; None if there is none."""
+        for i in self.in_passage.get(n, []):
+            if check_support(claim, self.units[i].text, None, None, terms, self._terms(i)).ok:
+                return n, i
+        return None
+
+
+def _with_markers(claim: str, numbers: list[int]) -> str:
+    m = re.search(r"[.!?]+[\"'”’)]*$", claim)
+    body, end = (claim[: m.start()], claim[m.start() :]) if m else (claim, ".")
+    return body + " " + "".join(f"[{k}]" for k in dict.fromkeys(numbers)) + end

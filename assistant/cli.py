@@ -94,6 +94,22 @@ def cmd_ask(args) -> int:
         history += [{"role": "user", "content": q}, {"role": "assistant", "content": ans.text}]
 
 
+def cmd_chat(args) -> int:
+    from .api import _resolve, index_status
+    from .chat import launch
+
+    settings = _resolve(_options(args))
+    status = index_status(settings=settings)
+    if status != "ready":
+        print(f"(the index is {status}: building it before the page starts)", file=sys.stderr)
+    host = args.host or settings.chat_host
+    port = args.port if args.port is not None else settings.chat_port
+    if settings.chat_share or args.share:
+        print("warning: sharing creates a public link to this page", file=sys.stderr)
+    launch(settings, host=host, port=port, auth=settings.chat_auth, share=settings.chat_share or args.share)
+    return 0
+
+
 def cmd_eval(args) -> int:
     from .api import _resolve
     from .evaluate import baseline_from, compare, load_gold, run
@@ -151,6 +167,14 @@ def build_parser() -> argparse.ArgumentParser:
     pa.add_argument("--corpus")
     pa.add_argument("--index-dir")
     pa.set_defaults(func=cmd_ask)
+
+    pc = sub.add_parser("chat", help="serve the chat page (http://127.0.0.1:7860 by default)")
+    pc.add_argument("--host", help="address to listen on (default 127.0.0.1: this machine only)")
+    pc.add_argument("--port", type=int, help="port (default 7860)")
+    pc.add_argument("--share", action="store_true", help="also make a public gradio.live link (off by default)")
+    pc.add_argument("--corpus")
+    pc.add_argument("--index-dir")
+    pc.set_defaults(func=cmd_chat)
 
     pe = sub.add_parser("eval", help="score answers on a gold set; write JSON, Markdown and HTML reports")
     pe.add_argument("--gold", default="evals/gold.jsonl", help="gold set (JSONL, see evals/README.md)")

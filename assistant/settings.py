@@ -84,6 +84,12 @@ class Settings(BaseSettings):
     llm_temperature: float = Field(0.1, ge=0.0, le=2.0)
     llm_retries: int = Field(2, ge=0, le=10)  # on 429/5xx/connection errors, with backoff
 
+    # Chat page: local only unless asked; optional basic auth "user:password"
+    chat_host: str = "127.0.0.1"
+    chat_port: int = Field(7860, ge=0, le=65535)
+    chat_auth: str | None = None
+    chat_share: bool = False
+
     def use_llm(self) -> bool:
         if self.backend == "auto":
             return bool(self.openai_api_key or self.openai_base_url)

@@ -15,7 +15,7 @@ def test_ci_runs_the_readme_test_command():
     assert len(commands) == 2, "README must show exactly two set-up commands"
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     assert commands[1] in ci.splitlines()
-    assert "assistant ask" in commands[0]
+    assert "assistant chat" in commands[0]
 
 
 def test_python_example_runs(seeds_settings, tmp_path):

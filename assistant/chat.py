@@ -1,0 +1,209 @@
+"""The chat page: Gradio's ChatInterface with streaming answers, `[n]` links,
+and a sources panel that shows each cited passage with the exact cited span
+highlighted.
+
+The page only calls the public answer functions (`answer_stream`,
+`example_questions`); all retrieval and answering lives below it. Every text
+that comes from documents or the model is escaped for both HTML and Markdown
+before it is put into the page, so a document holding `<script>` or a
+Markdown link shows as text.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import uuid
+
+from .settings import Settings
+
+# Markdown syntax characters become numeric entities: shown as themselves,
+# never read as links, emphasis or LaTeX; newlines become <br> so that a
+# passage cannot end the HTML block it sits in.
+_ENTITIES = {c: f"&#{ord(c)};" for c in "\\`*_{}[]()#+!|~$-:&<>\"'"}
+_MARKER = re.compile(r"&#91;(\d+)&#93;")  # a [n] after escaping
+
+CSS = """
+.src-panel{font-size:14px;line-height:1.45}
+.src-panel details, .msg-sources details{border:1px solid var(--border-color-primary);border-radius:6px;margin:6px 0;padding:4px 8px}
+.src-panel summary, .msg-sources summary{cursor:pointer;font-weight:600}
+.src-meta{color:var(--body-text-color-subdued);font-weight:400;font-size:12px}
+.passage{white-space:pre-wrap;margin:6px 0 2px 0}
+mark.cited{background:#ffe58a;color:#000;padding:0 1px;border-radius:2px}
+a.cite{text-decoration:none;font-weight:600}
+.refusal{border-left:4px solid #8a9ba8;padding:4px 10px;color:var(--body-text-color-subdued)}
+.note{font-size:12px;color:#8a5300;margin-top:6px}
+.error{border-left:4px solid #c0392b;padding:4px 10px}
+details.source.flash{outline:3px solid #f5b700}
+"""
+
+
+# Opening a citation: Gradio has no component for "scroll to and open this
+# passage", so a few lines of script do it (event delegation, no libraries).
+HEAD = """<script>
+document.addEventListener('click', function (e) {
+  const a = e.target.closest && e.target.closest('a.cite');
+  if (!a) return;
+  e.preventDefault();
+  const key = (a.getAttribute('href') || '').replace(/^#(msg-)?/, '');
+  // Gradio's sanitizer may drop the "msg-" prefix of ids inside messages.
+  const targets = ['panel-' + key, 'msg-' + key, key].map(function (id) { return document.getElementById(id); }).filter(Boolean);
+  targets.forEach(function (el) { el.open = true; el.classList.add('flash'); setTimeout(function () { el.classList.remove('flash'); }, 1500); });
+  if (targets.length) targets[0].scrollIntoView({behavior: 'smooth', block: 'center'});
+});
+</script>"""
+
+
+def escape(text: str) -> str:
+    """Text shown as itself, in Markdown-rendered chat messages and HTML alike."""
+    return "".join(_ENTITIES.get(c, c) for c in text.replace("\r", "")).replace("\n", "<br>")
+
+
+def _highlight(passage: str, span: str) -> str:
+    """The passage, escaped, with `span` marked (found exactly, or by its start)."""
+    i = passage.find(span)
+    if i < 0 and len(span) > 40:
+        i = passage.find(span[:40])
+        span = passage[i : i + len(span)] if i >= 0 else span
+    if i < 0:
+        return escape(passage)
+    j = i + len(span)
+    return f"{escape(passage[:i])}<mark class='cited'>{escape(passage[i:j])}</mark>{escape(passage[j:])}"
+
+
+def _source_block(ident: str, c, passage, open_: bool) -> str:
+    meta = f"{escape(c.source)} · chars {c.start}–{c.end}"
+    body = _highlight(passage.text, c.text) if passage is not None else f"<mark class='cited'>{escape(c.text)}</mark>"
+    return (
+        f"<details id='{ident}-{c.n}' class='source' {'open' if open_ else ''}><summary>[{c.n}] {escape(c.title)} "
+        f"<span class='src-meta'>{meta}</span></summary><div class='passage'>{body}</div></details>"
+    )
+
+
+def render_answer(ans, aid: str) -> str:
+    """The chat message for a finished answer."""
+    if ans.refused:
+        body = f"<div class='refusal'>ℹ️ {escape(ans.text)}</div>"
+    else:
+        text = _MARKER.sub(
+            lambda m: f"<a class='cite' href='#msg-{aid}-{m.group(1)}'>[{m.group(1)}]</a>", escape(ans.text)
+        )
+        body = text
+    if ans.citations:
+        blocks = "".join(_source_block(aid, c, _passage(ans, c), False) for c in ans.citations)
+        body += f"\n\n<div class='msg-sources'>{blocks}</div>"
+    for note in ans.notes:
+        body += f"\n\n<div class='note'>⚠️ {escape(note)}</div>"
+    return body
+
+
+def _passage(ans, c):
+    return ans.passages[c.passage - 1] if 0 < c.passage <= len(ans.passages) else None
+
+
+def render_sources(ans, aid: str) -> str:
+    """The side panel: every cited passage open with its span highlighted."""
+    if not ans.citations:
+        what = "The sources don't answer this question." if ans.refused else "No citations."
+        return f"<div class='src-panel'><p>{escape(what)}</p></div>"
+    blocks = "".join(_source_block(f"panel-{aid}", c, _passage(ans, c), True) for c in ans.citations)
+    return f"<div class='src-panel'><h3>Sources of the last answer</h3>{blocks}</div>"
+
+
+def plain(content) -> str:
+    """An earlier chat message as plain text, for the conversation history."""
+    if not isinstance(content, str):
+        content = " ".join(str(part.get("text", "")) if isinstance(part, dict) else str(part) for part in content or [])
+    content = content.split("<div class='msg-sources'>")[0].split("<div class='note'>")[0]
+    content = re.sub(r"<br>", "\n", content)
+    content = re.sub(r"<[^>]+>", "", content)
+    return html.unescape(content).replace("ℹ️ ", "").replace("⚠️ ", "").strip()
+
+
+def backend_label(settings: Settings) -> str:
+    if settings.use_llm():
+        where = settings.openai_base_url or "OpenAI"
+        return f"Answers by the LLM **{escape(settings.llm_model)}** at {escape(where)}, citations verified against the sources."
+    return "Answers by the **offline extractive answerer** (no LLM configured): every sentence is quoted from a source."
+
+
+def build(settings: Settings):
+    """The Gradio Blocks app for `settings` (not launched)."""
+    import gradio as gr
+
+    from .api import answer_stream, example_questions
+
+    placeholder = "<div class='src-panel'><p>Cited passages appear here, with the cited words highlighted.</p></div>"
+
+    def respond(message: str, history: list[dict]):
+        history = [
+            {"role": m["role"], "content": plain(m["content"])}
+            for m in history
+            if m.get("role") in ("user", "assistant")
+        ]
+        aid = uuid.uuid4().hex[:8]
+        shown = ""
+        try:
+            for piece in answer_stream(message, history=history, settings=settings):
+                if isinstance(piece, str):
+                    shown += piece
+                    yield escape(shown), gr.skip()
+                else:
+                    yield render_answer(piece, aid), render_sources(piece, aid)
+        except Exception as e:  # any failure is a message in the chat; the page keeps working
+            yield f"<div class='error'>⚠️ {escape(str(e) or type(e).__name__)}</div>", gr.skip()
+
+    try:
+        examples = example_questions(4, settings=settings)
+    except Exception:  # no index yet and the corpus is broken: no examples
+        examples = []
+    with gr.Blocks(title="Assistant — answers from your documents", analytics_enabled=False) as demo:
+        gr.Markdown(f"## Ask your documents\n{backend_label(settings)}")
+        with gr.Row():
+            with gr.Column(scale=3):
+                sources = gr.HTML(placeholder, render=False, elem_id="sources")
+                chatbot = gr.Chatbot(
+                    height=560,
+                    latex_delimiters=[],  # "$350 billion ... $55.7" is money, not LaTeX
+                    sanitize_html=True,
+                    buttons=["copy"],
+                    elem_id="chat",
+                    placeholder="Ask a question about the documents. Follow-up questions use the conversation.",
+                )
+                chat = gr.ChatInterface(
+                    respond,
+                    chatbot=chatbot,
+                    additional_outputs=[sources],
+                    examples=examples or None,
+                    run_examples_on_click=True,
+                    cache_examples=False,
+                    concurrency_limit=2,
+                    autofocus=True,
+                    fill_height=False,
+                    api_visibility="undocumented",
+                )
+                new = gr.Button("New conversation", elem_id="new-conversation", variant="secondary")
+            with gr.Column(scale=2):
+                sources.render()
+        new.click(lambda: ([], [], placeholder), outputs=[chat.chatbot, chat.chatbot_state, sources], queue=False)
+    return demo
+
+
+def launch(settings: Settings, host: str = "127.0.0.1", port: int = 7860, auth: str | None = None, share: bool = False):
+    import gradio as gr
+
+    demo = build(settings)
+    creds = tuple(auth.split(":", 1)) if auth else None
+    theme = gr.themes.Default(font=["system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
+    demo.queue(default_concurrency_limit=2).launch(
+        server_name=host,
+        server_port=port,
+        share=share,
+        auth=creds,
+        theme=theme,
+        css=CSS,
+        head=HEAD,
+        ssr_mode=False,
+        footer_links=[],
+        quiet=False,
+    )

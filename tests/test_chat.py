@@ -1,0 +1,187 @@
+"""The chat page. Rendering is unit-tested; the page itself runs in a real
+headless Chromium (Debian's package) driven by Playwright against a real
+`assistant chat` process on 127.0.0.1."""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from assistant.chat import escape, plain, render_answer, render_sources
+from assistant.types import Answer, Citation, Passage
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync"]  # fmt: skip
+
+
+def _answer(text="Seoul will invest $350 billion [1].", refused=False, doc="Seoul will invest $350 billion."):
+    p = Passage(n=1, id="x", source="a.md", title="T <i>", text=f"Intro.\n\n{doc} More.", start=0, end=99, score=1.0)
+    c = Citation(n=1, source="a.md", title="T <i>", text=doc, start=10, end=40, passage=1)
+    return Answer(question="q", text=text, citations=[] if refused else [c], refused=refused, passages=[p])
+
+
+def test_rendered_answer_links_citations_and_highlights_the_span():
+    html = render_answer(_answer(), "abc")
+    assert "<a class='cite' href='#msg-abc-1'>[1]</a>" in html
+    assert "<mark class='cited'>Seoul will invest &#36;350 billion.</mark>" in html
+    assert "T &#60;i&#62;" in html and "<i>" not in html
+    panel = render_sources(_answer(), "abc")
+    assert "id='panel-abc-1'" in panel and "open" in panel
+
+
+def test_document_text_cannot_inject_markup():
+    evil = "<script>alert(1)</script> [click](javascript:alert(1)) ![x](http://e/x.png) $$x^2$$ <img src=x onerror=alert(1)>"
+    html = render_answer(_answer(text=evil + " [1].", doc=evil), "abc")
+    for bad in ("<script", "<img", "](javascript", "$$", "[click]"):
+        assert bad not in html, bad
+    assert plain(escape(evil)) == evil  # what the reader sees is the text itself
+
+
+def test_refusal_looks_like_a_refusal():
+    html = render_answer(_answer(text="The sources don't say. They never mention Macron.", refused=True), "abc")
+    assert "class='refusal'" in html and "error" not in html
+    assert "don&#39;t answer" in render_sources(_answer(refused=True), "abc")
+
+
+# --- in a real browser -------------------------------------------------------
+
+needs_browser = pytest.mark.skipif(
+    not Path(CHROMIUM).exists(), reason="Debian chromium not installed (.ci/run installs it)"
+)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_chat(corpus: Path, index_dir: Path):
+    port = _free_port()
+    env = {**os.environ, "ASSISTANT_CORPUS": str(corpus), "ASSISTANT_INDEX_DIR": str(index_dir)}
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "assistant.cli", "chat", "--port", str(port)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+    url = f"http://127.0.0.1:{port}/"
+    for _ in range(240):
+        try:
+            urllib.request.urlopen(url, timeout=1)
+            print(f"chat page served {time.perf_counter() - t0:.2f} s after process start")
+            return proc, url
+        except OSError:
+            if proc.poll() is not None:
+                raise RuntimeError(proc.stderr.read().decode()[-2000:]) from None
+            time.sleep(0.25)
+    proc.kill()
+    raise RuntimeError("chat page did not start")
+
+
+@pytest.fixture(scope="module")
+def chat_url(seeds_settings):
+    proc, url = start_chat(seeds_settings.corpus, seeds_settings.index_dir)
+    yield url
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    pw = pytest.importorskip("playwright.sync_api")
+    with pw.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        yield b
+        b.close()
+
+
+@needs_browser
+def test_ask_follow_up_open_citation_and_start_over(browser, chat_url, tmp_path):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(chat_url)
+    page.wait_for_selector("textarea")
+    assert "offline extractive answerer" in page.inner_text("body")
+    page.fill("textarea", "How much is Seoul expected to invest in the US?")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#chat a.cite", timeout=60000)
+    page.wait_for_selector("#sources mark.cited", timeout=60000)
+    assert "350 billion" in page.inner_text("#chat")
+    assert "350 billion" in page.inner_text("#sources mark.cited")
+    assert "003_e5f950a99eaab371.txt" in page.inner_text("#sources")
+
+    page.click("#chat a.cite >> nth=0")
+    page.wait_for_function("() => [...document.querySelectorAll('#chat details')].some(d => d.open)")
+    page.screenshot(path=str(tmp_path / "answer.png"), full_page=True)
+
+    first_panel = page.get_attribute("#sources details", "id")
+    page.fill("textarea", "And what energy commitment goes with it?")
+    page.keyboard.press("Enter")
+    page.wait_for_function(  # the panel now shows the follow-up's sources
+        "id => { const d = document.querySelector('#sources details'); return d && d.id !== id; }",
+        arg=first_panel,
+        timeout=60000,
+    )
+    assert page.inner_text("#chat").count("How much is Seoul") == 1
+    assert "energy" in page.inner_text("#sources").lower()
+    page.screenshot(path=str(tmp_path / "follow-up.png"), full_page=True)
+
+    page.click("#new-conversation")
+    page.wait_for_function("() => document.querySelectorAll('#chat a.cite').length === 0")
+    assert "Cited passages appear here" in page.inner_text("#sources")
+    page.close()
+
+
+@needs_browser
+def test_two_users_at_once_keep_their_own_answers(browser, chat_url):
+    questions = {"How much is Seoul expected to invest in the US?": "350 billion",
+                 "What did Trump call his approach of bundling defense costs with trade?": "one-stop shopping"}  # fmt: skip
+    pages = []
+    for q in questions:
+        page = browser.new_context().new_page()
+        page.goto(chat_url)
+        page.wait_for_selector("textarea")
+        page.fill("textarea", q)
+        pages.append(page)
+    for page in pages:  # both questions in flight together
+        page.keyboard.press("Enter")
+    for page, (q, fact) in zip(pages, questions.items()):
+        page.wait_for_selector("#sources mark.cited", timeout=60000)
+        text = page.inner_text("#chat")
+        assert q in text and fact in text
+        other = [f for f in questions.values() if f != fact][0]
+        assert other not in text and other not in page.inner_text("#sources")
+        page.context.close()
+
+
+@needs_browser
+def test_documents_cannot_inject_scripts_into_the_page(browser, tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "evil.md").write_text(
+        "# Zebra Tariff Notes\n\nThe zebra tariff was set at 9 percent <script>window.__pwned = 1</script> "
+        "according to [the ministry](javascript:window.__pwned=2) and <img src=x onerror='window.__pwned=3'>.\n",
+        encoding="utf-8",
+    )
+    shutil.copy(Path(__file__).parent.parent / "seeds" / "004_b6b4be5490c3fc00.txt", corpus)
+    proc, url = start_chat(corpus, tmp_path / "index")
+    try:
+        page = browser.new_page()
+        page.goto(url)
+        page.wait_for_selector("textarea")
+        page.fill("textarea", "What was the zebra tariff set at?")
+        page.keyboard.press("Enter")
+        page.wait_for_selector("#sources mark.cited", timeout=60000)
+        for a in page.query_selector_all("#chat a.cite"):
+            a.click()
+        assert page.evaluate("window.__pwned") is None
+        assert "<script>" in page.inner_text("#sources")  # shown as text
+        assert page.query_selector("#chat img[src='x'], #sources img[src='x']") is None
+        assert page.query_selector("a[href^='javascript']") is None
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
