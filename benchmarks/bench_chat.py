@@ -72,8 +72,8 @@ def main() -> None:
                 t = time.perf_counter()
                 page.keyboard.press("Enter")
                 page.wait_for_function(
-                    "n => document.querySelectorAll('#chat .bot, #chat [data-testid=\"bot\"]').length >= n && "
-                    "[...document.querySelectorAll('#chat .bot, #chat [data-testid=\"bot\"]')].pop().innerText.trim().length > 0",
+                    "n => { const b = document.querySelectorAll('#chat [data-testid=\"bot\"]'); "
+                    "return b.length >= n && b[b.length - 1].innerText.trim().length > 20; }",
                     arg=i + 1, polling=5,
                 )  # fmt: skip
                 first.append(time.perf_counter() - t)
