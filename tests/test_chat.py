@@ -63,9 +63,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_chat(corpus: Path, index_dir: Path):
+def start_chat(corpus: Path, index_dir: Path, **extra_env):
     port = _free_port()
-    env = {**os.environ, "ASSISTANT_CORPUS": str(corpus), "ASSISTANT_INDEX_DIR": str(index_dir)}
+    env = {**os.environ, "ASSISTANT_CORPUS": str(corpus), "ASSISTANT_INDEX_DIR": str(index_dir), **extra_env}
     t0 = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "assistant.cli", "chat", "--port", str(port)], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
@@ -182,6 +182,40 @@ def test_documents_cannot_inject_scripts_into_the_page(browser, tmp_path):
         assert "<script>" in page.inner_text("#sources")  # shown as text
         assert page.query_selector("#chat img[src='x'], #sources img[src='x']") is None
         assert page.query_selector("a[href^='javascript']") is None
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@needs_browser
+def test_bad_question_is_a_message_and_the_page_keeps_working(browser, chat_url):
+    page = browser.new_page()
+    page.goto(chat_url)
+    page.wait_for_selector("textarea")
+    page.fill("textarea", "?!?")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#chat .error", timeout=60000)
+    assert "no words" in page.inner_text("#chat .error")
+    page.fill("textarea", "What tariff did Trump threaten?")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#sources mark.cited", timeout=60000)
+    page.close()
+
+
+def test_basic_auth_from_settings(seeds_settings):
+    import urllib.error
+    import urllib.parse
+
+    proc, url = start_chat(seeds_settings.corpus, seeds_settings.index_dir, ASSISTANT_CHAT_AUTH="ana:secret")
+    try:
+        with pytest.raises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen(url + "config", timeout=10)
+        assert e.value.code == 401
+        bad = urllib.parse.urlencode({"username": "ana", "password": "nope"}).encode()
+        with pytest.raises(urllib.error.HTTPError):
+            urllib.request.urlopen(url + "login", data=bad, timeout=10)
+        good = urllib.parse.urlencode({"username": "ana", "password": "secret"}).encode()
+        assert urllib.request.urlopen(url + "login", data=good, timeout=10).status == 200
     finally:
         proc.terminate()
         proc.wait(timeout=10)
