@@ -21,7 +21,10 @@ log = logging.getLogger(__name__)
 
 # Settings that only change how one question is answered, not which index
 # or models are loaded.
-_PER_CALL = {"top_k", "max_sentences", "max_question_chars"}
+_PER_CALL = {
+    "top_k", "max_sentences", "max_question_chars", "backend", "llm_model", "llm_max_tokens",
+    "llm_temperature", "llm_retries", "openai_timeout", "chat_host", "chat_port", "chat_auth", "chat_share",
+}  # fmt: skip
 
 
 class Engine:
@@ -35,7 +38,6 @@ class Engine:
         self.settings = settings
         self.embedder = get_embedder(settings)
         self.store = IndexStore(settings, self.embedder.id)
-        self.sync_report = None
         if self.store.status() != "ready":
             self._sync()
         elif not Path(settings.corpus).is_dir():
@@ -55,8 +57,8 @@ class Engine:
         from .store import sync
 
         log.info("building the index in %s from %s", self.settings.index_dir, self.settings.corpus)
-        self.sync_report = sync(self.settings, self.embedder, rebuild=rebuild)
-        log.info("index: %s", self.sync_report.summary())
+        report = sync(self.settings, self.embedder, rebuild=rebuild)
+        log.info("index: %s", report.summary())
 
     def _corpus_unchanged(self) -> bool:
         """Cheap check (sizes and mtimes) that the corpus matches the manifest."""

@@ -213,7 +213,9 @@ class Verifier:
             found = [self._lexical(claim, terms, n) for n in dict.fromkeys(ns)] if ns else [None]
             if all(f is not None for f in found):
                 quick[k] = found
-        slow = [k for k in range(len(pairs)) if k not in quick]
+        # Saying what the sources lack is no claim to cite.
+        refusals = {k for k, (claim, ns) in enumerate(pairs) if not ns and REFUSAL.search(claim)}
+        slow = [k for k in range(len(pairs)) if k not in quick and k not in refusals]
         vecs = dict(zip(slow, self.embed([pairs[k][0] for k in slow]))) if slow else {}
         out = []
         for k, ((claim, ns), terms) in enumerate(zip(pairs, all_terms)):
@@ -221,11 +223,11 @@ class Verifier:
                 self.kept += 1
                 out.append(_with_markers(claim, [self._cite(n, [i]) for n, i in quick[k]]))
                 continue
-            vec = vecs[k]
-            if REFUSAL.search(claim) and not ns:
-                self.refusals.append(claim)  # says what the sources lack: no claim to cite
+            if k in refusals:
+                self.refusals.append(claim)
                 out.append(claim)
                 continue
+            vec = vecs[k]
             kept = []
             for n in dict.fromkeys(ns):
                 units, sup = self._support(claim, vec, terms, n) if n in self.passages else (None, None)
