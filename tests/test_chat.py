@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -63,32 +64,46 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_chat(corpus: Path, index_dir: Path, **extra_env):
+@contextmanager
+def running_chat(corpus: Path, index_dir: Path, **extra_env):
+    """`assistant chat` on a free 127.0.0.1 port, as a user starts it; yields its URL."""
     port = _free_port()
     env = {**os.environ, "ASSISTANT_CORPUS": str(corpus), "ASSISTANT_INDEX_DIR": str(index_dir), **extra_env}
     t0 = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "assistant.cli", "chat", "--port", str(port)], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
     url = f"http://127.0.0.1:{port}/"
-    for _ in range(240):
-        try:
-            urllib.request.urlopen(url, timeout=1)
-            print(f"chat page served {time.perf_counter() - t0:.2f} s after process start")
-            return proc, url
-        except OSError:
-            if proc.poll() is not None:
-                raise RuntimeError(proc.stderr.read().decode()[-2000:]) from None
-            time.sleep(0.25)
-    proc.kill()
-    raise RuntimeError("chat page did not start")
+    try:
+        for _ in range(240):
+            try:
+                urllib.request.urlopen(url, timeout=1)
+                break
+            except OSError:
+                if proc.poll() is not None:
+                    raise RuntimeError(proc.stderr.read().decode()[-2000:]) from None
+                time.sleep(0.25)
+        else:
+            raise RuntimeError("chat page did not start")
+        print(f"chat page served {time.perf_counter() - t0:.2f} s after process start")
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def ask(page, url: str | None, question: str) -> None:
+    """Open the page (if `url`) and send a question."""
+    if url:
+        page.goto(url)
+        page.wait_for_selector("textarea")
+    page.fill("textarea", question)
+    page.keyboard.press("Enter")
 
 
 @pytest.fixture(scope="module")
 def chat_url(seeds_settings):
-    proc, url = start_chat(seeds_settings.corpus, seeds_settings.index_dir)
-    yield url
-    proc.terminate()
-    proc.wait(timeout=10)
+    with running_chat(seeds_settings.corpus, seeds_settings.index_dir) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -103,11 +118,8 @@ def browser():
 @needs_browser
 def test_ask_follow_up_open_citation_and_start_over(browser, chat_url, tmp_path):
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    page.goto(chat_url)
-    page.wait_for_selector("textarea")
+    ask(page, chat_url, "How much is Seoul expected to invest in the US?")
     assert "offline extractive answerer" in page.inner_text("body")
-    page.fill("textarea", "How much is Seoul expected to invest in the US?")
-    page.keyboard.press("Enter")
     page.wait_for_selector("#chat a.cite", timeout=60000)
     page.wait_for_selector("#sources mark.cited", timeout=60000)
     assert "350 billion" in page.inner_text("#chat")
@@ -119,8 +131,7 @@ def test_ask_follow_up_open_citation_and_start_over(browser, chat_url, tmp_path)
     page.screenshot(path=str(tmp_path / "answer.png"), full_page=True)
 
     first_panel = page.get_attribute("#sources details", "id")
-    page.fill("textarea", "And what energy commitment goes with it?")
-    page.keyboard.press("Enter")
+    ask(page, None, "And what energy commitment goes with it?")
     page.wait_for_function(  # the panel now shows the follow-up's sources
         "id => { const d = document.querySelector('#sources details'); return d && d.id !== id; }",
         arg=first_panel,
@@ -168,13 +179,9 @@ def test_documents_cannot_inject_scripts_into_the_page(browser, tmp_path):
         encoding="utf-8",
     )
     shutil.copy(Path(__file__).parent.parent / "seeds" / "004_b6b4be5490c3fc00.txt", corpus)
-    proc, url = start_chat(corpus, tmp_path / "index")
-    try:
+    with running_chat(corpus, tmp_path / "index") as url:
         page = browser.new_page()
-        page.goto(url)
-        page.wait_for_selector("textarea")
-        page.fill("textarea", "What was the zebra tariff set at?")
-        page.keyboard.press("Enter")
+        ask(page, url, "What was the zebra tariff set at?")
         page.wait_for_selector("#sources mark.cited", timeout=60000)
         for a in page.query_selector_all("#chat a.cite"):
             a.click()
@@ -182,22 +189,15 @@ def test_documents_cannot_inject_scripts_into_the_page(browser, tmp_path):
         assert "<script>" in page.inner_text("#sources")  # shown as text
         assert page.query_selector("#chat img[src='x'], #sources img[src='x']") is None
         assert page.query_selector("a[href^='javascript']") is None
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 @needs_browser
 def test_bad_question_is_a_message_and_the_page_keeps_working(browser, chat_url):
     page = browser.new_page()
-    page.goto(chat_url)
-    page.wait_for_selector("textarea")
-    page.fill("textarea", "?!?")
-    page.keyboard.press("Enter")
+    ask(page, chat_url, "?!?")
     page.wait_for_selector("#chat .error", timeout=60000)
     assert "no words" in page.inner_text("#chat .error")
-    page.fill("textarea", "What tariff did Trump threaten?")
-    page.keyboard.press("Enter")
+    ask(page, None, "What tariff did Trump threaten?")
     page.wait_for_selector("#sources mark.cited", timeout=60000)
     page.close()
 
@@ -206,8 +206,7 @@ def test_basic_auth_from_settings(seeds_settings):
     import urllib.error
     import urllib.parse
 
-    proc, url = start_chat(seeds_settings.corpus, seeds_settings.index_dir, ASSISTANT_CHAT_AUTH="ana:secret")
-    try:
+    with running_chat(seeds_settings.corpus, seeds_settings.index_dir, ASSISTANT_CHAT_AUTH="ana:secret") as url:
         with pytest.raises(urllib.error.HTTPError) as e:
             urllib.request.urlopen(url + "config", timeout=10)
         assert e.value.code == 401
@@ -216,6 +215,3 @@ def test_basic_auth_from_settings(seeds_settings):
             urllib.request.urlopen(url + "login", data=bad, timeout=10)
         good = urllib.parse.urlencode({"username": "ana", "password": "secret"}).encode()
         assert urllib.request.urlopen(url + "login", data=good, timeout=10).status == 200
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
