@@ -55,12 +55,17 @@ def count_tokens(text: str) -> int:
 
 _CLAUSE = re.compile(r"[;:,]\s+|\s+[–—-]\s+")
 # List bullets and section numbers ("•", "2.1", "3.") that open a line.
+_LIST_MARKS = "•·▪◦*-–—"
 _BULLET = re.compile(r"(?:[•·▪◦*\-–—]|\d{1,2}(?:\.\d{1,2})*\.|\d{1,2}(?:\.\d{1,2})+|\(?[a-z0-9]\))\s+")
 
 
-def _is_heading(text: str) -> bool:
-    # Titles, headings, bylines and list labels: no closing punctuation.
-    return not re.search(r"[.!?…\"'”’)]$", text.strip())
+def _is_heading(sentence: str, whole_line: bool, bulleted: bool, first: bool) -> bool:
+    """Titles, section headings and bylines: a line of its own, short (or the
+    document's first line), with no closing punctuation. List items are not
+    headings even without a full stop: they carry content."""
+    if bulleted or not whole_line or re.search(r"[.!?…\"'”’)]$", sentence.strip()):
+        return False
+    return first or len(sentence.split()) <= 14
 
 
 def _split_long(text: str, start: int, end: int, max_tokens: int) -> list[tuple[int, int]]:
@@ -101,13 +106,15 @@ def split_units(text: str, max_tokens: int) -> list[Unit]:
                 spans.append([s, e])
         for s, e in spans:
             b = _BULLET.match(text, s)
+            bulleted = bool(b and b.end() < e and text[s] in _LIST_MARKS)
             if b and b.end() < e:
                 s = b.end()
+            heading = _is_heading(text[s:e], len(spans) == 1, bulleted, not units)
             for us, ue in _split_long(text, s, e, max_tokens):
                 piece = text[us:ue]
                 if not piece.strip():
                     continue
-                units.append(Unit(len(units), us, ue, count_tokens(piece), piece, _is_heading(piece)))
+                units.append(Unit(len(units), us, ue, count_tokens(piece), piece, heading))
     return units
 
 

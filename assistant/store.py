@@ -36,7 +36,7 @@ from .settings import Settings
 log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
-FORMAT = 4
+FORMAT = 5
 MARKER = "assistant-index"
 
 

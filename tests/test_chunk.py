@@ -51,3 +51,23 @@ def test_units_split_long_sentences_and_keep_abbreviations():
     assert units[0].text == "The U.S. industrial policy changed."
     assert all(u.tokens <= 32 for u in units)
     assert len(units) > 3
+
+
+def test_headings_versus_list_items_and_long_sentences():
+    text = (
+        "A Long Document Title That Goes On And On Without Any Full Stop At All Here\n\n"
+        "Section Two\n\n"
+        "- tariff on cars cut to 15 percent for Korean makers\n"
+        "- steel quota kept\n\n"
+        + "This sentence is long, "
+        + ", ".join(f"clause {i} adds words" for i in range(40))
+        + ".\n"
+    )
+    units = split_units(text, 32)
+    by_text = {u.text: u.heading for u in units}
+    assert by_text[units[0].text] is True  # the title
+    assert by_text["Section Two"] is True
+    assert by_text["tariff on cars cut to 15 percent for Korean makers"] is False  # a list item carries content
+    assert by_text["steel quota kept"] is False
+    pieces = [u for u in units if "clause" in u.text]
+    assert len(pieces) > 2 and not any(u.heading for u in pieces)  # pieces of a long sentence are not headings

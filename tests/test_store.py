@@ -170,3 +170,19 @@ def test_built_index_still_answers_when_the_corpus_folder_is_gone(settings, corp
     shutil.rmtree(corpus_dir)
     reset_engines()
     assert "350 billion" in answer("How much is Seoul expected to invest in the US?", settings=settings).text
+
+
+def test_a_corpus_of_notes_without_full_stops_still_answers(tmp_path):
+    corpus = tmp_path / "notes"
+    corpus.mkdir()
+    (corpus / "meeting.md").write_text(
+        "# Trade meeting notes\n\n"
+        "- tariff on Korean cars cut from 25 percent to 15 percent\n"
+        "- Seoul to invest 350 billion dollars in US assets\n"
+        "- next round of talks in Washington on April 24\n",
+        encoding="utf-8",
+    )
+    reset_engines()
+    s = Settings(corpus=corpus, index_dir=tmp_path / "index")
+    a = answer("How much will Seoul invest in US assets?", settings=s)
+    assert not a.refused and "350 billion" in a.text and a.citations[0].source == "meeting.md"
