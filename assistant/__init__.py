@@ -23,7 +23,7 @@ for _k, _v in {
     os.environ.setdefault(_k, _v)
 
 from .api import answer, answer_stream, build_index  # noqa: E402
-from .errors import AssistantError, CorpusError, IndexStoreError, QuestionError  # noqa: E402
+from .errors import AssistantError, CorpusError, IndexConfigError, IndexStoreError, QuestionError  # noqa: E402
 from .settings import Settings, get_settings  # noqa: E402
 from .types import Answer, Citation, Passage  # noqa: E402
 
@@ -38,6 +38,7 @@ __all__ = [
     "get_settings",
     "AssistantError",
     "CorpusError",
+    "IndexConfigError",
     "IndexStoreError",
     "QuestionError",
 ]

@@ -13,7 +13,7 @@ import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
 
-from .errors import IndexStoreError, QuestionError
+from .errors import IndexConfigError, IndexStoreError, QuestionError
 from .settings import Settings, get_settings
 from .types import Answer
 
@@ -37,27 +37,38 @@ class Engine:
 
         self.settings = settings
         self.embedder = get_embedder(settings)
-        self.store = IndexStore(settings, self.embedder.id)
-        if self.store.status() != "ready":
+        self.store = IndexStore(settings, self.embedder.id, getattr(self.embedder, "dim", None))
+        status = self.store.status()
+        has_corpus = Path(settings.corpus).is_dir()
+        if status != "ready" and self.store.remote and not has_corpus:
+            # Server mode with no corpus here: answer from what the server holds.
+            self._sync(refresh_only=True)
+        elif status != "ready":
             self._sync()
-        elif not Path(settings.corpus).is_dir():
+        elif not has_corpus:
             log.warning("corpus folder %s not found; answering from the existing index", settings.corpus)
         elif not self._corpus_unchanged():
             self._sync()
         try:
             self.retriever = Retriever(self.store, self.embedder, settings.candidates, settings.rrf_k)
             _ = self.store.chunks  # opens Chroma; a broken store fails here
+        except IndexConfigError:
+            raise  # unreachable server, wrong dimension: a rebuild would not help
         except IndexStoreError as e:
             log.warning("%s; rebuilding the index", e)
             self.store.close()
             self._sync(rebuild=True)
             self.retriever = Retriever(self.store, self.embedder, settings.candidates, settings.rrf_k)
 
-    def _sync(self, rebuild: bool = False) -> None:
-        from .store import sync
+    def _sync(self, rebuild: bool = False, refresh_only: bool = False) -> None:
+        from .store import refresh, sync
 
-        log.info("building the index in %s from %s", self.settings.index_dir, self.settings.corpus)
-        report = sync(self.settings, self.embedder, rebuild=rebuild)
+        if refresh_only:
+            log.info("refreshing the index cache in %s from %s", self.settings.index_dir, self.store.where)
+            report = refresh(self.settings, self.embedder)
+        else:
+            log.info("building the index in %s from %s", self.settings.index_dir, self.settings.corpus)
+            report = sync(self.settings, self.embedder, rebuild=rebuild)
         log.info("index: %s", report.summary())
 
     def _corpus_unchanged(self) -> bool:
@@ -276,7 +287,7 @@ def example_questions(n: int = 4, **options) -> list[str]:
 
 
 def index_status(**options) -> str:
-    """'ready', 'missing', 'incomplete', 'stale' or 'corrupt' for the configured index."""
+    """'ready', 'missing', 'incomplete', 'stale', 'outdated' or 'corrupt' for the configured index."""
     from .embed import get_embedder
     from .store import IndexStore
 

@@ -17,7 +17,7 @@ from .errors import AssistantError
 
 
 def _options(args) -> dict:
-    names = ("corpus", "index_dir", "top_k")
+    names = ("corpus", "index_dir", "top_k", "chroma_url")
     return {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
 
 
@@ -155,6 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     pi = sub.add_parser("index", help="index the corpus (skips unchanged files)")
     pi.add_argument("--corpus", help="folder of .txt/.md files (default: seeds/)")
+    pi.add_argument("--chroma-url", help="a Chroma server (http://host:port) instead of the embedded store")
     pi.add_argument("--index-dir", help="where the index lives (default: index/)")
     pi.add_argument("--rebuild", action="store_true", help="drop the index and build it anew")
     pi.add_argument("-q", "--quiet", action="store_true")
@@ -165,6 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
     pa.add_argument("--json", action="store_true", help="print the Answer as JSON")
     pa.add_argument("--top-k", type=int, help="passages to retrieve")
     pa.add_argument("--corpus")
+    pa.add_argument("--chroma-url", help="a Chroma server (http://host:port) instead of the embedded store")
     pa.add_argument("--index-dir")
     pa.set_defaults(func=cmd_ask)
 
@@ -173,12 +175,14 @@ def build_parser() -> argparse.ArgumentParser:
     pc.add_argument("--port", type=int, help="port (default 7860)")
     pc.add_argument("--share", action="store_true", help="also make a public gradio.live link (off by default)")
     pc.add_argument("--corpus")
+    pc.add_argument("--chroma-url", help="a Chroma server (http://host:port) instead of the embedded store")
     pc.add_argument("--index-dir")
     pc.set_defaults(func=cmd_chat)
 
     pe = sub.add_parser("eval", help="score answers on a gold set; write JSON, Markdown and HTML reports")
     pe.add_argument("--gold", default="evals/gold.jsonl", help="gold set (JSONL, see evals/README.md)")
     pe.add_argument("--corpus")
+    pe.add_argument("--chroma-url", help="a Chroma server (http://host:port) instead of the embedded store")
     pe.add_argument("--index-dir")
     pe.add_argument("--top-k", type=int)
     pe.add_argument("--backend", choices=["offline", "llm"], default="offline")

@@ -23,3 +23,9 @@ class IndexStoreError(AssistantError):
     """The index is missing, corrupt or was built with other settings."""
 
     exit_code = 4
+
+
+class IndexConfigError(IndexStoreError):
+    """The index cannot be used as configured (Chroma server unreachable,
+    vectors of another dimension); rebuilding would not help, so it is never
+    wiped for this."""

@@ -46,6 +46,9 @@ class Retriever:
         self._df = np.diff(scores["indptr"]) if len(self.bm25_ids) else np.zeros(0)
         self.vocab = self.bm25.vocab_dict
         self.num_docs = len(self.bm25_ids)
+        # Counted once: the engine is rebuilt when the index changes, and on a
+        # Chroma server each count is a round trip.
+        self.num_units = store.units.count()
 
     def doc_freq(self, token: str) -> int:
         i = self.vocab.get(token)
@@ -86,7 +89,7 @@ class Retriever:
         # which a chunk's averaged vector can blur.
         res = self.store.units.query(
             query_embeddings=[qvec.tolist()],
-            n_results=min(2 * self.candidates, self.store.units.count()),
+            n_results=max(1, min(2 * self.candidates, self.num_units)),
             include=["metadatas", "distances"],
         )
         sent_rank: dict[str, int] = {}

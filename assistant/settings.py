@@ -51,6 +51,17 @@ class Settings(BaseSettings):
     # Longest sentence unit embedded on its own; longer sentences are split.
     unit_max_tokens: int = Field(96, ge=16, le=256)
 
+    # Chroma server (client/server mode). Unset: an embedded store in
+    # index_dir/chroma. Set (e.g. http://127.0.0.1:8000): the vectors live on
+    # that server; index_dir keeps the manifest and the BM25 index.
+    chroma_url: str | None = None
+    chroma_tenant: str = "default_tenant"
+    chroma_database: str = "default_database"
+    chroma_token: str | None = None  # sent as "Authorization: Bearer <token>"
+    # Prefix of the collection names, so several corpora can share one server.
+    chroma_prefix: str = ""
+    chroma_timeout: float = Field(60.0, gt=0)  # seconds per request to the server
+
     # Embeddings
     embed_backend: Literal["local", "openai"] = "local"
     embed_model: str = "text-embedding-3-small"

@@ -4,14 +4,25 @@ index and a manifest, kept in step with the corpus folder.
 Layout of `index_dir`:
   chroma/         Chroma PersistentClient: collections `chunks-<embedder>` and
                   `units-<embedder>`, written through llama-index's ChromaVectorStore
+                  (absent in server mode: the collections live on the Chroma server
+                  named by `chroma_url`)
   bm25/           bm25s index over the chunks (rebuilt whenever chunks change)
   manifest.json   per-file content hash and counts, settings signature, and
                   `complete`, which is true only after a build finished
 
 `sync()` is idempotent: unchanged files (same sha256) are skipped, changed
-files have their chunks replaced, deleted files have them removed. Each file
-is committed to the manifest only after its chunks are stored, so an
+files have their chunks replaced, deleted files have them removed. Files are
+committed to the manifest only after their chunks are stored, so an
 interrupted build resumes where it stopped and is never taken as complete.
+Embedding runs in the calling thread while a writer thread stores the
+previous group of files, so both cores are busy.
+
+Server mode: the server is the truth and `index_dir` a cache of it. Every
+build stamps the chunks collection with a build token ("building:<id>" while
+it runs, "<id>" when done) and the manifest records the token it matches. A
+token that differs means another client changed the server: the manifest is
+then derived again from the chunks' metadata (each carries its file's sha256
+and chunk count) and the BM25 index rebuilt from the server's documents.
 """
 
 from __future__ import annotations
@@ -22,22 +33,27 @@ import json
 import logging
 import os
 import shutil
+import threading
 import time
+import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from .errors import CorpusError, IndexStoreError
+from .errors import CorpusError, IndexConfigError, IndexStoreError
 from .ingest import file_digest, list_files, read_doc
 from .settings import Settings
 
 log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
-FORMAT = 5
+FORMAT = 6
 MARKER = "assistant-index"
+BUILD_KEY = "assistant_build"  # collection metadata key of the build token
+PAGE = 5000  # records per request when reading a whole collection
 
 
 def doc_key(source: str) -> str:
@@ -57,6 +73,10 @@ def signature(settings: Settings, embedder_id: str) -> dict:
         "chunk_overlap": settings.chunk_overlap,
         "unit_max_tokens": settings.unit_max_tokens,
         "corpus": str(Path(settings.corpus).resolve()),
+        # Where the vectors are: another server or database is another index.
+        "chroma": [settings.chroma_url, settings.chroma_tenant, settings.chroma_database, settings.chroma_prefix]
+        if settings.chroma_url
+        else None,
     }
 
 
@@ -72,7 +92,10 @@ class SyncReport:
     tokens: int = 0
     seconds: float = 0.0
     embed_seconds: float = 0.0
+    store_seconds: float = 0.0  # Chroma writes and manifest commits (overlaps embedding)
+    bm25_seconds: float = 0.0
     rebuilt: bool = False
+    refreshed: bool = False  # the manifest was derived again from the Chroma server
 
     @property
     def changed(self) -> bool:
@@ -86,23 +109,86 @@ class SyncReport:
         )
 
 
-def _chroma_client(path: Path):
+def _chroma_client(settings: Settings):
+    """A PersistentClient in index_dir/chroma, or an HttpClient for `chroma_url`."""
     import chromadb
     from chromadb.config import Settings as ChromaSettings
 
-    return chromadb.PersistentClient(path=str(path), settings=ChromaSettings(anonymized_telemetry=False))
+    chroma_settings = ChromaSettings(anonymized_telemetry=False)
+    if not settings.chroma_url:
+        return chromadb.PersistentClient(path=str(Path(settings.index_dir) / "chroma"), settings=chroma_settings)
+    from urllib.parse import urlsplit
+
+    url = settings.chroma_url
+    parts = urlsplit(url if "://" in url else f"http://{url}")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise IndexConfigError(f"ASSISTANT_CHROMA_URL must look like http://host:port, not {url!r}")
+    ssl = parts.scheme == "https"
+    headers = {"Authorization": f"Bearer {settings.chroma_token}"} if settings.chroma_token else None
+    if parts.path.strip("/"):
+        chroma_settings.chroma_server_api_default_path = parts.path.rstrip("/")
+    where = f"Chroma server {url} (tenant {settings.chroma_tenant}, database {settings.chroma_database})"
+    server = {"chroma_server_host": parts.hostname, "chroma_server_http_port": parts.port or (443 if ssl else 8000)}
+    server |= {"chroma_server_ssl_enabled": ssl, "chroma_server_headers": headers}
+
+    def connect():
+        return chromadb.HttpClient(
+            host=parts.hostname, port=server["chroma_server_http_port"], ssl=ssl, headers=headers,
+            settings=chroma_settings, tenant=settings.chroma_tenant, database=settings.chroma_database,
+        )  # fmt: skip
+
+    import httpx
+
+    try:
+        # chromadb's HTTP session has no timeout at all, and its constructor
+        # already makes requests: a bounded heartbeat first, so that a hung or
+        # absent server is a prompt error, and every later request is bounded.
+        base = f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
+        httpx.get(f"{base}/api/v2/heartbeat", headers=headers, timeout=settings.chroma_timeout).raise_for_status()
+        try:
+            client = connect()
+        except Exception as e:
+            if "not found" not in str(e).lower() or "database" not in str(e).lower():
+                raise
+            # A new database is created on first use, as a new index folder is.
+            admin = chromadb.AdminClient(
+                ChromaSettings(chroma_api_impl="chromadb.api.fastapi.FastAPI", anonymized_telemetry=False, **server)
+            )
+            admin.create_database(settings.chroma_database, tenant=settings.chroma_tenant)
+            client = connect()
+    except Exception as e:  # chromadb raises ValueError, httpx and its own errors
+        raise IndexConfigError(f"{where} cannot be reached: {e}") from e
+    session = getattr(getattr(client, "_server", None), "_session", None)
+    if session is not None:
+        session.timeout = httpx.Timeout(settings.chroma_timeout)
+    return client
 
 
 class IndexStore:
     """Handles on the persisted index; opening it never builds anything."""
 
-    def __init__(self, settings: Settings, embedder_id: str):
+    def __init__(self, settings: Settings, embedder_id: str, dim: int | None = None):
         self.settings = settings
         self.dir = Path(settings.index_dir)
         self.embedder_id = embedder_id
+        self.dim = dim  # the embedder's vector size, when known, to check the collections against
         self._client = None
         self._chunks = None
         self._units = None
+
+    @property
+    def remote(self) -> bool:
+        return bool(self.settings.chroma_url)
+
+    @property
+    def where(self) -> str:
+        s = self.settings
+        if self.remote:
+            return f"Chroma server {s.chroma_url} (tenant {s.chroma_tenant}, database {s.chroma_database})"
+        return f"Chroma store in {self.dir / 'chroma'}"
+
+    def collection_name(self, kind: str) -> str:
+        return f"{self.settings.chroma_prefix}{kind}-{self.embedder_id}"
 
     # -- manifest -----------------------------------------------------------
     @property
@@ -127,7 +213,9 @@ class IndexStore:
         os.replace(tmp, self.manifest_path)  # atomic: readers see old or new
 
     def status(self) -> str:
-        """'missing', 'incomplete', 'stale' (other settings), 'corrupt' or 'ready'."""
+        """'missing', 'incomplete', 'stale' (other settings), 'corrupt',
+        'outdated' (the Chroma server changed since this cache was built) or
+        'ready'. Raises IndexConfigError when the server cannot be reached."""
         try:
             m = self.read_manifest()
         except IndexStoreError:
@@ -140,28 +228,75 @@ class IndexStore:
             return "incomplete"
         if not (self.dir / "bm25").is_dir():
             return "incomplete"
+        if self.remote and m.get("server_build") != self.server_build():
+            return "outdated"
         return "ready"
 
     # -- Chroma -------------------------------------------------------------
     def _open(self):
         if self._client is None:
             try:
-                self._client = _chroma_client(self.dir / "chroma")
+                self._client = _chroma_client(self.settings)
                 self._chunks = self._collection("chunks")
                 self._units = self._collection("units")
+            except IndexConfigError:
+                self._client = None
+                raise
             except Exception as e:  # chromadb raises several types on a broken store
                 self._client = None
-                raise IndexStoreError(f"Chroma store in {self.dir / 'chroma'} cannot be opened: {e}") from e
+                if self.remote:  # never taken for a corrupt store: that would wipe the server
+                    raise IndexConfigError(f"{self.where} failed: {e}") from e
+                raise IndexStoreError(f"{self.where} cannot be opened: {e}") from e
+            self.check_dim()
         return self._client
 
     def _collection(self, kind: str):
         # embedding_function=None: Chroma must never fall back to its default
         # model, which it would download.
         return self._client.get_or_create_collection(
-            f"{kind}-{self.embedder_id}",
+            self.collection_name(kind),
             embedding_function=None,
             configuration={"hnsw": {"space": "cosine"}},
         )
+
+    def check_dim(self, dim: int | None = None) -> None:
+        """IndexConfigError if the stored vectors are not of the embedder's size."""
+        dim = dim or self.dim
+        if not dim:
+            return
+        for col in (self._chunks, self._units):
+            got = col.get(limit=1, include=["embeddings"])["embeddings"]
+            if got is not None and len(got) and len(got[0]) != dim:
+                raise IndexConfigError(
+                    f"Collection {col.name} in {self.where} holds {len(got[0])}-dimensional vectors, but the "
+                    f"embedder {self.embedder_id} makes {dim}-dimensional ones: choose another "
+                    "ASSISTANT_CHROMA_PREFIX (or database), or rebuild with `assistant index --rebuild`."
+                )
+
+    def server_build(self) -> str | None:
+        """The build token the server's chunks collection carries (server mode)."""
+        self._open()
+        try:
+            meta = self._client.get_collection(self.collection_name("chunks")).metadata or {}
+        except Exception as e:
+            raise IndexConfigError(f"{self.where} failed: {e}") from e
+        return meta.get(BUILD_KEY)
+
+    def set_server_build(self, token: str) -> None:
+        self._open()
+        self._chunks.modify(metadata={BUILD_KEY: token})
+
+    def drop_collections(self) -> None:
+        """Delete this index's collections on the Chroma server (server mode)."""
+        client = _chroma_client(self.settings)
+        try:
+            present = {c.name for c in client.list_collections()}
+            for kind in ("chunks", "units"):
+                if self.collection_name(kind) in present:
+                    client.delete_collection(self.collection_name(kind))
+        except Exception as e:
+            raise IndexConfigError(f"{self.where} failed: {e}") from e
+        self.close()
 
     @property
     def chunks(self):
@@ -199,11 +334,7 @@ class IndexStore:
         from llama_index.core.schema import TextNode
         from llama_index.retrievers.bm25 import BM25Retriever
 
-        got = self.chunks.get(include=["documents", "metadatas"])
         final = self.dir / "bm25"
-        if not got["ids"]:  # bm25s cannot save an empty index
-            shutil.rmtree(final, ignore_errors=True)
-            return 0
         nodes = [
             TextNode(
                 id_=cid,
@@ -212,8 +343,11 @@ class IndexStore:
                 excluded_embed_metadata_keys=["source"],
                 metadata_template="{value}",
             )
-            for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"])
+            for cid, doc, meta in read_all(self.chunks, ["documents", "metadatas"])
         ]
+        if not nodes:  # bm25s cannot save an empty index
+            shutil.rmtree(final, ignore_errors=True)
+            return 0
         _stemmer()
         retriever = BM25Retriever(
             nodes=nodes, stemmer=_STEMMER, language=STOPWORDS, similarity_top_k=min(10, len(nodes))
@@ -313,10 +447,26 @@ def _forget_chroma(path: Path) -> None:
             pass
 
 
-def wipe(index_dir: Path) -> None:
-    """Delete a built index (keeps README.md/.gitignore of the folder)."""
+def read_all(collection, include: list[str]):
+    """(id, *fields) of every record, read a page at a time: one request for
+    a 100k-chunk collection would hold it all twice in memory, and a Chroma
+    server may refuse the payload."""
+    offset = 0
+    while True:
+        got = collection.get(include=include, limit=PAGE, offset=offset)
+        if not got["ids"]:
+            return
+        yield from zip(got["ids"], *(got[k] for k in include))
+        offset += len(got["ids"])
+
+
+def wipe(index_dir: Path, store: IndexStore | None = None) -> None:
+    """Delete a built index (keeps README.md/.gitignore of the folder); in
+    server mode, `store`'s collections on the server too."""
     if not _looks_like_ours(index_dir):
         raise IndexStoreError(f"Refusing to delete {index_dir}: it holds files that are not part of an index")
+    if store is not None and store.remote:
+        store.drop_collections()
     _forget_chroma(index_dir / "chroma")
     for name in ("chroma", "bm25", "bm25.tmp"):
         shutil.rmtree(index_dir / name, ignore_errors=True)
@@ -369,15 +519,92 @@ def _nodes(p: _Pending, vecs: np.ndarray, NodeRelationship, RelatedNodeInfo, Tex
         meta = {**base, "chunk": c.index, "start": os_, "end": oe}
         meta |= {"unit_first": c.units[0], "unit_last": c.units[-1], "tokens": c.tokens}
         meta["hash"] = hashlib.sha256(c.text.encode()).hexdigest()[:16]
+        # What the manifest says of the file, so it can be derived from a
+        # Chroma server's contents alone (see the module docstring).
+        meta |= {"file_sha256": p.digest, "file_chunks": len(p.chunks), "file_units": len(p.units)}
         chunk_nodes.append(TextNode(id_=cid, text=c.text, embedding=cv.tolist(), metadata=meta, relationships=rel))
     return unit_nodes, chunk_nodes
 
 
-def sync(settings: Settings, embedder, rebuild: bool = False, progress=None, group_units: int = 512) -> SyncReport:
+def manifest_from_store(store: IndexStore, sig: dict) -> dict:
+    """The manifest a Chroma server's contents imply: every file whose chunks
+    are all there (a file cut short by an interrupted build is left out, and
+    so is re-indexed or removed by the next sync)."""
+    files: dict[str, dict] = {}
+    for _, meta in read_all(store.chunks, ["metadatas"]):
+        f = files.setdefault(
+            meta["source"],
+            {"sha256": meta.get("file_sha256"), "title": meta.get("title", ""), "units": meta.get("file_units", 0)},
+        )
+        f["chunks"] = f.get("chunks", 0) + 1
+        f["expected"] = meta.get("file_chunks")
+    whole = {s: f for s, f in files.items() if f["sha256"] and f.pop("expected") == f["chunks"]}
+    return {"marker": MARKER, "signature": sig, "files": whole, "complete": False}
+
+
+def refresh(settings: Settings, embedder) -> SyncReport:
+    """Server mode, without a corpus at hand: bring the local cache (manifest
+    and BM25) in line with what the Chroma server holds."""
+    t0 = time.perf_counter()
+    report = SyncReport(refreshed=True)
+    with _build_lock(Path(settings.index_dir)):
+        store = IndexStore(settings, embedder.id, getattr(embedder, "dim", None))
+        token = store.server_build()
+        manifest = manifest_from_store(store, signature(settings, embedder.id))
+        if not manifest["files"]:
+            raise IndexStoreError(f"{store.where} holds no index yet, and corpus folder {settings.corpus} is not here")
+        t = time.perf_counter()
+        store._write_bm25()
+        report.bm25_seconds = time.perf_counter() - t
+        manifest |= {"complete": True, "server_build": token, "skipped": {}}
+        store.write_manifest(manifest)
+        report.unchanged = sorted(manifest["files"])
+        report.chunks = sum(f["chunks"] for f in manifest["files"].values())
+        report.units = sum(f["units"] for f in manifest["files"].values())
+        store.close()
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+class _Writer:
+    """One background thread that stores what the caller has embedded, so the
+    next group is embedded while this one is written. At most one job is in
+    flight: memory stays bounded and jobs run in the order given."""
+
+    def __init__(self):
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="index-writer")
+        self._job: Future | None = None
+
+    def submit(self, fn, *args) -> None:
+        self.wait()
+        self._job = self._pool.submit(fn, *args)
+
+    def wait(self) -> None:
+        job, self._job = self._job, None
+        if job is not None:
+            job.result()  # re-raises the writer's error here
+
+    def close(self) -> None:
+        try:
+            self.wait()
+        finally:
+            self._pool.shutdown(wait=True)
+
+
+def sync(
+    settings: Settings,
+    embedder,
+    rebuild: bool = False,
+    progress=None,
+    group_units: int = 1024,
+    commit_every: float = 1.0,
+) -> SyncReport:
     """Bring the index in `settings.index_dir` in line with `settings.corpus`.
 
     Changed files are embedded in groups of about `group_units` sentences, so
-    that batches span small files; each file is committed once stored."""
+    that batches span small files; stored groups are committed to the manifest
+    at most every `commit_every` seconds (and at the end), which bounds both
+    the work an interruption loses and the cost of rewriting the manifest."""
     from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
     from llama_index.vector_stores.chroma import ChromaVectorStore
 
@@ -391,9 +618,10 @@ def sync(settings: Settings, embedder, rebuild: bool = False, progress=None, gro
         raise CorpusError(f"No {'/'.join(settings.file_types)} files in corpus folder {corpus}")
     index_dir = Path(settings.index_dir)
     sig = signature(settings, embedder.id)
+    dim = getattr(embedder, "dim", None)
 
     with _build_lock(index_dir):
-        store = IndexStore(settings, embedder.id)
+        store = IndexStore(settings, embedder.id, dim)
         try:
             manifest = store.read_manifest()
         except IndexStoreError as e:
@@ -403,18 +631,27 @@ def sync(settings: Settings, embedder, rebuild: bool = False, progress=None, gro
             log.info("index was built with other settings; rebuilding")
             rebuild = True
         if rebuild:
-            wipe(index_dir)
+            wipe(index_dir, store)
             manifest = None
             report.rebuilt = True
         try:
             store._open()
+        except IndexConfigError:
+            raise
         except IndexStoreError as e:
             log.warning("%s; rebuilding", e)
             wipe(index_dir)
             manifest, report.rebuilt = None, True
-            store = IndexStore(settings, embedder.id)
+            store = IndexStore(settings, embedder.id, dim)
             store._open()
-        resuming = manifest is not None and not manifest.get("complete")
+        if store.remote and (manifest is None or manifest.get("server_build") != store.server_build()):
+            # The server is not as this cache last left it (another client
+            # wrote to it, or this is a new cache): start from its contents.
+            manifest = manifest_from_store(store, sig)
+            report.refreshed = True
+        # Leftovers of an interrupted build (or of another client) may be in
+        # the store only when the manifest is not a finished one.
+        resuming = (manifest is None or not manifest.get("complete")) and store.chunks.count() > 0
         if manifest is None:
             manifest = {"marker": MARKER, "signature": sig, "files": {}}
         manifest["complete"] = False
@@ -425,81 +662,136 @@ def sync(settings: Settings, embedder, rebuild: bool = False, progress=None, gro
         unit_vs = ChromaVectorStore(chroma_collection=store.units)
         max_batch = store._client.get_max_batch_size()
         seen: set[str] = set()
+        # The writer thread and this one both touch the manifest.
+        lock = threading.Lock()
+        last_commit = time.monotonic()
+
+        def commit(force: bool = False) -> None:
+            nonlocal last_commit
+            if force or time.monotonic() - last_commit >= commit_every:
+                with lock:
+                    store.write_manifest(manifest)
+                last_commit = time.monotonic()
+
+        token: str | None = None  # this build's token, once it writes to the server
+
+        def writing() -> None:
+            """Stamp the server before the first write (server mode), so that
+            other clients see it changing and a resumed build matches it. A
+            build that writes nothing leaves the token, and their caches, be."""
+            nonlocal token
+            if store.remote and token is None:
+                token = uuid.uuid4().hex
+                store.set_server_build(f"building:{token}")
+                with lock:
+                    manifest["server_build"] = f"building:{token}"
+                commit(force=True)
 
         def drop(source: str) -> None:
-            chunk_vs.delete(ref_doc_id=source)
+            writing()
+            # Units go first: a file with units always has its chunks, so the
+            # chunks alone tell which files an interrupted build left behind.
             unit_vs.delete(ref_doc_id=source)
-            manifest["files"].pop(source, None)
+            chunk_vs.delete(ref_doc_id=source)
+            with lock:
+                manifest["files"].pop(source, None)
 
+        def store_group(group: list[_Pending], vecs: np.ndarray) -> None:
+            """Store and commit the files of one embedded group (writer thread).
+            One add per collection for the whole group: each Chroma add has a
+            fixed cost that per-file adds of small files paid many times."""
+            ts = time.perf_counter()
+            writing()
+            all_units, all_chunks, offset = [], [], 0
+            for p in group:
+                doc_vecs = vecs[offset : offset + len(p.units)]
+                offset += len(p.units)
+                report.tokens += sum(u.tokens for u in p.units)
+                unit_nodes, chunk_nodes = _nodes(p, doc_vecs, NodeRelationship, RelatedNodeInfo, TextNode)
+                all_units += unit_nodes
+                all_chunks += chunk_nodes
+                if p.replaces or resuming:
+                    drop(p.source)  # also clears chunks left by an interrupted build
+            for vs, nodes in ((chunk_vs, all_chunks), (unit_vs, all_units)):
+                for b in range(0, len(nodes), max_batch):
+                    try:
+                        vs.add(nodes[b : b + max_batch])
+                    except Exception as e:
+                        if "dimension" in str(e):
+                            store.check_dim(vecs.shape[1])  # says which collection and why
+                        raise
+            with lock:
+                for p in group:
+                    manifest["files"][p.source] = {
+                        "sha256": p.digest,
+                        "title": p.doc.title,
+                        "chunks": len(p.chunks),
+                        "units": len(p.units),
+                        **p.stat,
+                    }
+            for p in group:
+                (report.updated if p.replaces else report.added).append(p.source)
+            commit()
+            report.store_seconds += time.perf_counter() - ts
+
+        writer = _Writer()
         pending: list[_Pending] = []
         pending_units = 0
 
         def flush() -> None:
             """Embed the pending files' sentences in one go (batches across
-            files), then store and commit each file."""
-            nonlocal pending_units
+            files), then hand them to the writer and go on."""
+            nonlocal pending, pending_units
             if not pending:
                 return
             te = time.perf_counter()
             vecs = embedder.embed([u.text for p in pending for u in p.units])
             report.embed_seconds += time.perf_counter() - te
-            offset = 0
-            for p in pending:
-                doc_vecs = vecs[offset : offset + len(p.units)]
-                offset += len(p.units)
-                report.tokens += sum(u.tokens for u in p.units)
-                unit_nodes, chunk_nodes = _nodes(p, doc_vecs, NodeRelationship, RelatedNodeInfo, TextNode)
-                drop(p.source)  # also clears chunks left by an interrupted build
-                for vs, nodes in ((unit_vs, unit_nodes), (chunk_vs, chunk_nodes)):
-                    for b in range(0, len(nodes), max_batch):
-                        vs.add(nodes[b : b + max_batch])
-                manifest["files"][p.source] = {
-                    "sha256": p.digest,
-                    "title": p.doc.title,
-                    "chunks": len(p.chunks),
-                    "units": len(p.units),
-                    **p.stat,
-                }
-                store.write_manifest(manifest)  # this file is now committed
-                seen.add(p.source)
-                (report.updated if p.replaces else report.added).append(p.source)
-            pending.clear()
-            pending_units = 0
+            writer.submit(store_group, pending, vecs)
+            pending, pending_units = [], 0
 
-        for i, path in enumerate(files):
-            source = path.relative_to(corpus).as_posix()
-            if progress:
-                progress(i, len(files), source)
-            try:
-                st = path.stat()
-                data = path.read_bytes()
-            except OSError as e:
-                report.warnings.append(f"skipped {source}: {e}")
-                continue
-            stat = {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
-            digest = file_digest(data)
-            old = manifest["files"].get(source)
-            if old and old.get("sha256") == digest:
-                old.update(stat)
+        try:
+            for i, path in enumerate(files):
+                source = path.relative_to(corpus).as_posix()
+                if progress:
+                    progress(i, len(files), source)
+                try:
+                    st = path.stat()
+                    data = path.read_bytes()
+                except OSError as e:
+                    report.warnings.append(f"skipped {source}: {e}")
+                    continue
+                stat = {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
+                digest = file_digest(data)
+                old = manifest["files"].get(source)
                 seen.add(source)
-                report.unchanged.append(source)
-                continue
+                if old and old.get("sha256") == digest:
+                    with lock:
+                        old.update(stat)
+                    report.unchanged.append(source)
+                    continue
+                try:
+                    doc = read_doc(path, corpus, data)
+                except ValueError as e:
+                    msg = f"skipped {source}: {e}"
+                    log.warning(msg)
+                    report.warnings.append(msg)
+                    with lock:
+                        manifest["skipped"][source] = [st.st_size, st.st_mtime_ns]
+                    if old:
+                        writer.submit(drop, source)  # a file that became unreadable loses its chunks
+                    continue
+                units, chunks = chunk_doc(doc, settings.chunk_size, settings.chunk_overlap, settings.unit_max_tokens)
+                pending.append(_Pending(source, doc, units, chunks, digest, stat, old is not None))
+                pending_units += len(units)
+                if pending_units >= group_units:
+                    flush()
+            flush()
+        finally:
             try:
-                doc = read_doc(path, corpus, data)
-            except ValueError as e:
-                msg = f"skipped {source}: {e}"
-                log.warning(msg)
-                report.warnings.append(msg)
-                manifest["skipped"][source] = [st.st_size, st.st_mtime_ns]
-                if old:
-                    drop(source)  # a file that became unreadable loses its chunks
-                continue
-            units, chunks = chunk_doc(doc, settings.chunk_size, settings.chunk_overlap, settings.unit_max_tokens)
-            pending.append(_Pending(source, doc, units, chunks, digest, stat, old is not None))
-            pending_units += len(units)
-            if pending_units >= group_units:
-                flush()
-        flush()
+                writer.close()  # what was embedded is stored and committed, even on an error
+            finally:
+                commit(force=True)
 
         for source in sorted(set(manifest["files"]) - seen):
             drop(source)
@@ -507,17 +799,24 @@ def sync(settings: Settings, embedder, rebuild: bool = False, progress=None, gro
         if resuming:
             # An interrupted build may have stored chunks of a file it never
             # committed, and that file may be gone now.
-            stored = {m["source"] for m in store.units.get(include=["metadatas"])["metadatas"]}
+            stored = {m["source"] for _, m in read_all(store.chunks, ["metadatas"])}
             for source in sorted(stored - set(manifest["files"])):
                 drop(source)
                 report.removed.append(source)
-        if report.changed or report.rebuilt or not (index_dir / "bm25").is_dir():
+        t = time.perf_counter()
+        if report.changed or report.rebuilt or report.refreshed or not (index_dir / "bm25").is_dir():
             store._write_bm25()
+        report.bm25_seconds = time.perf_counter() - t
         report.chunks = sum(f["chunks"] for f in manifest["files"].values())
         report.units = sum(f["units"] for f in manifest["files"].values())
         if not manifest["files"]:
             store.write_manifest(manifest)
             raise CorpusError(f"No usable document in corpus folder {corpus}: " + "; ".join(report.warnings))
+        if token is not None:
+            store.set_server_build(token)
+            manifest["server_build"] = token
+        elif store.remote:
+            manifest["server_build"] = store.server_build()
         manifest["complete"] = True
         manifest["built_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         store.write_manifest(manifest)

