@@ -148,15 +148,20 @@ def cmd_eval(args) -> int:
     return 0
 
 
+def _store_options(p: argparse.ArgumentParser, corpus_help: str | None = None) -> None:
+    """The options every subcommand shares: which corpus, which index."""
+    p.add_argument("--corpus", help=corpus_help)
+    p.add_argument("--chroma-url", help="a Chroma server (http://host:port) instead of the embedded store")
+    p.add_argument("--index-dir", help="where the index lives (default: index/)" if corpus_help else None)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="assistant", description="Answers questions from your documents, with citations.")
     p.add_argument("-v", "--verbose", action="store_true", help="log progress")
     sub = p.add_subparsers(dest="command", required=True)
 
     pi = sub.add_parser("index", help="index the corpus (skips unchanged files)")
-    pi.add_argument("--corpus", help="folder of .txt/.md files (default: seeds/)")
-    pi.add_argument("--chroma-url", help="a Chroma server (http://host:port) instead of the embedded store")
-    pi.add_argument("--index-dir", help="where the index lives (default: index/)")
+    _store_options(pi, "folder of .txt/.md files (default: seeds/)")
     pi.add_argument("--rebuild", action="store_true", help="drop the index and build it anew")
     pi.add_argument("-q", "--quiet", action="store_true")
     pi.set_defaults(func=cmd_index)
@@ -165,25 +170,19 @@ def build_parser() -> argparse.ArgumentParser:
     pa.add_argument("question", nargs="*")
     pa.add_argument("--json", action="store_true", help="print the Answer as JSON")
     pa.add_argument("--top-k", type=int, help="passages to retrieve")
-    pa.add_argument("--corpus")
-    pa.add_argument("--chroma-url", help="a Chroma server (http://host:port) instead of the embedded store")
-    pa.add_argument("--index-dir")
+    _store_options(pa)
     pa.set_defaults(func=cmd_ask)
 
     pc = sub.add_parser("chat", help="serve the chat page (http://127.0.0.1:7860 by default)")
     pc.add_argument("--host", help="address to listen on (default 127.0.0.1: this machine only)")
     pc.add_argument("--port", type=int, help="port (default 7860)")
     pc.add_argument("--share", action="store_true", help="also make a public gradio.live link (off by default)")
-    pc.add_argument("--corpus")
-    pc.add_argument("--chroma-url", help="a Chroma server (http://host:port) instead of the embedded store")
-    pc.add_argument("--index-dir")
+    _store_options(pc)
     pc.set_defaults(func=cmd_chat)
 
     pe = sub.add_parser("eval", help="score answers on a gold set; write JSON, Markdown and HTML reports")
     pe.add_argument("--gold", default="evals/gold.jsonl", help="gold set (JSONL, see evals/README.md)")
-    pe.add_argument("--corpus")
-    pe.add_argument("--chroma-url", help="a Chroma server (http://host:port) instead of the embedded store")
-    pe.add_argument("--index-dir")
+    _store_options(pe)
     pe.add_argument("--top-k", type=int)
     pe.add_argument("--backend", choices=["offline", "llm"], default="offline")
     pe.add_argument("--out", default="evals/reports/latest", help="folder for report.json/.md/.html")
