@@ -175,7 +175,13 @@ def answer_stream(question: str, history: list[dict] | None = None, **options) -
             else:
                 final = piece  # the Answer, citations included
     """
-    from .condense import condense_offline, expand_aliases, previous_answer_sentences, strip_instructions
+    from .condense import (
+        condense_offline,
+        expand_aliases,
+        previous_answer_sentences,
+        resolve_references,
+        strip_instructions,
+    )
     from .extractive import offline_answer
 
     t0 = time.perf_counter()
@@ -189,7 +195,8 @@ def answer_stream(question: str, history: list[dict] | None = None, **options) -
     engine = get_engine(settings)
     timings["load_ms"] = (time.perf_counter() - t) * 1000
 
-    asked = strip_instructions(q)
+    # "he" / "the two of them" -> the people the conversation just named.
+    asked = resolve_references(strip_instructions(q), history)
     client = deadline = None
     standalone = None
     if settings.use_llm():
@@ -256,7 +263,7 @@ def answer_stream(question: str, history: list[dict] | None = None, **options) -
     previous = previous_answer_sentences(history) if query != asked else []
     avoid = engine.embedder.embed(previous) if previous else None
     text, citations, refused, debug = offline_answer(
-        asked, query, passages, engine.retriever, qvec, settings.max_sentences, avoid=avoid
+        asked, query, passages, engine.retriever, qvec, settings.max_sentences, avoid=avoid, embed=engine.embedder.embed
     )
     timings["answer_ms"] = (time.perf_counter() - t) * 1000
     letters = [c for c in q if c.isalpha()]

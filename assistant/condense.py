@@ -59,6 +59,64 @@ def is_follow_up(question: str) -> bool:
     return bool(_FOLLOW.search(question)) or len(content_words(question)) <= 2
 
 
+# Words that make a capitalised run a title, an office or a place, not a
+# person's name ("Finance Minister Choi Sang-mok" -> "Choi Sang-mok").
+_NOT_NAME = set(
+    """the a an and of for in on at to with mr ms mrs dr president vice prime minister ministers secretary deputy
+    finance industry trade foreign defense defence treasury commerce unification representative ambassador envoy
+    chairman chief professor senator governor acting former current general leader premier king queen south north
+    east west korea korean koreas china chinese japan japanese russia russian america american united states state
+    u.s. us usa white house ministry office national assembly forum institute university times news agency herald
+    pacific asia asian economic security council party government administration department""".split()
+)
+_NAME_RUN = re.compile(r"[A-Z][a-zà-ÿ'’]+(?:-[A-Za-zà-ÿ]+)?(?:\s+[A-Z][a-zà-ÿ'’.]*(?:-[A-Za-zà-ÿ]+)?)*")
+_SINGULAR = re.compile(r"\b(?:he|she|him)\b", re.I)
+_POSSESSIVE = re.compile(r"\b(?:his)\b", re.I)
+_PLURAL = re.compile(r"\b(?:the two of them|both of them|the two men|the two women|the pair)\b", re.I)
+
+
+def person_names(text: str) -> list[str]:
+    """Personal names in `text` (runs of two or more capitalised words, titles,
+    offices and places taken out), in order of appearance."""
+    out: list[str] = []
+    for m in _NAME_RUN.finditer(text):
+        words = [w for w in m.group(0).split() if w.lower().rstrip("'’s.") not in _NOT_NAME]
+        # Keep the longest tail of person words: "Minister Ahn Duk-geun" -> "Ahn Duk-geun".
+        if len(words) >= 2 or (len(words) == 1 and "-" in words[0]):
+            name = " ".join(words).rstrip("'’s.").rstrip(",")
+            if name.endswith(("'s", "’s")):
+                name = name[:-2]
+            if name not in out:
+                out.append(name)
+    return out
+
+
+def resolve_references(question: str, history: list[dict] | None) -> str:
+    """`question` with "he"/"she"/"the two of them" replaced by the people the
+    conversation last named (the last answer first, then the last question),
+    so that the follow-up can be matched against sentences that name them.
+    Unchanged when the conversation names nobody or the question has no such
+    pronoun. A rule, not a coreference model: it is right for the common case
+    of a follow-up about the person just named, and harmless otherwise (the
+    conversation's terms are carried into retrieval as well)."""
+    if not history or not (_SINGULAR.search(question) or _POSSESSIVE.search(question) or _PLURAL.search(question)):
+        return question
+    names: list[str] = []
+    for role in ("assistant", "user"):
+        for m in reversed(history):
+            if m.get("role") == role and isinstance(m.get("content"), str):
+                names = person_names(re.sub(r"\s*\[\d+(?:\s*,\s*\d+)*\]", "", m["content"]))
+                break
+        if names:
+            break
+    if not names:
+        return question
+    out = _PLURAL.sub(" and ".join(names[:2]), question) if len(names) >= 2 else question
+    out = _SINGULAR.sub(names[0], out, count=1)
+    out = _POSSESSIVE.sub(f"{names[0]}'s", out, count=1)
+    return out
+
+
 def condense_offline(question: str, history: list[dict] | None) -> str:
     """The retrieval query for `question` given OpenAI-style `history`."""
     if not history or not is_follow_up(question):
@@ -81,13 +139,14 @@ def previous_answer_sentences(history: list[dict] | None) -> list[str]:
 
 
 @cache
-def _metonyms() -> dict[str, list[str]]:
+def metonyms() -> dict[str, list[str]]:
+    """Capitals and the states they stand for (assistant/data/metonyms.json)."""
     data = json.loads((Path(__file__).parent / "data" / "metonyms.json").read_text(encoding="utf-8"))
     return {k: v for k, v in data.items() if not k.startswith("_")}
 
 
 def _alias_pattern():
-    names = sorted(_metonyms(), key=len, reverse=True)
+    names = sorted(metonyms(), key=len, reverse=True)
     return re.compile(r"\b(" + "|".join(re.escape(n) for n in names) + r")\b")
 
 
@@ -95,7 +154,7 @@ def expand_aliases(query: str) -> str:
     """The query with the states its capitals stand for ("Pyongyang" ->
     "Pyongyang (North Korea)"), so either form in a source is found."""
     found = dict.fromkeys(m.group(1) for m in _alias_pattern().finditer(query))
-    extra = [a for name in found for a in _metonyms()[name][:1] if a.lower() not in query.lower()]
+    extra = [a for name in found for a in metonyms()[name][:1] if a.lower() not in query.lower()]
     return f"{query} ({', '.join(extra)})" if extra else query
 
 
@@ -108,6 +167,6 @@ def alias_tokens(query: str) -> dict[str, list[set[str]]]:
         key = tokenize([m.group(1)])[0]
         if len(key) != 1:
             continue
-        sets = [set(t) for t in tokenize(_metonyms()[m.group(1)]) if t]
+        sets = [set(t) for t in tokenize(metonyms()[m.group(1)]) if t]
         out.setdefault(key[0], []).extend(sets)
     return out

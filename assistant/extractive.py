@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 
 from . import prompts
-from .condense import alias_tokens
+from .condense import alias_tokens, metonyms, person_names
 from .retrieve import Retriever, Unit
 from .store import tokenize
 from .types import Citation, Passage
@@ -60,7 +61,11 @@ KIND_PATTERNS = {
         r"president|professor|scholar|analyst|expert|experts|secretary|representative|envoy|diplomat|academic)\b",
         re.I,
     ),
-    "place": re.compile(r"\bwhere\b|\b(?:which|what) (?:city|country|place|venue|location|airport)\b", re.I),
+    "place": re.compile(
+        r"\bwhere\b|\b(?:which|what)(?: [\w-]+){0,2}? (?:city|cities|country|countries|place|venue|location|"
+        r"airport|region|province|town|capital|port|base)s?\b",
+        re.I,
+    ),
 }
 KIND_WORDS = {"number": "a figure", "date": "a date", "person": "a name", "place": "a place"}
 _HAS = {
@@ -74,6 +79,26 @@ _HAS = {
     "person": re.compile(r"\b[A-Z][a-zà-ÿ]+(?:[- ][A-Z][a-zà-ÿ]+)+\b"),
     "place": re.compile(r"\b[A-Z][a-zà-ÿ]{2,}(?:[- ][A-Z][a-zà-ÿ]+)*"),
 }
+_LOCATIVE = re.compile(
+    r"\b(?:in|at|from|to|near|into|toward|towards|outside|inside|via|across|within)\s+(?:the\s+)?"
+    r"([A-Z][\wà-ÿ'’.-]*(?:\s+(?:of\s+)?[A-Z][\wà-ÿ'’.-]*)*)"
+)
+_MONTH_OR_DAY = re.compile(
+    rf"^(?:{_MONTHS}|monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b", re.I
+)
+_CITY_ASKED = re.compile(r"\b(?:city|cities|town|capital|port)\b", re.I)
+_ORG_WORDS = set(
+    """ministry service agency university council committee office institute times news forum assembly party
+    bank fund group association center centre administration government department commission house summit""".split()
+)
+
+
+@cache
+def _states() -> set[str]:
+    """Names of states (lower case), from the capitals-for-states data."""
+    return {a.lower() for aliases in metonyms().values() for a in aliases}
+
+
 # Words that make a capitalised phrase an organisation or a thing, not a person.
 _NOT_PERSON = set(
     """national commission ministry ministers ministry's council university agency office institute committee
@@ -160,9 +185,22 @@ def has_kind(text: str, kind: str, question: str) -> bool:
         return bool(_HAS[kind].search(text))
     asked = question.lower()
     if kind == "place":
-        for m in _HAS["place"].finditer(text):
-            if m.start() > 0 and m.group(0).lower() not in asked and m.group(0).lower() not in _NOT_NAMES:
-                return True
+        # A place is named where something happens, goes or comes from: "from
+        # Incheon International Airport", "to Russia". A capitalised word
+        # elsewhere is as likely a person, a paper or an agency.
+        city = bool(_CITY_ASKED.search(question))
+        for m in _LOCATIVE.finditer(text):
+            place = m.group(1).rstrip(".,;:'’").lower()
+            if (
+                not place
+                or place in asked
+                or place in _NOT_NAMES
+                or _MONTH_OR_DAY.match(place)
+                or set(place.split()) & _ORG_WORDS  # "from the ... Intelligence Service"
+                or (city and place in _states())  # a city was asked for, not a state
+            ):
+                continue
+            return True
         return False
     # person: a run of capitalised words, titles and organisation words taken
     # out, that the question does not already name
@@ -262,31 +300,124 @@ def score_units(
     retriever: Retriever,
     kind: str,
     avoid: np.ndarray | None = None,
+    pvec: np.ndarray | None = None,
 ) -> list[Scored]:
     """Score sentence units: similarity, IDF-weighted overlap with the question,
-    answer type. For a follow-up, the terms carried over from the conversation
-    count a quarter: they found the passages, the question picks the sentence.
-    Units much like `avoid` (the previous answer) are what was already said."""
+    answer type. `question` is what is asked (one part of a many-part
+    question); the other terms of `query` (the rest of the question, terms
+    carried over from the conversation) count a quarter: they found the
+    passages, the question picks the sentence. With `pvec` (the vector of the
+    part asked), similarity is the mean of the two. Units much like `avoid`
+    (the previous answer) are what was already said."""
     own = set(tokenize([question])[0])
     weights = {
-        t: retriever.idf(t) ** IDF_POWER * (1.0 if t in own else CARRIED_WEIGHT) for t in set(tokenize([query])[0])
+        t: retriever.idf(t) ** IDF_POWER * (1.0 if t in own else CARRIED_WEIGHT)
+        for t in set(tokenize([query])[0]) | own
     }
-    total = sum(weights.values()) or 1.0
+    # A person's name is one term, matched by any of its parts: news writing
+    # gives the full name once, then the surname ("Han Duck-soo" ... "Han
+    # requested"), and a full name must not outweigh what is asked about it.
+    groups: list[tuple[set[str], float]] = []
+    for name in person_names(query):
+        toks = set(tokenize([name])[0]) & set(weights)
+        if len(toks) > 1:
+            groups.append((toks, max(weights.pop(t) for t in toks)))
+    total = (sum(weights.values()) + sum(w for _, w in groups)) or 1.0
     aliases = alias_tokens(query)
     if not units:
         return []
     mat = np.stack([u.vector for u in units])
-    sims = mat @ qvec
+    sims = mat @ qvec if pvec is None else 0.5 * (mat @ qvec + mat @ pvec)
     repeat = (mat @ avoid.T).max(axis=1) if avoid is not None and len(avoid) else np.zeros(len(units))
     out = []
     for u, sem, rep, utoks in zip(units, sims, repeat, tokenize([u.text for u in units])):
         toks = set(utoks)
-        lex = sum(w for t, w in weights.items() if t in toks or any(a <= toks for a in aliases.get(t, ()))) / total
+        lex = (
+            sum(w for t, w in weights.items() if t in toks or any(a <= toks for a in aliases.get(t, ())))
+            + sum(w for g, w in groups if g & toks)
+        ) / total
         score = W_SEM * float(sem) + W_LEX * lex + W_PASSAGE / u.passage
         if rep > REPEAT_SIM:
             score *= 0.5
         out.append(Scored(u, score, float(sem), lex, has_kind(u.text, kind, question)))
     return out
+
+
+# Where a question asks several things: "…together? If not, why …?",
+# "…: what did X urge …, and how did Y react …?", "… take up, and from when?".
+_PART_SPLIT = re.compile(
+    r"(?<=\?)\s+(?=\S)"
+    r"|:\s+(?=(?:what|how|which|who|whom|when|where|why|whose)\b)"
+    r"|,?\s+and\s+(?=(?:what|how|which|who|whom|when|where|why|whose|to what|in what|from when|by how|since when)\b)",
+    re.I,
+)
+MAX_PARTS = 4
+
+
+def question_parts(question: str) -> list[str]:
+    """The questions inside `question` (itself when it asks one thing)."""
+    parts = [p.strip(" ,;:") for p in _PART_SPLIT.split(question)]
+    parts = [p for p in parts if re.search(r"\w", p)]
+    return parts[:MAX_PARTS] if len(parts) > 1 else [question]
+
+
+def _select(
+    part: str,
+    query: str,
+    qvec: np.ndarray,
+    pvec: np.ndarray | None,
+    units: list[Unit],
+    retriever: Retriever,
+    max_sentences: int,
+    avoid: np.ndarray | None,
+) -> tuple[list[Scored] | None, str, dict]:
+    """The sentences that answer `part`, or None and the refusal reason."""
+    kind = question_kind(part)
+    scored = [
+        s
+        for s in score_units(part, query, qvec, units, retriever, kind, avoid, pvec)
+        if not s.unit.heading and len(s.unit.text.split()) >= 5
+    ]
+    scored.sort(key=lambda s: -s.score)
+    if not scored:
+        return None, "weak", {"kind": kind}
+    debug = {
+        "kind": kind,
+        "best_score": round(scored[0].score, 4),
+        "best_sem": round(scored[0].sem, 4),
+        "best_lex": round(scored[0].lex, 4),
+    }
+    if scored[0].score < MIN_SCORE:
+        return None, "weak", debug
+    typed = [s for s in scored if s.has_kind]
+    counted = counted_noun(part)
+    if counted:  # a count must be a count of the thing asked about
+        typed = [s for s in typed if counted & set(tokenize([s.unit.text])[0])]
+    # The passages are about the subject, but the sentences that speak to it
+    # hold no figure/date/name: that is "the sources don't say".
+    top = scored[0]
+    if (
+        not typed
+        or typed[0].score < MIN_SCORE
+        or (typed[0].score < TYPED_MIN_RATIO * top.score and typed[0].lex < TYPED_MIN_LEX * top.lex)
+    ):
+        return None, "missing_kind", debug
+    best = typed[0]
+    chosen: list[Scored] = [best]
+    limit = max_sentences if kind == "general" else min(2, max_sentences)
+    ratio = KEEP_RATIO if kind == "general" else KEEP_RATIO_TYPED
+    for s in typed[1:]:
+        if len(chosen) >= limit or s.score < best.score * ratio:
+            break
+        if any(float(s.unit.vector @ c.unit.vector) > MAX_DUP_SIM for c in chosen):
+            continue
+        if any(
+            c.unit.source == s.unit.source and abs(c.unit.index - s.unit.index) <= 1 and _PRONOUN_START.match(s.unit.text)
+            for c in chosen
+        ):
+            continue
+        chosen.append(s)
+    return chosen, "", debug
 
 
 def offline_answer(
@@ -297,8 +428,15 @@ def offline_answer(
     qvec: np.ndarray,
     max_sentences: int = 3,
     avoid: np.ndarray | None = None,
+    embed=None,
 ) -> tuple[str, list[Citation], bool, dict]:
-    """(text, citations, refused, debug) for the question from the passages."""
+    """(text, citations, refused, debug) for the question from the passages.
+
+    A question that asks several things is answered part by part, each part
+    by its best sentences, so that "what did X urge, and how did Y react?"
+    gets both; it is refused only when no part is answered. `embed` (texts ->
+    vectors) lets each part, and a follow-up's resolved question, be matched
+    by meaning as well as by the retrieval query's vector."""
     reasons = prompts.load_json("refusal_reasons.json")
     refusal = prompts.load("refusal.txt")
 
@@ -313,60 +451,45 @@ def offline_answer(
     # with Moscow absent may still be answerable through "Russia".
     if gone and len(gone) > 0.5 * len(question_names(question)):
         return refuse("missing_names", names=", ".join(dict.fromkeys(gone)))
-    kind = question_kind(question)
     units = retriever.units_of(passages)
-    scored = [
-        s
-        for s in score_units(question, query, qvec, units, retriever, kind, avoid)
-        if not s.unit.heading and len(s.unit.text.split()) >= 5
-    ]
-    scored.sort(key=lambda s: -s.score)
-    if not scored:
-        return refuse("weak")
-    debug = {
-        "kind": kind,
-        "best_score": round(scored[0].score, 4),
-        "best_sem": round(scored[0].sem, 4),
-        "best_lex": round(scored[0].lex, 4),
-    }
-    if scored[0].score < MIN_SCORE:
-        return refuse("weak", debug)
-    typed = [s for s in scored if s.has_kind]
-    counted = counted_noun(question)
-    if counted:  # a count must be a count of the thing asked about
-        typed = [s for s in typed if counted & set(tokenize([s.unit.text])[0])]
-    # The passages are about the subject, but the sentences that speak to it
-    # hold no figure/date/name: that is "the sources don't say".
-    top = scored[0]
-    if (
-        not typed
-        or typed[0].score < MIN_SCORE
-        or (typed[0].score < TYPED_MIN_RATIO * top.score and typed[0].lex < TYPED_MIN_LEX * top.lex)
-    ):
-        return refuse("missing_kind", debug, kind=KIND_WORDS[kind])
-    best = typed[0]
+    parts = question_parts(question)
+    # Each part is matched by its own meaning, unless it is too short to have
+    # one ("from when?"), and a follow-up by its resolved question as well as
+    # the query padded with the conversation's terms.
+    texts = [p if len(p.split()) >= 4 else None for p in parts] if len(parts) > 1 else [question]
+    if len(parts) == 1 and (embed is None or query.startswith(question) and "(" not in query[len(question) :]):
+        texts = [None]
+    pvecs: list[np.ndarray | None] = [None] * len(parts)
+    if embed is not None and any(texts):
+        vecs = iter(embed([t for t in texts if t]))
+        pvecs = [next(vecs) if t else None for t in texts]
+    picks: list[Scored] = []
+    debug: dict = {"parts": len(parts)} if len(parts) > 1 else {}
+    first_refusal: tuple[str, dict] | None = None
+    # A many-part answer gets a sentence or two per part, within a limit.
+    per_part = max_sentences if len(parts) == 1 else min(2, max_sentences)
+    for part, pvec in zip(parts, pvecs):
+        chosen, why, info = _select(part, query, qvec, pvec, units, retriever, per_part, avoid)
+        if len(parts) == 1:
+            debug.update(info)
+        if chosen is None:
+            first_refusal = first_refusal or (why, info)
+            continue
+        for s in chosen:
+            if any(s.unit.id == c.unit.id or float(s.unit.vector @ c.unit.vector) > MAX_DUP_SIM for c in picks):
+                continue
+            picks.append(s)
+    if not picks:
+        why, info = first_refusal or ("weak", {})
+        if len(parts) > 1:
+            info = {**debug, **info}
+        return refuse(why, info, kind=KIND_WORDS.get(info.get("kind", ""), "an answer"))
+    picks = picks[: max(max_sentences, len(parts) + 1)]
 
     by_key = {(u.source, u.index): u for u in units}
-    chosen: list[Scored] = [best]
-    limit = max_sentences if kind == "general" else min(2, max_sentences)
-    ratio = KEEP_RATIO if kind == "general" else KEEP_RATIO_TYPED
-    for s in typed[1:]:
-        if len(chosen) >= limit or s.score < best.score * ratio:
-            break
-        if any(float(s.unit.vector @ c.unit.vector) > MAX_DUP_SIM for c in chosen):
-            continue
-        if any(
-            c.unit.source == s.unit.source
-            and abs(c.unit.index - s.unit.index) <= 1
-            and _PRONOUN_START.match(s.unit.text)
-            for c in chosen
-        ):
-            continue
-        chosen.append(s)
-
-    parts: list[str] = []
+    parts_out: list[str] = []
     citations: list[Citation] = []
-    for s in chosen:
+    for s in picks:
         u = s.unit
         start, end, text = u.start, u.end, u.text
         # A sentence opening with "He"/"This" is read with the one before it.
@@ -387,6 +510,6 @@ def offline_answer(
                 score=round(s.score, 4),
             )
         )
-        parts.extend(_with_marker(_sentence_for_answer(t), n) for t in said)  # every sentence cited
-    debug["chosen"] = [round(s.score, 4) for s in chosen]
-    return " ".join(parts), citations, False, debug
+        parts_out.extend(_with_marker(_sentence_for_answer(t), n) for t in said)  # every sentence cited
+    debug["chosen"] = [round(s.score, 4) for s in picks]
+    return " ".join(parts_out), citations, False, debug
