@@ -263,7 +263,7 @@ def answer_stream(question: str, history: list[dict] | None = None, **options) -
     previous = previous_answer_sentences(history) if query != asked else []
     avoid = engine.embedder.embed(previous) if previous else None
     text, citations, refused, debug = offline_answer(
-        asked, query, passages, engine.retriever, qvec, settings.max_sentences, avoid=avoid, embed=engine.embedder.embed
+        asked, query, passages, engine.retriever, qvec, settings.max_sentences, avoid=avoid
     )
     timings["answer_ms"] = (time.perf_counter() - t) * 1000
     letters = [c for c in q if c.isalpha()]

@@ -83,8 +83,9 @@ _LOCATIVE = re.compile(
     r"\b(?:in|at|from|to|near|into|toward|towards|outside|inside|via|across|within)\s+(?:the\s+)?"
     r"([A-Z][\wà-ÿ'’.-]*(?:\s+(?:of\s+)?[A-Z][\wà-ÿ'’.-]*)*)"
 )
-_MONTH_OR_DAY = re.compile(
-    rf"^(?:{_MONTHS}|monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b", re.I
+_MONTH_OR_DAY = re.compile(rf"^(?:{_MONTHS}|monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b", re.I)
+_NOT_LOCATIVE = re.compile(
+    r"\b(?:according|due|thanks|owing|similar|compared|close|next|prior|addition|contrast)\s+to\s+(?:the\s+)?$", re.I
 )
 _CITY_ASKED = re.compile(r"\b(?:city|cities|town|capital|port)\b", re.I)
 _ORG_WORDS = set(
@@ -193,6 +194,7 @@ def has_kind(text: str, kind: str, question: str) -> bool:
             place = m.group(1).rstrip(".,;:'’").lower()
             if (
                 not place
+                or _NOT_LOCATIVE.search(text, 0, m.start(1))  # "according to Yonhap"
                 or place in asked
                 or place in _NOT_NAMES
                 or _MONTH_OR_DAY.match(place)
@@ -300,19 +302,14 @@ def score_units(
     retriever: Retriever,
     kind: str,
     avoid: np.ndarray | None = None,
-    pvec: np.ndarray | None = None,
 ) -> list[Scored]:
     """Score sentence units: similarity, IDF-weighted overlap with the question,
-    answer type. `question` is what is asked (one part of a many-part
-    question); the other terms of `query` (the rest of the question, terms
-    carried over from the conversation) count a quarter: they found the
-    passages, the question picks the sentence. With `pvec` (the vector of the
-    part asked), similarity is the mean of the two. Units much like `avoid`
-    (the previous answer) are what was already said."""
+    answer type. For a follow-up, the terms carried over from the conversation
+    count a quarter: they found the passages, the question picks the sentence.
+    Units much like `avoid` (the previous answer) are what was already said."""
     own = set(tokenize([question])[0])
     weights = {
-        t: retriever.idf(t) ** IDF_POWER * (1.0 if t in own else CARRIED_WEIGHT)
-        for t in set(tokenize([query])[0]) | own
+        t: retriever.idf(t) ** IDF_POWER * (1.0 if t in own else CARRIED_WEIGHT) for t in set(tokenize([query])[0])
     }
     # A person's name is one term, matched by any of its parts: news writing
     # gives the full name once, then the surname ("Han Duck-soo" ... "Han
@@ -327,7 +324,7 @@ def score_units(
     if not units:
         return []
     mat = np.stack([u.vector for u in units])
-    sims = mat @ qvec if pvec is None else 0.5 * (mat @ qvec + mat @ pvec)
+    sims = mat @ qvec
     repeat = (mat @ avoid.T).max(axis=1) if avoid is not None and len(avoid) else np.zeros(len(units))
     out = []
     for u, sem, rep, utoks in zip(units, sims, repeat, tokenize([u.text for u in units])):
@@ -343,83 +340,6 @@ def score_units(
     return out
 
 
-# Where a question asks several things: "…together? If not, why …?",
-# "…: what did X urge …, and how did Y react …?", "… take up, and from when?".
-_PART_SPLIT = re.compile(
-    r"(?<=\?)\s+(?=\S)"
-    r"|:\s+(?=(?:what|how|which|who|whom|when|where|why|whose)\b)"
-    r"|,?\s+and\s+(?=(?:what|how|which|who|whom|when|where|why|whose|to what|in what|from when|by how|since when)\b)",
-    re.I,
-)
-MAX_PARTS = 4
-
-
-def question_parts(question: str) -> list[str]:
-    """The questions inside `question` (itself when it asks one thing)."""
-    parts = [p.strip(" ,;:") for p in _PART_SPLIT.split(question)]
-    parts = [p for p in parts if re.search(r"\w", p)]
-    return parts[:MAX_PARTS] if len(parts) > 1 else [question]
-
-
-def _select(
-    part: str,
-    query: str,
-    qvec: np.ndarray,
-    pvec: np.ndarray | None,
-    units: list[Unit],
-    retriever: Retriever,
-    max_sentences: int,
-    avoid: np.ndarray | None,
-) -> tuple[list[Scored] | None, str, dict]:
-    """The sentences that answer `part`, or None and the refusal reason."""
-    kind = question_kind(part)
-    scored = [
-        s
-        for s in score_units(part, query, qvec, units, retriever, kind, avoid, pvec)
-        if not s.unit.heading and len(s.unit.text.split()) >= 5
-    ]
-    scored.sort(key=lambda s: -s.score)
-    if not scored:
-        return None, "weak", {"kind": kind}
-    debug = {
-        "kind": kind,
-        "best_score": round(scored[0].score, 4),
-        "best_sem": round(scored[0].sem, 4),
-        "best_lex": round(scored[0].lex, 4),
-    }
-    if scored[0].score < MIN_SCORE:
-        return None, "weak", debug
-    typed = [s for s in scored if s.has_kind]
-    counted = counted_noun(part)
-    if counted:  # a count must be a count of the thing asked about
-        typed = [s for s in typed if counted & set(tokenize([s.unit.text])[0])]
-    # The passages are about the subject, but the sentences that speak to it
-    # hold no figure/date/name: that is "the sources don't say".
-    top = scored[0]
-    if (
-        not typed
-        or typed[0].score < MIN_SCORE
-        or (typed[0].score < TYPED_MIN_RATIO * top.score and typed[0].lex < TYPED_MIN_LEX * top.lex)
-    ):
-        return None, "missing_kind", debug
-    best = typed[0]
-    chosen: list[Scored] = [best]
-    limit = max_sentences if kind == "general" else min(2, max_sentences)
-    ratio = KEEP_RATIO if kind == "general" else KEEP_RATIO_TYPED
-    for s in typed[1:]:
-        if len(chosen) >= limit or s.score < best.score * ratio:
-            break
-        if any(float(s.unit.vector @ c.unit.vector) > MAX_DUP_SIM for c in chosen):
-            continue
-        if any(
-            c.unit.source == s.unit.source and abs(c.unit.index - s.unit.index) <= 1 and _PRONOUN_START.match(s.unit.text)
-            for c in chosen
-        ):
-            continue
-        chosen.append(s)
-    return chosen, "", debug
-
-
 def offline_answer(
     question: str,
     query: str,
@@ -428,15 +348,8 @@ def offline_answer(
     qvec: np.ndarray,
     max_sentences: int = 3,
     avoid: np.ndarray | None = None,
-    embed=None,
 ) -> tuple[str, list[Citation], bool, dict]:
-    """(text, citations, refused, debug) for the question from the passages.
-
-    A question that asks several things is answered part by part, each part
-    by its best sentences, so that "what did X urge, and how did Y react?"
-    gets both; it is refused only when no part is answered. `embed` (texts ->
-    vectors) lets each part, and a follow-up's resolved question, be matched
-    by meaning as well as by the retrieval query's vector."""
+    """(text, citations, refused, debug) for the question from the passages."""
     reasons = prompts.load_json("refusal_reasons.json")
     refusal = prompts.load("refusal.txt")
 
@@ -451,45 +364,60 @@ def offline_answer(
     # with Moscow absent may still be answerable through "Russia".
     if gone and len(gone) > 0.5 * len(question_names(question)):
         return refuse("missing_names", names=", ".join(dict.fromkeys(gone)))
+    kind = question_kind(question)
     units = retriever.units_of(passages)
-    parts = question_parts(question)
-    # Each part is matched by its own meaning, unless it is too short to have
-    # one ("from when?"), and a follow-up by its resolved question as well as
-    # the query padded with the conversation's terms.
-    texts = [p if len(p.split()) >= 4 else None for p in parts] if len(parts) > 1 else [question]
-    if len(parts) == 1 and (embed is None or query.startswith(question) and "(" not in query[len(question) :]):
-        texts = [None]
-    pvecs: list[np.ndarray | None] = [None] * len(parts)
-    if embed is not None and any(texts):
-        vecs = iter(embed([t for t in texts if t]))
-        pvecs = [next(vecs) if t else None for t in texts]
-    picks: list[Scored] = []
-    debug: dict = {"parts": len(parts)} if len(parts) > 1 else {}
-    first_refusal: tuple[str, dict] | None = None
-    # A many-part answer gets a sentence or two per part, within a limit.
-    per_part = max_sentences if len(parts) == 1 else min(2, max_sentences)
-    for part, pvec in zip(parts, pvecs):
-        chosen, why, info = _select(part, query, qvec, pvec, units, retriever, per_part, avoid)
-        if len(parts) == 1:
-            debug.update(info)
-        if chosen is None:
-            first_refusal = first_refusal or (why, info)
-            continue
-        for s in chosen:
-            if any(s.unit.id == c.unit.id or float(s.unit.vector @ c.unit.vector) > MAX_DUP_SIM for c in picks):
-                continue
-            picks.append(s)
-    if not picks:
-        why, info = first_refusal or ("weak", {})
-        if len(parts) > 1:
-            info = {**debug, **info}
-        return refuse(why, info, kind=KIND_WORDS.get(info.get("kind", ""), "an answer"))
-    picks = picks[: max(max_sentences, len(parts) + 1)]
+    scored = [
+        s
+        for s in score_units(question, query, qvec, units, retriever, kind, avoid)
+        if not s.unit.heading and len(s.unit.text.split()) >= 5
+    ]
+    scored.sort(key=lambda s: -s.score)
+    if not scored:
+        return refuse("weak")
+    debug = {
+        "kind": kind,
+        "best_score": round(scored[0].score, 4),
+        "best_sem": round(scored[0].sem, 4),
+        "best_lex": round(scored[0].lex, 4),
+    }
+    if scored[0].score < MIN_SCORE:
+        return refuse("weak", debug)
+    typed = [s for s in scored if s.has_kind]
+    counted = counted_noun(question)
+    if counted:  # a count must be a count of the thing asked about
+        typed = [s for s in typed if counted & set(tokenize([s.unit.text])[0])]
+    # The passages are about the subject, but the sentences that speak to it
+    # hold no figure/date/name: that is "the sources don't say".
+    top = scored[0]
+    if (
+        not typed
+        or typed[0].score < MIN_SCORE
+        or (typed[0].score < TYPED_MIN_RATIO * top.score and typed[0].lex < TYPED_MIN_LEX * top.lex)
+    ):
+        return refuse("missing_kind", debug, kind=KIND_WORDS[kind])
+    best = typed[0]
 
     by_key = {(u.source, u.index): u for u in units}
-    parts_out: list[str] = []
+    chosen: list[Scored] = [best]
+    limit = max_sentences if kind == "general" else min(2, max_sentences)
+    ratio = KEEP_RATIO if kind == "general" else KEEP_RATIO_TYPED
+    for s in typed[1:]:
+        if len(chosen) >= limit or s.score < best.score * ratio:
+            break
+        if any(float(s.unit.vector @ c.unit.vector) > MAX_DUP_SIM for c in chosen):
+            continue
+        if any(
+            c.unit.source == s.unit.source
+            and abs(c.unit.index - s.unit.index) <= 1
+            and _PRONOUN_START.match(s.unit.text)
+            for c in chosen
+        ):
+            continue
+        chosen.append(s)
+
+    parts: list[str] = []
     citations: list[Citation] = []
-    for s in picks:
+    for s in chosen:
         u = s.unit
         start, end, text = u.start, u.end, u.text
         # A sentence opening with "He"/"This" is read with the one before it.
@@ -510,6 +438,6 @@ def offline_answer(
                 score=round(s.score, 4),
             )
         )
-        parts_out.extend(_with_marker(_sentence_for_answer(t), n) for t in said)  # every sentence cited
-    debug["chosen"] = [round(s.score, 4) for s in picks]
-    return " ".join(parts_out), citations, False, debug
+        parts.extend(_with_marker(_sentence_for_answer(t), n) for t in said)  # every sentence cited
+    debug["chosen"] = [round(s.score, 4) for s in chosen]
+    return " ".join(parts), citations, False, debug

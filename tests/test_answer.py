@@ -147,3 +147,64 @@ def test_a_count_must_count_the_thing_asked_about(seeds_settings):
     assert not a.refused and "6,000" in a.text
     b = answer("How many North Korean soldiers were sent to fight in Ukraine?", settings=seeds_settings)
     assert b.refused, b.text
+
+
+def test_pronouns_of_a_follow_up_stand_for_the_people_just_named():
+    from assistant.condense import person_names, resolve_references
+
+    assert person_names("Finance Minister Choi Sang-mok and Industry Minister Ahn Duk-geun.") == [
+        "Choi Sang-mok",
+        "Ahn Duk-geun",
+    ]
+    assert person_names("South Korea's prime minister, Han Duck-soo, met the U.S. side.") == ["Han Duck-soo"]
+    history = [
+        {"role": "user", "content": "Which ministers went to Washington?"},
+        {"role": "assistant", "content": "Finance Minister Choi Sang-mok and Industry Minister Ahn Duk-geun [1]."},
+    ]
+    assert resolve_references("Did the two of them travel together?", history) == (
+        "Did Choi Sang-mok and Ahn Duk-geun travel together?"
+    )
+    assert resolve_references("What did he say?", history) == "What did Choi Sang-mok say?"
+    # The last answer names nobody: the last question's names are used; none at all: unchanged.
+    named = [
+        {"role": "user", "content": "What did Robert Lighthizer argue?"},
+        {"role": "assistant", "content": "A small deal."},
+    ]
+    assert resolve_references("Why does he favour it?", named) == "Why does Robert Lighthizer favour it?"
+    nobody = [{"role": "user", "content": "What about tariffs?"}, {"role": "assistant", "content": "They rose."}]
+    assert resolve_references("What did he say?", nobody) == "What did he say?"
+    assert resolve_references("What about steel?", history) == "What about steel?"
+
+
+def test_a_place_is_named_where_something_happens():
+    from assistant.extractive import has_kind, question_kind
+
+    assert question_kind("To which Russian region are the workers sent?") == "place"
+    q = "From which airport did the minister leave?"
+    assert has_kind("Before flying out from Incheon International Airport, Choi spoke.", "place", q)
+    # Capitalised words that are a person, an agency, a month or the asked place are not an answer.
+    assert not has_kind("According to Yonhap, Choi Sang-mok spoke on Monday.", "place", q)
+    assert not has_kind("The plan came from the National Intelligence Service in April.", "place", q)
+    city = "Which city will the Expo be held in, Busan or another?"
+    assert not has_kind("Han asked for support toward North Korea and the bid of Busan.", "place", city)
+    assert has_kind("The Expo will be held in Riyadh.", "place", city)
+
+
+def test_a_follow_up_about_a_named_person_finds_what_he_did(seeds_settings):
+    history = [
+        {
+            "role": "user",
+            "content": "Who travelled to Beijing on South Korea's first prime-ministerial visit in years?",
+        },
+        {"role": "assistant", "content": "Prime Minister Han Duck-soo."},
+    ]
+    a = answer("What did he request from China?", history=history, settings=seeds_settings)
+    assert not a.refused and "World Expo" in a.text
+    assert a.citations[0].source == "001_822ce0cbe2c49b13.txt"
+
+
+def test_place_questions_are_answered_by_a_place_or_refused(seeds_settings):
+    a = answer("Which airport did Choi Sang-mok depart from?", settings=seeds_settings)
+    assert not a.refused and "Incheon" in a.text
+    b = answer("In which Russian city will the North Korean construction workers be based?", settings=seeds_settings)
+    assert b.refused, b.text
