@@ -1,6 +1,6 @@
 """The local embedding model in a process of its own (see `embed.EmbedWorker`).
 
-    python -m assistant.embed_worker THREADS BATCH_SIZE
+    python -m assistant.embed_worker THREADS BATCH_SIZE spin|nospin
 
 reads lists of texts from stdin and writes their vectors to stdout, one
 length-prefixed pickle frame each way; EOF on stdin ends it. Only the parent
@@ -39,10 +39,10 @@ def read_frame(stream):
 def main() -> None:
     from .embed import LocalEmbedder
 
-    threads, batch_size = int(sys.argv[1]), int(sys.argv[2])
+    threads, batch_size, spin = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3] == "spin"
     inp, out = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # fd 1 carries frames only
-    embedder = LocalEmbedder(threads, batch_size)
+    embedder = LocalEmbedder(threads, batch_size, spin)
     write_frame(out, ("ready", embedder.dim))
     while (texts := read_frame(inp)) is not None:
         t = time.perf_counter()
