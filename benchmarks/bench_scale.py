@@ -217,12 +217,18 @@ def child_ingest(args) -> dict:
     elif args.record:
         embedder = RecordingEmbedder(real)
     rss_before = rss_mb()
+    cpu = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
     report = sync(settings, embedder)
+    cpu = [
+        (r.ru_utime + r.ru_stime) - (c.ru_utime + c.ru_stime)
+        for r, c in zip([resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)], cpu)
+    ]
     out = {
         "seconds": report.seconds, "embed_s": report.embed_seconds, "store_s": report.store_seconds,
         "bm25_s": report.bm25_seconds, "chunks": report.chunks, "units": report.units, "tokens": report.tokens,
         "files": len(report.added), "peak_rss_mb": rss_mb(), "rss_before_mb": rss_before,
         "embed_process": getattr(report, "embed_process", False), "embed_process_peak_rss_mb": rss_mb(resource.RUSAGE_CHILDREN),
+        "cpu_s": cpu[0], "embed_process_cpu_s": cpu[1],  # CPU seconds: this process, the embedding process
     }  # fmt: skip
     if isinstance(embedder, ReplayEmbedder):
         out |= {"replayed": embedder.hits, "embedded_for_real": embedder.misses}
