@@ -2,10 +2,10 @@
 index and a manifest, kept in step with the corpus folder.
 
 Layout of `index_dir`:
-  chroma/         Chroma PersistentClient: collections `chunks-<embedder>` and
-                  `units-<embedder>`, written through llama-index's ChromaVectorStore
-                  (absent in server mode: the collections live on the Chroma server
-                  named by `chroma_url`)
+  chroma/         Chroma PersistentClient: collections `chunks-<embedder>` (written
+                  through llama-index's ChromaVectorStore) and `units-<embedder>`
+                  (written straight to Chroma, see `_records`); absent in server
+                  mode: the collections live on the Chroma server named by `chroma_url`
   bm25/           bm25s index over the chunks (rebuilt whenever chunks change)
   manifest.json   per-file content hash and counts, settings signature, and
                   `complete`, which is true only after a build finished
@@ -14,8 +14,9 @@ Layout of `index_dir`:
 files have their chunks replaced, deleted files have them removed. Files are
 committed to the manifest only after their chunks are stored, so an
 interrupted build resumes where it stopped and is never taken as complete.
-Embedding runs in the calling thread while a writer thread stores the
-previous group of files, so both cores are busy.
+A writer thread stores each group of files while the next is embedded; in a
+build of more than one group the model runs in a child process of its own
+(`embed.EmbedWorker`), because Chroma's adds hold this process's GIL.
 
 Server mode: the server is the truth and `index_dir` a cache of it. Every
 build stamps the chunks collection with a build token ("building:<id>" while
@@ -91,7 +92,8 @@ class SyncReport:
     units: int = 0
     tokens: int = 0
     seconds: float = 0.0
-    embed_seconds: float = 0.0
+    embed_seconds: float = 0.0  # model time (in the child process when `embed_process`)
+    embed_process: bool = False  # the model ran in a child process of its own (see EmbedWorker)
     store_seconds: float = 0.0  # Chroma writes and manifest commits (overlaps embedding)
     bm25_seconds: float = 0.0
     rebuilt: bool = False
@@ -485,8 +487,26 @@ class _Pending:
     replaces: bool
 
 
-def _nodes(p: _Pending, vecs: np.ndarray, NodeRelationship, RelatedNodeInfo, TextNode) -> tuple[list, list]:
-    """llama-index nodes (with embeddings) for one file's units and chunks."""
+@dataclass
+class _Units:
+    """Sentence-unit records, as `Collection.add` takes them."""
+
+    ids: list[str] = field(default_factory=list)
+    documents: list[str] = field(default_factory=list)
+    metadatas: list[dict] = field(default_factory=list)
+    embeddings: list[np.ndarray] = field(default_factory=list)
+
+
+def _records(p: _Pending, vecs: np.ndarray, units: _Units, NodeRelationship, RelatedNodeInfo, TextNode) -> list:
+    """One file's unit records (added to `units`) and its chunks as llama-index
+    nodes (returned), with their vectors.
+
+    Chunks go through llama-index's ChromaVectorStore, so llama-index can read
+    them as nodes. Units, seven in eight of all records, are written to
+    Chroma directly with only the metadata this package reads: a llama-index
+    node would add a JSON copy of itself and three document-id keys to each,
+    a third of the cost of storing a unit (llama-index still reads them, as
+    plain text nodes)."""
     from .chunk import chunk_id
 
     span = p.doc.clean.to_original
@@ -497,16 +517,14 @@ def _nodes(p: _Pending, vecs: np.ndarray, NodeRelationship, RelatedNodeInfo, Tex
     for c, cid in zip(p.chunks, cids):
         for j in c.units:
             in_chunks.setdefault(j, []).append(cid)
-    unit_nodes = []
     for u, v in zip(p.units, vecs):
         os_, oe = span(u.start, u.end)
         meta = {**base, "unit": u.index, "start": os_, "end": oe, "heading": u.heading}
         meta["chunks"] = ",".join(in_chunks.get(u.index, []))
-        unit_nodes.append(
-            TextNode(
-                id_=unit_id(p.source, u.index), text=u.text, embedding=v.tolist(), metadata=meta, relationships=rel
-            )
-        )
+        units.ids.append(unit_id(p.source, u.index))
+        units.documents.append(u.text)
+        units.metadatas.append(meta)
+        units.embeddings.append(v)
     chunk_nodes = []
     for c, cid in zip(p.chunks, cids):
         # A chunk's vector is the token-weighted mean of its sentence vectors:
@@ -523,7 +541,7 @@ def _nodes(p: _Pending, vecs: np.ndarray, NodeRelationship, RelatedNodeInfo, Tex
         # Chroma server's contents alone (see the module docstring).
         meta |= {"file_sha256": p.digest, "file_chunks": len(p.chunks), "file_units": len(p.units)}
         chunk_nodes.append(TextNode(id_=cid, text=c.text, embedding=cv.tolist(), metadata=meta, relationships=rel))
-    return unit_nodes, chunk_nodes
+    return chunk_nodes
 
 
 def manifest_from_store(store: IndexStore, sig: dict) -> dict:
@@ -659,7 +677,6 @@ def sync(
         store.write_manifest(manifest)
 
         chunk_vs = ChromaVectorStore(chroma_collection=store.chunks)
-        unit_vs = ChromaVectorStore(chroma_collection=store.units)
         max_batch = store._client.get_max_batch_size()
         seen: set[str] = set()
         # The writer thread and this one both touch the manifest.
@@ -691,7 +708,7 @@ def sync(
             writing()
             # Units go first: a file with units always has its chunks, so the
             # chunks alone tell which files an interrupted build left behind.
-            unit_vs.delete(ref_doc_id=source)
+            store.units.delete(where={"source": source})
             chunk_vs.delete(ref_doc_id=source)
             with lock:
                 manifest["files"].pop(source, None)
@@ -702,24 +719,29 @@ def sync(
             fixed cost that per-file adds of small files paid many times."""
             ts = time.perf_counter()
             writing()
-            all_units, all_chunks, offset = [], [], 0
+            units, all_chunks, offset = _Units(), [], 0
             for p in group:
                 doc_vecs = vecs[offset : offset + len(p.units)]
                 offset += len(p.units)
                 report.tokens += sum(u.tokens for u in p.units)
-                unit_nodes, chunk_nodes = _nodes(p, doc_vecs, NodeRelationship, RelatedNodeInfo, TextNode)
-                all_units += unit_nodes
-                all_chunks += chunk_nodes
+                all_chunks += _records(p, doc_vecs, units, NodeRelationship, RelatedNodeInfo, TextNode)
                 if p.replaces or resuming:
                     drop(p.source)  # also clears chunks left by an interrupted build
-            for vs, nodes in ((chunk_vs, all_chunks), (unit_vs, all_units)):
-                for b in range(0, len(nodes), max_batch):
-                    try:
-                        vs.add(nodes[b : b + max_batch])
-                    except Exception as e:
-                        if "dimension" in str(e):
-                            store.check_dim(vecs.shape[1])  # says which collection and why
-                        raise
+            try:
+                for b in range(0, len(all_chunks), max_batch):
+                    chunk_vs.add(all_chunks[b : b + max_batch])
+                for b in range(0, len(units.ids), max_batch):
+                    e = b + max_batch
+                    store.units.add(
+                        ids=units.ids[b:e],
+                        documents=units.documents[b:e],
+                        metadatas=units.metadatas[b:e],
+                        embeddings=np.stack(units.embeddings[b:e]),
+                    )
+            except Exception as e:
+                if "dimension" in str(e):
+                    store.check_dim(vecs.shape[1])  # says which collection and why
+                raise
             with lock:
                 for p in group:
                     manifest["files"][p.source] = {
@@ -737,18 +759,40 @@ def sync(
         writer = _Writer()
         pending: list[_Pending] = []
         pending_units = 0
+        worker = None  # the model in a child process (EmbedWorker), from the second group on
+        in_worker: list[_Pending] | None = None  # the group it is embedding
 
-        def flush() -> None:
+        def flush(more: bool) -> None:
             """Embed the pending files' sentences in one go (batches across
-            files), then hand them to the writer and go on."""
-            nonlocal pending, pending_units
-            if not pending:
-                return
-            te = time.perf_counter()
-            vecs = embedder.embed([u.text for p in pending for u in p.units])
-            report.embed_seconds += time.perf_counter() - te
-            writer.submit(store_group, pending, vecs)
-            pending, pending_units = [], 0
+            files) and hand them to the writer.
+
+            When more files follow and the embedder can run in a child process
+            (`embedder.worker()`), the first group is embedded here while that
+            process starts; every later group is sent to it, and this process
+            reads and chunks the next group while the writer stores the
+            previous one: Chroma's adds hold this process's GIL, not the
+            model's."""
+            nonlocal pending, pending_units, worker, in_worker
+            group, pending, pending_units = pending, [], 0
+            embedded = None
+            if in_worker is not None:
+                vecs, seconds = worker.result()
+                report.embed_seconds += seconds
+                embedded, in_worker = (in_worker, vecs), None
+            if group:
+                texts = [u.text for p in group for u in p.units]
+                if worker is not None:
+                    worker.submit(texts)
+                    in_worker = group
+                else:
+                    if more and callable(getattr(embedder, "worker", None)):
+                        worker = embedder.worker()
+                        report.embed_process = True
+                    te = time.perf_counter()
+                    embedded = (group, embedder.embed(texts))
+                    report.embed_seconds += time.perf_counter() - te
+            if embedded is not None:
+                writer.submit(store_group, *embedded)
 
         try:
             for i, path in enumerate(files):
@@ -785,13 +829,18 @@ def sync(
                 pending.append(_Pending(source, doc, units, chunks, digest, stat, old is not None))
                 pending_units += len(units)
                 if pending_units >= group_units:
-                    flush()
-            flush()
+                    flush(more=i + 1 < len(files))
+            while pending or in_worker is not None:
+                flush(more=False)
         finally:
             try:
                 writer.close()  # what was embedded is stored and committed, even on an error
             finally:
-                commit(force=True)
+                try:
+                    if worker is not None:
+                        worker.close()
+                finally:
+                    commit(force=True)
 
         for source in sorted(set(manifest["files"]) - seen):
             drop(source)

@@ -132,3 +132,22 @@ def test_corpus_changes_are_picked_up_on_the_next_start(corpus_dir, tmp_path):
     reset_engines()  # a new process: the corpus is checked against the manifest
     a = answer("What did the zebra commission decide?", settings=s)
     assert "7 percent" in a.text and a.citations[0].source == "new.md"
+
+
+def test_llama_index_reads_both_collections(seeds_settings):
+    """Chunks are written through llama-index's ChromaVectorStore, sentence
+    units straight to Chroma; llama-index's retriever reads either as nodes."""
+    from llama_index.core import VectorStoreIndex
+    from llama_index.vector_stores.chroma import ChromaVectorStore
+
+    from assistant.store import IndexStore
+
+    embedder = get_embedder(seeds_settings)
+    store = IndexStore(seeds_settings, embedder.id)
+    for collection in (store.chunks, store.units):
+        index = VectorStoreIndex.from_vector_store(
+            ChromaVectorStore(chroma_collection=collection), embed_model=llama_embedding(embedder)
+        )
+        nodes = index.as_retriever(similarity_top_k=3).retrieve("How much is Seoul expected to invest in the US?")
+        assert len(nodes) == 3 and all(n.node.get_content() and n.node.metadata["source"] for n in nodes)
+        assert any("350 billion" in n.node.get_content() for n in nodes)

@@ -186,3 +186,71 @@ def test_a_corpus_of_notes_without_full_stops_still_answers(tmp_path):
     s = Settings(corpus=corpus, index_dir=tmp_path / "index")
     a = answer("How much will Seoul invest in US assets?", settings=s)
     assert not a.refused and "350 billion" in a.text and a.citations[0].source == "meeting.md"
+
+
+def _embed_workers() -> list[int]:
+    """Pids of this process's children that run the embedding model."""
+    import os
+    from pathlib import Path
+
+    pids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            cmd = (stat.parent / "cmdline").read_bytes()
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == os.getpid() and b"assistant.embed_worker" in cmd:
+            pids.append(int(stat.parent.name))
+    return pids
+
+
+def test_a_build_of_several_groups_embeds_in_a_child_process(settings):
+    """From the second group on the model runs in a process of its own; the
+    stored vectors are the model's, and the process is gone afterwards."""
+    import numpy as np
+
+    from assistant.store import sync
+
+    embedder = get_embedder(settings)
+    report = sync(settings, embedder, group_units=60)  # 326 sentences: six groups
+    assert report.embed_process and len(report.added) == 5
+    assert not _embed_workers()
+    store = IndexStore(settings, embedder.id)
+    got = store.units.get(include=["documents", "embeddings", "metadatas"])
+    assert len(got["ids"]) == report.units == 326
+    assert np.allclose(np.asarray(got["embeddings"]), embedder.embed(got["documents"]), atol=1e-5)
+    assert stored(settings)["chunk_ids"] == stored(settings)["bm25_ids"]
+    assert "350 billion" in answer("How much is Seoul expected to invest in the US?", settings=settings).text
+
+    one_group = sync(settings, embedder, rebuild=True)
+    assert not one_group.embed_process  # a small build does not start a process
+
+
+def test_a_dead_embedding_process_stops_the_build_which_then_resumes(settings):
+    from assistant import AssistantError
+    from assistant.store import sync
+
+    embedder = get_embedder(settings)
+
+    class Dying:
+        id, dim = embedder.id, embedder.dim
+
+        def embed(self, texts):
+            return embedder.embed(texts)
+
+        def worker(self):
+            w = embedder.worker()
+            w._proc.kill()  # as if the model process were killed mid-build
+            return w
+
+    with pytest.raises(AssistantError, match="embedding process ended"):
+        sync(settings, Dying(), group_units=60)
+    assert not _embed_workers()
+    manifest = json.loads((settings.index_dir / "manifest.json").read_text())
+    assert manifest["complete"] is False and 0 < len(manifest["files"]) < 5  # the first group was stored
+
+    report = build_index(settings=settings)
+    assert len(report.unchanged) == len(manifest["files"]) and len(report.added) == 5 - len(manifest["files"])
+    assert IndexStore(settings, embedder.id).status() == "ready"
+    assert stored(settings)["chunk_ids"] == stored(settings)["bm25_ids"]

@@ -1,0 +1,58 @@
+"""The local embedding model in a process of its own (see `embed.EmbedWorker`).
+
+    python -m assistant.embed_worker THREADS BATCH_SIZE spin|nospin
+
+reads lists of texts from stdin and writes their vectors to stdout, one
+length-prefixed pickle frame each way; EOF on stdin ends it. Only the parent
+process that started it talks to it, over those two pipes.
+"""
+
+from __future__ import annotations
+
+import pickle
+import struct
+import sys
+import time
+
+_HEADER = struct.Struct("<Q")
+
+
+def write_frame(stream, obj) -> None:
+    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    stream.write(_HEADER.pack(len(data)))
+    stream.write(data)
+    stream.flush()
+
+
+def read_frame(stream):
+    """The next object, or None at end of stream."""
+    head = stream.read(_HEADER.size)
+    if len(head) < _HEADER.size:
+        return None
+    (n,) = _HEADER.unpack(head)
+    data = stream.read(n)
+    if len(data) < n:
+        return None
+    return pickle.loads(data)
+
+
+def main() -> None:
+    from .embed import LocalEmbedder
+
+    threads, batch_size, spin = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3] == "spin"
+    inp, out = sys.stdin.buffer, sys.stdout.buffer
+    sys.stdout = sys.stderr  # fd 1 carries frames only
+    embedder = LocalEmbedder(threads, batch_size, spin)
+    write_frame(out, ("ready", embedder.dim))
+    while (texts := read_frame(inp)) is not None:
+        t = time.perf_counter()
+        try:
+            vecs = embedder.embed(texts)
+        except Exception as e:  # reported to the parent, which raises it
+            write_frame(out, ("error", f"{type(e).__name__}: {e}"))
+            continue
+        write_frame(out, ("ok", vecs, time.perf_counter() - t))
+
+
+if __name__ == "__main__":
+    main()
