@@ -34,6 +34,21 @@ class Unit:
     passage: int  # number of the first passage (1-based) that holds it
 
 
+def top_scores(scores: np.ndarray, k: int) -> list[tuple[int, float]]:
+    """(index, score) of the k highest positive scores, best first (ties by index).
+
+    Written here rather than taken from bm25s's `retrieve`: its top-k,
+    `np.argpartition(scores, -k)`, takes ~14 ms on 100k chunks when most
+    scores are 0 (numpy's selection degrades on that many ties at that end),
+    against well under 1 ms for the same selection among the positive scores
+    (measured with the scale benchmark's index)."""
+    pos = np.flatnonzero(scores > 0)
+    if len(pos) > k:
+        pos = pos[np.argpartition(-scores[pos], k - 1)[:k]]
+    order = pos[np.lexsort((pos, -scores[pos]))]
+    return [(int(i), float(scores[i])) for i in order]
+
+
 class Retriever:
     def __init__(self, store: IndexStore, embedder, candidates: int = 20, rrf_k: int = 60):
         self.store = store
@@ -106,13 +121,10 @@ class Retriever:
         bm_score: dict[str, float] = {}
         tokens = tokenize([query])[0]
         if tokens:
-            idx, scores = self.bm25.retrieve([tokens], k=n, show_progress=False, n_threads=1)
-            for rank, (i, s) in enumerate(zip(idx[0], scores[0])):
-                if s <= 0:
-                    break
-                cid = self.bm25_ids[int(i)]
+            for rank, (i, s) in enumerate(top_scores(self.bm25.get_scores(tokens), n)):
+                cid = self.bm25_ids[i]
                 bm_rank[cid] = rank
-                bm_score[cid] = float(s)
+                bm_score[cid] = s
         timings["bm25_ms"] = (time.perf_counter() - t) * 1000
 
         fused: dict[str, float] = {}

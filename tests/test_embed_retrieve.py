@@ -151,3 +151,19 @@ def test_llama_index_reads_both_collections(seeds_settings):
         nodes = index.as_retriever(similarity_top_k=3).retrieve("How much is Seoul expected to invest in the US?")
         assert len(nodes) == 3 and all(n.node.get_content() and n.node.metadata["source"] for n in nodes)
         assert any("350 billion" in n.node.get_content() for n in nodes)
+
+
+def test_bm25_top_scores_are_the_highest_positive_ones_best_first():
+    import numpy as np
+
+    from assistant.retrieve import top_scores
+
+    scores = np.zeros(100_000, dtype=np.float32)
+    scores[[5, 70_000, 99_999, 42]] = [1.5, 3.0, 1.5, 0.5]
+    assert top_scores(scores, 3) == [(70_000, 3.0), (5, 1.5), (99_999, 1.5)]  # ties by index
+    assert top_scores(scores, 10) == [(70_000, 3.0), (5, 1.5), (99_999, 1.5), (42, 0.5)]  # zeros never count
+    assert top_scores(np.zeros(10, dtype=np.float32), 5) == []
+    rng = np.random.default_rng(0)
+    dense = rng.random(5_000).astype(np.float32)
+    want = sorted(range(5_000), key=lambda i: -dense[i])[:20]
+    assert [i for i, _ in top_scores(dense, 20)] == want
