@@ -195,8 +195,9 @@ def answer_stream(question: str, history: list[dict] | None = None, **options) -
     engine = get_engine(settings)
     timings["load_ms"] = (time.perf_counter() - t) * 1000
 
+    stripped = strip_instructions(q)
     # "he" / "the two of them" -> the people the conversation just named.
-    asked = resolve_references(strip_instructions(q), history)
+    asked = resolve_references(stripped, history)
     client = deadline = None
     standalone = None
     if settings.use_llm():
@@ -214,7 +215,11 @@ def answer_stream(question: str, history: list[dict] | None = None, **options) -
                     f"The follow-up could not be rewritten by the model ({e}); its terms were carried over instead."
                 )
             timings["condense_ms"] = (time.perf_counter() - t) * 1000
+    # A resolved question names its subject and needs no terms carried over
+    # (measured: they pull retrieval back to the previous answer); it is still
+    # a follow-up, whose answer should not repeat the last one.
     carried = condense_offline(asked, history)
+    follow_up = carried != asked or asked != stripped
     if standalone:
         # The model's rewrite, plus the terms the offline method carries over:
         # a small model's rewrite can lose the subject (measured with SmolLM2).
@@ -260,7 +265,7 @@ def answer_stream(question: str, history: list[dict] | None = None, **options) -
             notes.append(f"The language model failed: {e}. This is the offline answer.")
 
     t = time.perf_counter()
-    previous = previous_answer_sentences(history) if query != asked else []
+    previous = previous_answer_sentences(history) if follow_up else []
     avoid = engine.embedder.embed(previous) if previous else None
     text, citations, refused, debug = offline_answer(
         asked, query, passages, engine.retriever, qvec, settings.max_sentences, avoid=avoid

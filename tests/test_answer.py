@@ -201,6 +201,14 @@ def test_a_follow_up_about_a_named_person_finds_what_he_did(seeds_settings):
     a = answer("What did he request from China?", history=history, settings=seeds_settings)
     assert not a.refused and "World Expo" in a.text
     assert a.citations[0].source == "001_822ce0cbe2c49b13.txt"
+    # When the last answer quoted a sentence, the follow-up does not say it again.
+    said = "led to expectations that Xi Jinping would make his first trip to Seoul since 2014"
+    history[1] = {
+        "role": "assistant",
+        "content": f"Han Duck-soo, the prime minister of South Korea’s first foreign visit in more than four years, {said} [1].",
+    }
+    b = answer("What did he request from China?", history=history, settings=seeds_settings)
+    assert "World Expo" in b.text and said not in b.text
 
 
 def test_place_questions_are_answered_by_a_place_or_refused(seeds_settings):
