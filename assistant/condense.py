@@ -66,13 +66,19 @@ _NOT_NAME = set(
     finance industry trade foreign defense defence treasury commerce unification representative ambassador envoy
     chairman chief professor senator governor acting former current general leader premier king queen south north
     east west korea korean koreas china chinese japan japanese russia russian america american united states state
-    u.s. us usa white house ministry office national assembly forum institute university times news agency herald
+    u.s u.s. us usa white house ministry office national assembly forum institute university times news agency herald
     pacific asia asian economic security council party government administration department""".split()
 )
+_MARKERS = re.compile(r"\s*\[\d+(?:\s*,\s*\d+)*\]")
 _NAME_RUN = re.compile(r"[A-Z][a-zà-ÿ'’]+(?:-[A-Za-zà-ÿ]+)?(?:\s+[A-Z][a-zà-ÿ'’.]*(?:-[A-Za-zà-ÿ]+)?)*")
 _SINGULAR = re.compile(r"\b(?:he|she|him)\b", re.I)
 _POSSESSIVE = re.compile(r"\b(?:his)\b", re.I)
 _PLURAL = re.compile(r"\b(?:the two of them|both of them|the two men|the two women|the pair)\b", re.I)
+
+
+def _bare(word: str) -> str:
+    """`word` without a possessive "'s" or trailing punctuation."""
+    return re.sub(r"['’]s$", "", word.rstrip(".,;:")).rstrip(".,;:")
 
 
 def person_names(text: str) -> list[str]:
@@ -80,14 +86,10 @@ def person_names(text: str) -> list[str]:
     offices and places taken out), in order of appearance."""
     out: list[str] = []
     for m in _NAME_RUN.finditer(text):
-        words = [w for w in m.group(0).split() if w.lower().rstrip("'’s.") not in _NOT_NAME]
-        # Keep the longest tail of person words: "Minister Ahn Duk-geun" -> "Ahn Duk-geun".
-        if len(words) >= 2 or (len(words) == 1 and "-" in words[0]):
-            name = " ".join(words).rstrip("'’s.").rstrip(",")
-            if name.endswith(("'s", "’s")):
-                name = name[:-2]
-            if name not in out:
-                out.append(name)
+        # Titles and offices dropped: "Industry Minister Ahn Duk-geun" -> "Ahn Duk-geun".
+        words = [_bare(w) for w in m.group(0).split() if _bare(w).lower() not in _NOT_NAME]
+        if (len(words) >= 2 or (len(words) == 1 and "-" in words[0])) and " ".join(words) not in out:
+            out.append(" ".join(words))
     return out
 
 
@@ -97,15 +99,14 @@ def resolve_references(question: str, history: list[dict] | None) -> str:
     so that the follow-up can be matched against sentences that name them.
     Unchanged when the conversation names nobody or the question has no such
     pronoun. A rule, not a coreference model: it is right for the common case
-    of a follow-up about the person just named, and harmless otherwise (the
-    conversation's terms are carried into retrieval as well)."""
+    of a follow-up about the person just named."""
     if not history or not (_SINGULAR.search(question) or _POSSESSIVE.search(question) or _PLURAL.search(question)):
         return question
     names: list[str] = []
     for role in ("assistant", "user"):
         for m in reversed(history):
             if m.get("role") == role and isinstance(m.get("content"), str):
-                names = person_names(re.sub(r"\s*\[\d+(?:\s*,\s*\d+)*\]", "", m["content"]))
+                names = person_names(_MARKERS.sub("", m["content"]))
                 break
         if names:
             break
@@ -133,7 +134,7 @@ def previous_answer_sentences(history: list[dict] | None) -> list[str]:
     follow-up wants something new, not these again."""
     for m in reversed(history or []):
         if m.get("role") == "assistant" and isinstance(m.get("content"), str):
-            text = re.sub(r"\s*\[\d+(?:\s*,\s*\d+)*\]", "", m["content"])
+            text = _MARKERS.sub("", m["content"])
             return [s for s in re.split(r"(?<=[.!?])\s+", text) if len(s.split()) >= 4][:10]
     return []
 

@@ -157,6 +157,7 @@ def test_pronouns_of_a_follow_up_stand_for_the_people_just_named():
         "Ahn Duk-geun",
     ]
     assert person_names("South Korea's prime minister, Han Duck-soo, met the U.S. side.") == ["Han Duck-soo"]
+    assert person_names("Secretary Chris Evans met Jamieson Greer's team.") == ["Chris Evans", "Jamieson Greer"]
     history = [
         {"role": "user", "content": "Which ministers went to Washington?"},
         {"role": "assistant", "content": "Finance Minister Choi Sang-mok and Industry Minister Ahn Duk-geun [1]."},
