@@ -9,6 +9,7 @@ too (see `embed.llama_embedding`).
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 
@@ -166,33 +167,31 @@ class Retriever:
         return passages, timings
 
     def units_of(self, passages: list[Passage]) -> list[Unit]:
-        """The sentence units inside the passages (each once), with vectors."""
-        want: dict[str, int] = {}
+        """The sentence units inside the passages (each once), with vectors.
+
+        A unit record holds only its vector: its text is sliced from the
+        passage, and its offsets come from the chunk's `units` key (see
+        `store._records`)."""
         got = self.store.chunks.get(ids=[p.id for p in passages], include=["metadatas"])
         metas = dict(zip(got["ids"], got["metadatas"]))
+        want: dict[str, Unit] = {}
         for p in passages:
             meta = metas.get(p.id)
             if meta is None:
                 continue
-            for i in range(int(meta["unit_first"]), int(meta["unit_last"]) + 1):
-                want.setdefault(unit_id(p.source, i), p.n)
+            for index, rs, re_, start, end, heading in json.loads(meta["units"]):
+                uid = unit_id(p.source, index)
+                if uid not in want:
+                    want[uid] = Unit(
+                        id=uid, source=p.source, title=p.title, text=p.text[rs:re_], start=start, end=end,
+                        heading=bool(heading), index=index, vector=np.zeros(0, dtype=np.float32), passage=p.n,
+                    )  # fmt: skip
         if not want:
             return []
-        got = self.store.units.get(ids=list(want), include=["documents", "metadatas", "embeddings"])
-        units = [
-            Unit(
-                id=uid,
-                source=m["source"],
-                title=m.get("title", ""),
-                text=doc,
-                start=int(m["start"]),
-                end=int(m["end"]),
-                heading=bool(m.get("heading", False)),
-                index=int(m["unit"]),
-                vector=np.asarray(vec, dtype=np.float32),
-                passage=want[uid],
-            )
-            for uid, doc, m, vec in zip(got["ids"], got["documents"], got["metadatas"], got["embeddings"])
-        ]
+        got = self.store.units.get(ids=list(want), include=["embeddings"])
+        for uid, vec in zip(got["ids"], got["embeddings"]):
+            want[uid].vector = np.asarray(vec, dtype=np.float32)
+        # A unit whose record is missing (the index changed under us) is left out.
+        units = [u for u in want.values() if len(u.vector)]
         units.sort(key=lambda u: (u.passage, u.index))
         return units

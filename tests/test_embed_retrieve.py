@@ -135,8 +135,10 @@ def test_corpus_changes_are_picked_up_on_the_next_start(corpus_dir, tmp_path):
 
 
 def test_llama_index_reads_both_collections(seeds_settings):
-    """Chunks are written through llama-index's ChromaVectorStore, sentence
-    units straight to Chroma; llama-index's retriever reads either as nodes."""
+    """Chunks are written through llama-index's ChromaVectorStore and read
+    back as whole nodes. Sentence units are written straight to Chroma with
+    only their vector, file and chunks (their text is in those chunks):
+    llama-index reads them as nodes that lead to the chunk holding the answer."""
     from llama_index.core import VectorStoreIndex
     from llama_index.vector_stores.chroma import ChromaVectorStore
 
@@ -144,13 +146,19 @@ def test_llama_index_reads_both_collections(seeds_settings):
 
     embedder = get_embedder(seeds_settings)
     store = IndexStore(seeds_settings, embedder.id)
-    for collection in (store.chunks, store.units):
+    question = "How much is Seoul expected to invest in the US?"
+    found = {}
+    for name, collection in (("chunks", store.chunks), ("units", store.units)):
         index = VectorStoreIndex.from_vector_store(
             ChromaVectorStore(chroma_collection=collection), embed_model=llama_embedding(embedder)
         )
-        nodes = index.as_retriever(similarity_top_k=3).retrieve("How much is Seoul expected to invest in the US?")
-        assert len(nodes) == 3 and all(n.node.get_content() and n.node.metadata["source"] for n in nodes)
-        assert any("350 billion" in n.node.get_content() for n in nodes)
+        found[name] = index.as_retriever(similarity_top_k=3).retrieve(question)
+        assert len(found[name]) == 3 and all(n.node.metadata["source"] for n in found[name])
+    assert all(n.node.get_content() for n in found["chunks"])
+    assert any("350 billion" in n.node.get_content() for n in found["chunks"])
+    chunk_ids = [cid for n in found["units"] for cid in n.node.metadata["chunks"].split(",")]
+    texts = store.chunks.get(ids=chunk_ids, include=["documents"])["documents"]
+    assert any("350 billion" in t for t in texts)
 
 
 def test_bm25_top_scores_are_the_highest_positive_ones_best_first():

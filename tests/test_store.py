@@ -205,6 +205,21 @@ def _embed_workers() -> list[int]:
     return pids
 
 
+def _all_units(settings, store):
+    """Every sentence unit of the index, as `Retriever.units_of` reads them."""
+    from assistant.api import get_engine
+    from assistant.types import Passage
+
+    got = store.chunks.get(include=["documents", "metadatas"])
+    passages = [
+        Passage(
+            n=i + 1, id=cid, source=m["source"], title=m["title"], text=doc, start=m["start"], end=m["end"], score=0.0
+        )
+        for i, (cid, doc, m) in enumerate(zip(got["ids"], got["documents"], got["metadatas"]))
+    ]
+    return get_engine(settings).retriever.units_of(passages)
+
+
 def test_a_build_of_several_groups_embeds_in_a_child_process(settings):
     """From the second group on the model runs in a process of its own; the
     stored vectors are the model's, and the process is gone afterwards."""
@@ -217,9 +232,12 @@ def test_a_build_of_several_groups_embeds_in_a_child_process(settings):
     assert report.embed_process and len(report.added) == 5
     assert not _embed_workers()
     store = IndexStore(settings, embedder.id)
-    got = store.units.get(include=["documents", "embeddings", "metadatas"])
+    got = store.units.get(include=["embeddings"])
     assert len(got["ids"]) == report.units == 326
-    assert np.allclose(np.asarray(got["embeddings"]), embedder.embed(got["documents"]), atol=1e-5)
+    # Unit records hold no text: it is sliced from their chunks.
+    texts = {u.id: u.text for u in _all_units(settings, store)}
+    assert set(texts) == set(got["ids"])
+    assert np.allclose(np.asarray(got["embeddings"]), embedder.embed([texts[i] for i in got["ids"]]), atol=1e-5)
     assert stored(settings)["chunk_ids"] == stored(settings)["bm25_ids"]
     assert "350 billion" in answer("How much is Seoul expected to invest in the US?", settings=settings).text
 
@@ -254,3 +272,21 @@ def test_a_dead_embedding_process_stops_the_build_which_then_resumes(settings):
     assert len(report.unchanged) == len(manifest["files"]) and len(report.added) == 5 - len(manifest["files"])
     assert IndexStore(settings, embedder.id).status() == "ready"
     assert stored(settings)["chunk_ids"] == stored(settings)["bm25_ids"]
+
+
+def test_chunks_of_an_older_format_are_not_taken_as_indexed(settings):
+    """A server may hold chunks written by an older version, whose sentence
+    offsets are not in the chunk: their file is left out of the derived
+    manifest, so the next build indexes it again."""
+    from assistant.store import manifest_from_store, signature
+
+    build_index(settings=settings)
+    embedder = get_embedder(settings)
+    store = IndexStore(settings, embedder.id)
+    got = store.chunks.get(include=["metadatas"])
+    old = sorted({m["source"] for m in got["metadatas"]})[0]
+    ids = [cid for cid, m in zip(got["ids"], got["metadatas"]) if m["source"] == old]
+    store.chunks.update(ids=ids, metadatas=[{"units": None}] * len(ids))  # None deletes the key
+    assert all("units" not in m for m in store.chunks.get(ids=ids, include=["metadatas"])["metadatas"])
+    files = manifest_from_store(store, signature(settings, embedder.id))["files"]
+    assert old not in files and len(files) == 4
