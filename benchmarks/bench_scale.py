@@ -8,8 +8,8 @@ Corpora: documents of real English prose, the paragraphs of the docstrings of
 packages installed in this environment (numpy, pandas, matplotlib, ...), no
 paragraph used twice within the corpora that are embedded for real.
 
-Embedding is the cost that dominates ingest (about 4k tokens/s on 2 cores), so
-100k chunks (~18M tokens) would take over an hour of model time alone. So:
+Embedding is the cost that dominates ingest (about 6,500 word pieces/s on 2 cores), so
+100k chunks (~22M word pieces) would take about an hour of model time alone. So:
 - the embedded store at sizes up to --embed-limit is ingested for real, model
   included, and that gives the ratio ingest ÷ raw embedder throughput: the
   time the raw embedder (`embed()` in this process) needs for the sentences
