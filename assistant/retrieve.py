@@ -174,24 +174,33 @@ class Retriever:
         `store._records`)."""
         got = self.store.chunks.get(ids=[p.id for p in passages], include=["metadatas"])
         metas = dict(zip(got["ids"], got["metadatas"]))
-        want: dict[str, Unit] = {}
+        want: dict[str, tuple[Passage, list]] = {}  # unit id -> its first passage, its `units` entry
         for p in passages:
             meta = metas.get(p.id)
             if meta is None:
                 continue
-            for index, rs, re_, start, end, heading in json.loads(meta["units"]):
-                uid = unit_id(p.source, index)
-                if uid not in want:
-                    want[uid] = Unit(
-                        id=uid, source=p.source, title=p.title, text=p.text[rs:re_], start=start, end=end,
-                        heading=bool(heading), index=index, vector=np.zeros(0, dtype=np.float32), passage=p.n,
-                    )  # fmt: skip
+            for entry in json.loads(meta["units"]):
+                want.setdefault(unit_id(p.source, entry[0]), (p, entry))
         if not want:
             return []
-        got = self.store.units.get(ids=list(want), include=["embeddings"])
-        for uid, vec in zip(got["ids"], got["embeddings"]):
-            want[uid].vector = np.asarray(vec, dtype=np.float32)
         # A unit whose record is missing (the index changed under us) is left out.
-        units = [u for u in want.values() if len(u.vector)]
+        got = self.store.units.get(ids=list(want), include=["embeddings"])
+        units = []
+        for uid, vec in zip(got["ids"], got["embeddings"]):
+            p, (index, rs, re_, start, end, heading) = want[uid]
+            units.append(
+                Unit(
+                    id=uid,
+                    source=p.source,
+                    title=p.title,
+                    text=p.text[rs:re_],
+                    start=start,
+                    end=end,
+                    heading=bool(heading),
+                    index=index,
+                    vector=np.asarray(vec, dtype=np.float32),
+                    passage=p.n,
+                )
+            )
         units.sort(key=lambda u: (u.passage, u.index))
         return units

@@ -38,7 +38,7 @@ import threading
 import time
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -547,14 +547,11 @@ def _records(
         meta |= {"tokens": c.tokens, "hash": hashlib.sha256(c.text.encode()).hexdigest()[:16]}
         # Its sentences: index, offsets in the chunk's text, offsets in the
         # original file, heading flag (see `retrieve.Retriever.units_of`).
-        meta["units"] = json.dumps(
-            [
-                [j, u.start - c.start, u.end - c.start, *span(u.start, u.end), int(u.heading)]
-                for j in c.units
-                for u in (p.units[j],)
-            ],
-            separators=(",", ":"),
-        )
+        sentences = []
+        for j in c.units:
+            u = p.units[j]
+            sentences.append([j, u.start - c.start, u.end - c.start, *span(u.start, u.end), int(u.heading)])
+        meta["units"] = json.dumps(sentences, separators=(",", ":"))
         # What the manifest says of the file, so it can be derived from a
         # Chroma server's contents alone (see the module docstring).
         meta |= {"file_sha256": p.digest, "file_chunks": len(p.chunks), "file_units": len(p.units)}
@@ -842,7 +839,21 @@ def sync(
             while pending or in_worker is not None or held is not None:
                 flush(more=False)
 
-        try:
+        def store_held() -> None:
+            if held is not None:  # the model process failed before it took the second group
+                writer.submit(store_group, *held)
+
+        def close_worker() -> None:
+            if worker is not None:
+                worker.close()
+
+        with ExitStack() as cleanup:
+            # Run last to first, each even if one before it raised: what was
+            # embedded is stored and committed, even on an error.
+            cleanup.callback(commit, True)
+            cleanup.callback(close_worker)
+            cleanup.callback(writer.close)
+            cleanup.callback(store_held)
             for i, path in enumerate(files):
                 source = path.relative_to(corpus).as_posix()
                 if progress:
@@ -879,19 +890,6 @@ def sync(
                 if pending_units >= group_units:
                     flush(more=i + 1 < len(files))
             flush_last()
-        finally:
-            try:
-                if held is not None:  # the model process failed before it took the second group
-                    writer.submit(store_group, *held)
-            finally:
-                try:
-                    writer.close()  # what was embedded is stored and committed, even on an error
-                finally:
-                    try:
-                        if worker is not None:
-                            worker.close()
-                    finally:
-                        commit(force=True)
 
         for source in sorted(set(manifest["files"]) - seen):
             drop(source)
