@@ -123,8 +123,10 @@ def clean_question(question, limit: int) -> str:
         raise QuestionError(f"The question must be text, not {type(question).__name__}.")
     # Lone surrogates are what Python makes of bytes that are not UTF-8 (a
     # command-line argument, a terminal in another encoding); no tokenizer takes them.
-    if any("\ud800" <= c <= "\udfff" for c in question):
-        raise QuestionError("The question is not valid UTF-8 text; retype it or check the terminal's encoding.")
+    try:
+        question.encode("utf-8")
+    except UnicodeEncodeError:
+        raise QuestionError("The question is not valid UTF-8 text; retype it or check the terminal's encoding.") from None
     # Control characters (other than newlines and tabs) become spaces.
     q = "".join(" " if unicodedata.category(c) in ("Cc", "Cf") and c not in "\n\t" else c for c in question)
     q = " ".join(q.split())
