@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,20 +34,67 @@ class SourceDoc:
 
 
 def list_files(corpus: Path, file_types: tuple[str, ...]) -> list[Path]:
-    """The corpus files, sorted; hidden files and folders are left out."""
+    """The corpus files, sorted; hidden files and folders are left out, and
+    so is anything `outside_reason` rejects."""
+    return scan_corpus(corpus, file_types)[0]
+
+
+def scan_corpus(corpus: Path, file_types: tuple[str, ...]) -> tuple[list[Path], list[str]]:
+    """(the corpus files, sorted; a warning for each file left out because
+    reading it would leave the corpus). Directory symlinks are not followed
+    (rglob does not descend into them)."""
     if not corpus.exists():
         raise CorpusError(f"Corpus folder not found: {corpus}")
     if not corpus.is_dir():
         raise CorpusError(f"Corpus path is not a folder: {corpus}")
+    root = corpus.resolve()
     exts = {e.lower() for e in file_types}
-    files = [
-        p
-        for p in corpus.rglob("*")
-        if p.is_file()
-        and p.suffix.lower() in exts
-        and not any(part.startswith(".") for part in p.relative_to(corpus).parts)
-    ]
-    return sorted(files)
+    files, warnings = [], []
+    for p in corpus.rglob("*"):
+        rel = p.relative_to(corpus)
+        if p.suffix.lower() not in exts or any(part.startswith(".") for part in rel.parts):
+            continue
+        reason = outside_reason(p, root)
+        if reason:
+            if reason != "not a file":
+                warnings.append(f"skipped {rel.as_posix()}: {reason}")
+            continue
+        files.append(p)
+    return sorted(files), sorted(warnings)
+
+
+def outside_reason(path: Path, root: Path) -> str | None:
+    """Why `path` must not be read as part of the corpus at `root` (resolved),
+    or None. A symlink may point at another file of the corpus, never out of
+    it (`passwd.txt -> /etc/passwd` would put that file in answers and in
+    prompts sent to a model server); only regular files are read, so a FIFO
+    cannot hang the build and a device or /proc file is never read."""
+    try:
+        real = path.resolve(strict=True)
+        st = real.stat()
+    except (OSError, RuntimeError):  # dangling link, loop, no permission
+        return "not a file"
+    if not real.is_relative_to(root):
+        return "a link to a file outside the corpus folder"
+    if not stat.S_ISREG(st.st_mode):
+        return "not a file"
+    return None
+
+
+def read_file(path: Path, root: Path) -> tuple[bytes, os.stat_result]:
+    """The bytes of a corpus file, checked again at the moment it is read (it
+    may have been swapped for a link or a FIFO since it was listed); raises
+    OSError or ValueError."""
+    reason = outside_reason(path, root)
+    if reason:
+        raise ValueError(reason)
+    # O_NONBLOCK: a FIFO put in its place cannot block the open.
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    with os.fdopen(fd, "rb") as fh:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise ValueError("not a regular file")
+        return fh.read(), st
 
 
 def file_digest(data: bytes) -> str:
@@ -59,7 +108,7 @@ def read_doc(path: Path, corpus: Path, data: bytes | None = None) -> SourceDoc:
     `open(path, encoding="utf-8-sig", newline="").read()`.
     """
     if data is None:
-        data = path.read_bytes()
+        data = read_file(path, corpus.resolve())[0]
     if b"\x00" in data[:8192]:
         raise ValueError("binary file (contains NUL bytes)")
     try:

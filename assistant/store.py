@@ -45,7 +45,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import CorpusError, IndexConfigError, IndexStoreError
-from .ingest import file_digest, list_files, read_doc
+from .ingest import file_digest, read_doc, read_file, scan_corpus
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -649,7 +649,8 @@ def sync(
     t0 = time.perf_counter()
     report = SyncReport()
     corpus = Path(settings.corpus)
-    files = list_files(corpus, settings.file_types)  # CorpusError if no folder
+    files, report.warnings = scan_corpus(corpus, settings.file_types)  # CorpusError if no folder
+    root = corpus.resolve()
     if not files:
         raise CorpusError(f"No {'/'.join(settings.file_types)} files in corpus folder {corpus}")
     index_dir = Path(settings.index_dir)
@@ -859,9 +860,8 @@ def sync(
                 if progress:
                     progress(i, len(files), source)
                 try:
-                    st = path.stat()
-                    data = path.read_bytes()
-                except OSError as e:
+                    data, st = read_file(path, root)
+                except (OSError, ValueError) as e:
                     report.warnings.append(f"skipped {source}: {e}")
                     continue
                 stat = {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
