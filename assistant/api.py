@@ -7,6 +7,7 @@ use, and the loaded models and stores are cached per index configuration.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 import unicodedata
@@ -28,7 +29,14 @@ _PER_CALL = {
 
 
 class Engine:
-    """A loaded index (store, embedder, retriever) for one configuration."""
+    """A loaded index (store, embedder, retriever) for one configuration.
+
+    It follows builds made by other processes: `changed()` notices a finished
+    build (a new manifest, or a new build token on a Chroma server), and
+    `get_engine` then loads the index again. Until then, and while another
+    process is building, it answers from what it loaded."""
+
+    SERVER_CHECK_EVERY = 2.0  # seconds between build-token checks on a Chroma server
 
     def __init__(self, settings: Settings):
         from .embed import get_embedder
@@ -38,7 +46,13 @@ class Engine:
         self.settings = settings
         self.embedder = get_embedder(settings)
         self.store = IndexStore(settings, self.embedder.id, getattr(self.embedder, "dim", None))
+        index_dir = Path(settings.index_dir)
+        # A read-only index (a read-only mount, another user's folder) is
+        # answered from as it is; it is not rebuilt, which would fail.
+        writable = not index_dir.exists() or os.access(index_dir, os.W_OK)
         status = self.store.status()
+        if status == "ready" and not self.store.remote and not self._whole():
+            status = "damaged"
         has_corpus = Path(settings.corpus).is_dir()
         if status != "ready" and self.store.remote and not has_corpus:
             # Server mode with no corpus here: answer from what the server holds.
@@ -48,28 +62,86 @@ class Engine:
         elif not has_corpus:
             log.warning("corpus folder %s not found; answering from the existing index", settings.corpus)
         elif not self._corpus_unchanged():
-            self._sync()
+            if writable:
+                self._sync()
+            else:
+                log.warning("index folder %s is read-only; answering from it as it is", index_dir)
         try:
+            self.stamp = self._stamp()
+            self.build = self.store.server_build() if self.store.remote else None
+            self.checked = time.monotonic()
             self.retriever = Retriever(self.store, self.embedder, settings.candidates, settings.rrf_k)
             _ = self.store.chunks  # opens Chroma; a broken store fails here
         except IndexConfigError:
             raise  # unreachable server, wrong dimension: a rebuild would not help
         except IndexStoreError as e:
+            if not writable:
+                raise
             log.warning("%s; rebuilding the index", e)
-            self.store.close()
+            self.close()
             self._sync(rebuild=True)
+            self.stamp = self._stamp()
             self.retriever = Retriever(self.store, self.embedder, settings.candidates, settings.rrf_k)
 
+    def _whole(self) -> bool:
+        """The store holds what the manifest lists (an emptied store opens fine and holds nothing)."""
+        try:
+            return self.store.counts_match(self.store.read_manifest() or {})
+        except IndexConfigError:
+            raise
+        except IndexStoreError as e:
+            log.warning("%s", e)
+            return False
+
     def _sync(self, rebuild: bool = False, refresh_only: bool = False) -> None:
+        from .errors import ForeignFilesError
         from .store import refresh, sync
 
-        if refresh_only:
-            log.info("refreshing the index cache in %s from %s", self.settings.index_dir, self.store.where)
-            report = refresh(self.settings, self.embedder)
-        else:
+        if not refresh_only:
             log.info("building the index in %s from %s", self.settings.index_dir, self.settings.corpus)
-            report = sync(self.settings, self.embedder, rebuild=rebuild)
-        log.info("index: %s", report.summary())
+            try:
+                report = sync(self.settings, self.embedder, rebuild=rebuild)
+                log.info("index: %s", report.summary())
+                return
+            except ForeignFilesError as e:
+                # Nothing is deleted to answer a question: answer from what the server holds.
+                log.warning("%s", e)
+        log.info("refreshing the index cache in %s from %s", self.settings.index_dir, self.store.where)
+        log.info("index: %s", refresh(self.settings, self.embedder).summary())
+
+    def _stamp(self):
+        try:
+            st = os.stat(self.store.manifest_path)
+        except OSError:
+            return None
+        return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+    def changed(self) -> bool:
+        """Whether another process finished a build of this index since it was loaded."""
+        if self.store.remote and time.monotonic() - self.checked >= self.SERVER_CHECK_EVERY:
+            self.checked = time.monotonic()
+            try:
+                if self.store.server_build() != self.build:
+                    return True
+            except IndexStoreError:
+                return False  # the server is away: keep answering from the cache; the query will say
+        if self._stamp() == self.stamp:
+            return False
+        try:
+            manifest = self.store.read_manifest()
+        except IndexStoreError:
+            return True
+        # A build under way (incomplete manifest, or none while a rebuild starts):
+        # keep answering from what is loaded until it is finished.
+        return bool(manifest and manifest.get("complete"))
+
+    def close(self) -> None:
+        """Let go of the store, so that the next engine reads it from disk."""
+        from .store import forget_local
+
+        self.store.close()
+        if not self.store.remote:
+            forget_local(Path(self.settings.index_dir))
 
     def _corpus_unchanged(self) -> bool:
         """Cheap check (sizes and mtimes) that the corpus matches the manifest."""
@@ -98,13 +170,34 @@ _engines: dict[str, Engine] = {}
 _engines_lock = threading.Lock()
 
 
-def get_engine(settings: Settings) -> Engine:
+def get_engine(settings: Settings, failed: Engine | None = None) -> Engine:
+    """The loaded engine for these settings; loaded again when another process
+    finished a build since, or when `failed` (the engine a question just
+    failed on) is still the current one."""
     key = settings.model_dump_json(exclude=_PER_CALL)
     with _engines_lock:
         engine = _engines.get(key)
+        if engine is not None and (engine is failed or engine.changed()):
+            log.info("the index in %s changed; loading it again", settings.index_dir)
+            del _engines[key]
+            engine.close()
+            engine = None
         if engine is None:
             engine = _engines[key] = Engine(settings)
         return engine
+
+
+def _retrying(settings: Settings, engine: Engine, step):
+    """(engine, step(engine)); when the store fails under it (another process
+    rebuilt or changed the index), once more on the index loaded again."""
+    try:
+        return engine, step(engine)
+    except IndexConfigError:
+        raise
+    except IndexStoreError as e:
+        log.warning("%s; loading the index again", e)
+        engine = get_engine(settings, failed=engine)
+        return engine, step(engine)
 
 
 def reset_engines() -> None:
@@ -235,7 +328,15 @@ def answer_stream(question: str, history: list[dict] | None = None, **options) -
 
     t = time.perf_counter()
     qvec = engine.retriever.embed_query(query)
-    passages, stage = engine.retriever.search(query, settings.top_k, qvec=qvec)
+    use_llm = client is not None
+
+    def retrieve(engine: Engine):
+        passages, stage = engine.retriever.search(query, settings.top_k, qvec=qvec)
+        # The LLM's sentences are checked against these; fetched here, where a
+        # store that changed under the question can still be retried.
+        return passages, stage, engine.retriever.units_of(passages) if use_llm and passages else []
+
+    engine, (passages, stage, units) = _retrying(settings, engine, retrieve)
     timings.update(stage)
     timings["embed_ms"] = (time.perf_counter() - t) * 1000 - sum(stage.values())
     timings["retrieve_ms"] = (time.perf_counter() - t) * 1000
@@ -252,7 +353,6 @@ def answer_stream(question: str, history: list[dict] | None = None, **options) -
         from .generate import LLMResult, llm_answer_stream
 
         t = time.perf_counter()
-        units = engine.retriever.units_of(passages)
         try:
             for item in llm_answer_stream(
                 client, standalone or asked, passages, units, engine.embedder.embed, settings.max_sentences, deadline
@@ -273,8 +373,10 @@ def answer_stream(question: str, history: list[dict] | None = None, **options) -
     t = time.perf_counter()
     previous = previous_answer_sentences(history) if follow_up else []
     avoid = engine.embedder.embed(previous) if previous else None
-    text, citations, refused, debug = offline_answer(
-        asked, query, passages, engine.retriever, qvec, settings.max_sentences, avoid=avoid
+    engine, (text, citations, refused, debug) = _retrying(
+        settings,
+        engine,
+        lambda e: offline_answer(asked, query, passages, e.retriever, qvec, settings.max_sentences, avoid=avoid),
     )
     timings["answer_ms"] = (time.perf_counter() - t) * 1000
     letters = [c for c in q if c.isalpha()]

@@ -29,3 +29,8 @@ class IndexConfigError(IndexStoreError):
     """The index cannot be used as configured (Chroma server unreachable,
     vectors of another dimension); rebuilding would not help, so it is never
     wiped for this."""
+
+
+class ForeignFilesError(IndexConfigError):
+    """An index build would delete files that another corpus put on a shared
+    Chroma server; nothing was deleted."""

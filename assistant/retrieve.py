@@ -57,6 +57,7 @@ class Retriever:
         self.candidates = candidates
         self.rrf_k = rrf_k
         self.bm25, self.bm25_ids = store.load_bm25()
+        self.guard = store.guard  # store errors as ours: a query can be retried on the index loaded again
         scores = self.bm25.scores
         # Document frequency per BM25 token (bm25s stores a CSC matrix by token).
         self._df = np.diff(scores["indptr"]) if len(self.bm25_ids) else np.zeros(0)
@@ -64,7 +65,8 @@ class Retriever:
         self.num_docs = len(self.bm25_ids)
         # Counted once: the engine is rebuilt when the index changes, and on a
         # Chroma server each count is a round trip.
-        self.num_units = store.units.count()
+        with self.guard():
+            self.num_units = store.units.count()
 
     def doc_freq(self, token: str) -> int:
         i = self.vocab.get(token)
@@ -89,28 +91,34 @@ class Retriever:
 
         t = time.perf_counter()
         n = min(self.candidates, self.num_docs)
-        res = self.store.chunks.query(
-            query_embeddings=[qvec.tolist()], n_results=n, include=["documents", "metadatas", "distances"]
-        )
+        with self.guard():
+            res = self.store.chunks.query(
+                query_embeddings=[qvec.tolist()], n_results=n, include=["documents", "metadatas", "distances"]
+            )
         found: dict[str, tuple[str, dict]] = {}
         vec_rank: dict[str, int] = {}
         vec_score: dict[str, float] = {}
         for rank, (cid, doc, meta, dist) in enumerate(
             zip(res["ids"][0], res["documents"][0], res["metadatas"][0], res["distances"][0])
         ):
+            if meta is None:  # deleted by another process since this engine loaded the index
+                continue
             found[cid] = (doc, meta)
             vec_rank[cid] = rank
             vec_score[cid] = 1.0 - float(dist)  # cosine distance -> similarity
         # Sentence-level search finds a chunk by its single best sentence,
         # which a chunk's averaged vector can blur.
-        res = self.store.units.query(
-            query_embeddings=[qvec.tolist()],
-            n_results=max(1, min(2 * self.candidates, self.num_units)),
-            include=["metadatas", "distances"],
-        )
+        with self.guard():
+            res = self.store.units.query(
+                query_embeddings=[qvec.tolist()],
+                n_results=max(1, min(2 * self.candidates, self.num_units)),
+                include=["metadatas", "distances"],
+            )
         sent_rank: dict[str, int] = {}
         sent_score: dict[str, float] = {}
         for meta, dist in zip(res["metadatas"][0], res["distances"][0]):
+            if meta is None:  # as above
+                continue
             for cid in filter(None, str(meta.get("chunks", "")).split(",")):
                 if cid not in sent_rank:
                     sent_rank[cid] = len(sent_rank)
@@ -135,9 +143,11 @@ class Retriever:
         best = sorted(fused, key=lambda c: (-fused[c], vec_rank.get(c, n)))[:top_k]
         missing = [c for c in best if c not in found]
         if missing:
-            got = self.store.chunks.get(ids=missing, include=["documents", "metadatas"])
+            with self.guard():
+                got = self.store.chunks.get(ids=missing, include=["documents", "metadatas"])
             for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"]):
-                found[cid] = (doc, meta)
+                if meta is not None:
+                    found[cid] = (doc, meta)
         passages = []
         for cid in best:
             if cid not in found:  # BM25 and Chroma disagree: index changed under us
@@ -172,19 +182,21 @@ class Retriever:
         A unit record holds only its vector: its text is sliced from the
         passage, and its offsets come from the chunk's `units` key (see
         `store._records`)."""
-        got = self.store.chunks.get(ids=[p.id for p in passages], include=["metadatas"])
+        with self.guard():
+            got = self.store.chunks.get(ids=[p.id for p in passages], include=["metadatas"])
         metas = dict(zip(got["ids"], got["metadatas"]))
         want: dict[str, tuple[Passage, list]] = {}  # unit id -> its first passage, its `units` entry
         for p in passages:
             meta = metas.get(p.id)
-            if meta is None:
+            if meta is None or "units" not in meta:
                 continue
             for entry in json.loads(meta["units"]):
                 want.setdefault(unit_id(p.source, entry[0]), (p, entry))
         if not want:
             return []
         # A unit whose record is missing (the index changed under us) is left out.
-        got = self.store.units.get(ids=list(want), include=["embeddings"])
+        with self.guard():
+            got = self.store.units.get(ids=list(want), include=["embeddings"])
         units = []
         for uid, vec in zip(got["ids"], got["embeddings"]):
             p, (index, rs, re_, start, end, heading) = want[uid]

@@ -60,6 +60,10 @@ class Settings(BaseSettings):
     chroma_token: str | None = None  # sent as "Authorization: Bearer <token>"
     # Prefix of the collection names, so several corpora can share one server.
     chroma_prefix: str = ""
+    # Which corpus's collections on the server: unset, one namespace per
+    # corpus folder (its absolute path), so clients indexing different
+    # folders never touch each other's records; set it to share one index.
+    chroma_namespace: str | None = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
     chroma_timeout: float = Field(60.0, gt=0)  # seconds per request to the server
 
     # Embeddings

@@ -34,6 +34,7 @@ import json
 import logging
 import os
 import shutil
+import socket
 import threading
 import time
 import uuid
@@ -44,7 +45,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import CorpusError, IndexConfigError, IndexStoreError
+from .errors import AssistantError, CorpusError, ForeignFilesError, IndexConfigError, IndexStoreError
 from .ingest import file_digest, read_doc, read_file, scan_corpus
 from .settings import Settings
 
@@ -54,6 +55,7 @@ MANIFEST = "manifest.json"
 FORMAT = 7
 MARKER = "assistant-index"
 BUILD_KEY = "assistant_build"  # collection metadata key of the build token
+WRITER_KEY = "assistant_writer"  # ... and of the host and corpus folder that last wrote it
 PAGE = 5000  # records per request when reading a whole collection
 
 
@@ -63,6 +65,39 @@ def doc_key(source: str) -> str:
 
 def unit_id(source: str, index: int) -> str:
     return f"{doc_key(source)}:u{index}"
+
+
+def _fatal(e: BaseException) -> bool:
+    return isinstance(e, (KeyboardInterrupt, SystemExit, GeneratorExit, MemoryError))
+
+
+@contextmanager
+def store_errors(where: str, remote: bool):
+    """Vendor errors of a store call as one of ours, with one line of message.
+
+    chromadb raises its own types, httpx's, ValueError, and for a damaged
+    sqlite file a pyo3 `PanicException`, which derives from BaseException, so
+    `except Exception` lets it through as a traceback."""
+    try:
+        yield
+    except AssistantError:
+        raise
+    except BaseException as e:
+        if _fatal(e):
+            raise
+        first = (str(e).strip().splitlines() or [""])[0][:300]
+        # A server error is never taken for a corrupt store: that would wipe the server.
+        cls = IndexConfigError if remote else IndexStoreError
+        raise cls(f"{where} failed: {type(e).__name__}: {first}") from e
+
+
+def corpus_namespace(corpus: Path) -> str:
+    """The default namespace of a corpus on a Chroma server: its folder's absolute path."""
+    return "c" + hashlib.sha1(str(Path(corpus).resolve()).encode()).hexdigest()[:10]
+
+
+def writer_id(settings: Settings) -> str:
+    return f"{socket.gethostname()}:{Path(settings.corpus).resolve()}"
 
 
 def signature(settings: Settings, embedder_id: str) -> dict:
@@ -75,7 +110,10 @@ def signature(settings: Settings, embedder_id: str) -> dict:
         "unit_max_tokens": settings.unit_max_tokens,
         "corpus": str(Path(settings.corpus).resolve()),
         # Where the vectors are: another server or database is another index.
-        "chroma": [settings.chroma_url, settings.chroma_tenant, settings.chroma_database, settings.chroma_prefix]
+        "chroma": [
+            settings.chroma_url, settings.chroma_tenant, settings.chroma_database, settings.chroma_prefix,
+            settings.chroma_namespace,
+        ]  # fmt: skip
         if settings.chroma_url
         else None,
     }
@@ -177,6 +215,7 @@ class IndexStore:
         self._client = None
         self._chunks = None
         self._units = None
+        self._namespace: str | None = None
 
     @property
     def remote(self) -> bool:
@@ -190,7 +229,45 @@ class IndexStore:
         return f"Chroma store in {self.dir / 'chroma'}"
 
     def collection_name(self, kind: str) -> str:
-        return f"{self.settings.chroma_prefix}{kind}-{self.embedder_id}"
+        base = f"{self.settings.chroma_prefix}{kind}-{self.embedder_id}"
+        return f"{base}-{self.namespace}" if self.remote else base
+
+    @property
+    def namespace(self) -> str | None:
+        """Server mode: which corpus's collections this store uses. Set
+        (`chroma_namespace`), or the corpus folder's own, or, for a client
+        without the corpus folder, the one index of this prefix and embedder
+        the server holds."""
+        if not self.remote:
+            return None  # an embedded store belongs to its index folder alone
+        if self._namespace is None:
+            s = self.settings
+            if s.chroma_namespace:
+                self._namespace = s.chroma_namespace
+            elif Path(s.corpus).is_dir():
+                self._namespace = corpus_namespace(Path(s.corpus))
+            else:
+                self._namespace = self._discover_namespace()
+        return self._namespace
+
+    def _discover_namespace(self) -> str:
+        client = self._client or _chroma_client(self.settings)
+        head = f"{self.settings.chroma_prefix}chunks-{self.embedder_id}-"
+        with store_errors(self.where, True):
+            found = {c.name[len(head) :]: c for c in client.list_collections() if c.name.startswith(head)}
+        if not found:
+            raise IndexStoreError(
+                f"{self.where} holds no index yet, and corpus folder {self.settings.corpus} is not here"
+            )
+        if len(found) > 1:
+            names = "; ".join(
+                f"{ns} ({(c.metadata or {}).get(WRITER_KEY, 'unknown corpus')})" for ns, c in sorted(found.items())
+            )
+            raise IndexConfigError(
+                f"{self.where} holds the indexes of {len(found)} corpora and corpus folder {self.settings.corpus} "
+                f"is not here to say which: set ASSISTANT_CHROMA_NAMESPACE to one of {names}"
+            )
+        return next(iter(found))
 
     # -- manifest -----------------------------------------------------------
     @property
@@ -235,21 +312,23 @@ class IndexStore:
         return "ready"
 
     # -- Chroma -------------------------------------------------------------
+    def guard(self):
+        """A context in which vendor errors of this store become ours (see `store_errors`)."""
+        return store_errors(self.where, self.remote)
+
     def _open(self):
         if self._client is None:
             try:
-                self._client = _chroma_client(self.settings)
-                self._chunks = self._collection("chunks")
-                self._units = self._collection("units")
-            except IndexConfigError:
-                self._client = None
+                with self.guard():
+                    if not self.remote:
+                        ensure_dir(self.dir)
+                    self._client = _chroma_client(self.settings)
+                    self._chunks = self._collection("chunks")
+                    self._units = self._collection("units")
+                    self.check_dim()
+            except AssistantError:
+                self._client = self._chunks = self._units = None
                 raise
-            except Exception as e:  # chromadb raises several types on a broken store
-                self._client = None
-                if self.remote:  # never taken for a corrupt store: that would wipe the server
-                    raise IndexConfigError(f"{self.where} failed: {e}") from e
-                raise IndexStoreError(f"{self.where} cannot be opened: {e}") from e
-            self.check_dim()
         return self._client
 
     def _collection(self, kind: str):
@@ -267,7 +346,8 @@ class IndexStore:
         if not dim:
             return
         for col in (self._chunks, self._units):
-            got = col.get(limit=1, include=["embeddings"])["embeddings"]
+            with self.guard():
+                got = col.get(limit=1, include=["embeddings"])["embeddings"]
             if got is not None and len(got) and len(got[0]) != dim:
                 raise IndexConfigError(
                     f"Collection {col.name} in {self.where} holds {len(got[0])}-dimensional vectors, but the "
@@ -275,30 +355,48 @@ class IndexStore:
                     "ASSISTANT_CHROMA_PREFIX (or database), or rebuild with `assistant index --rebuild`."
                 )
 
+    def _server_meta(self) -> dict:
+        self._open()
+        with store_errors(self.where, True):
+            return self._client.get_collection(self.collection_name("chunks")).metadata or {}
+
     def server_build(self) -> str | None:
         """The build token the server's chunks collection carries (server mode)."""
-        self._open()
-        try:
-            meta = self._client.get_collection(self.collection_name("chunks")).metadata or {}
-        except Exception as e:
-            raise IndexConfigError(f"{self.where} failed: {e}") from e
-        return meta.get(BUILD_KEY)
+        return self._server_meta().get(BUILD_KEY)
+
+    def server_writer(self) -> str | None:
+        """The host and corpus folder that last wrote to the server's collections."""
+        return self._server_meta().get(WRITER_KEY)
 
     def set_server_build(self, token: str) -> None:
         self._open()
-        self._chunks.modify(metadata={BUILD_KEY: token})
+        with self.guard():
+            self._chunks.modify(metadata={BUILD_KEY: token, WRITER_KEY: writer_id(self.settings)})
+
+    def counts_match(self, manifest: dict) -> bool:
+        """Whether the store holds as many chunks and sentences as the
+        manifest says: an emptied or replaced store (its sqlite file truncated,
+        its folder deleted) opens without an error and holds none."""
+        files = list(manifest.get("files", {}).values()) + list(manifest.get("partial", {}).values())
+        with self.guard():
+            return (self.chunks.count(), self.units.count()) == (
+                sum(int(f.get("chunks", 0)) for f in files),
+                sum(int(f.get("units", 0)) for f in files),
+            )
 
     def drop_collections(self) -> None:
         """Delete this index's collections on the Chroma server (server mode)."""
         client = _chroma_client(self.settings)
-        try:
+        with store_errors(self.where, True):
             present = {c.name for c in client.list_collections()}
             for kind in ("chunks", "units"):
                 if self.collection_name(kind) in present:
                     client.delete_collection(self.collection_name(kind))
-        except Exception as e:
-            raise IndexConfigError(f"{self.where} failed: {e}") from e
         self.close()
+
+    def read_all(self, collection, include: list[str]):
+        with self.guard():
+            yield from read_all(collection, include)
 
     @property
     def chunks(self):
@@ -345,7 +443,7 @@ class IndexStore:
                 excluded_embed_metadata_keys=["source"],
                 metadata_template="{value}",
             )
-            for cid, doc, meta in read_all(self.chunks, ["documents", "metadatas"])
+            for cid, doc, meta in self.read_all(self.chunks, ["documents", "metadatas"])
         ]
         if not nodes:  # bm25s cannot save an empty index
             shutil.rmtree(final, ignore_errors=True)
@@ -400,10 +498,27 @@ def tokenize(texts: list[str]) -> list[list[str]]:
     return bm25s.tokenize(texts, stopwords=STOPWORDS, stemmer=_stemmer(), return_ids=False, show_progress=False)
 
 
+def ensure_dir(index_dir: Path) -> None:
+    """Create the index folder, or say in one line why it cannot be."""
+    try:
+        index_dir.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise IndexStoreError(f"Index folder {index_dir} is a file, not a folder: choose another --index-dir") from None
+    except OSError as e:
+        raise IndexStoreError(f"Index folder {index_dir} cannot be created: {e.strerror}") from None
+
+
 @contextmanager
 def _build_lock(index_dir: Path):
-    index_dir.mkdir(parents=True, exist_ok=True)
-    with open(index_dir / ".lock", "w") as fh:
+    ensure_dir(index_dir)
+    try:
+        fh = open(index_dir / ".lock", "w")
+    except OSError as e:
+        raise IndexStoreError(
+            f"Index folder {index_dir} cannot be written ({e.strerror}): it can be read, but not built or "
+            "updated, here; build it where it is writable, or choose another --index-dir"
+        ) from None
+    with fh:
         fcntl.flock(fh, fcntl.LOCK_EX)  # one builder at a time
         try:
             yield
@@ -429,6 +544,12 @@ def _looks_like_ours(index_dir: Path) -> bool:
     return all(p.name in allowed for p in index_dir.iterdir())
 
 
+def forget_local(index_dir: Path) -> None:
+    """Drop this process's handles on the embedded store in `index_dir`, so
+    that the next client reads it from disk (after another process changed it)."""
+    _forget_chroma(Path(index_dir) / "chroma")
+
+
 def _forget_chroma(path: Path) -> None:
     """Drop chromadb's in-process cache of the store at `path`.
 
@@ -445,8 +566,9 @@ def _forget_chroma(path: Path) -> None:
     if system is not None:
         try:
             system.stop()
-        except Exception:  # a broken store may fail to stop; it is being deleted
-            pass
+        except BaseException as e:  # a broken store may fail to stop (even panic); it is being dropped
+            if _fatal(e):
+                raise
 
 
 def read_all(collection, include: list[str]):
@@ -565,7 +687,9 @@ def manifest_from_store(store: IndexStore, sig: dict) -> dict:
     so is re-indexed or removed by the next sync, as is a file written by an
     older version, whose chunks lack the `units` key)."""
     files: dict[str, dict] = {}
-    for _, meta in read_all(store.chunks, ["metadatas"]):
+    stored: set[str] = set()
+    for _, meta in store.read_all(store.chunks, ["metadatas"]):
+        stored.add(meta["source"])
         if "units" not in meta:
             continue
         f = files.setdefault(
@@ -575,7 +699,8 @@ def manifest_from_store(store: IndexStore, sig: dict) -> dict:
         f["chunks"] = f.get("chunks", 0) + 1
         f["expected"] = meta.get("file_chunks")
     whole = {s: f for s, f in files.items() if f["sha256"] and f.pop("expected") == f["chunks"]}
-    return {"marker": MARKER, "signature": sig, "files": whole, "complete": False}
+    # "stored": every file with records, whole or not (popped by the caller).
+    return {"marker": MARKER, "signature": sig, "files": whole, "complete": False, "stored": sorted(stored)}
 
 
 def refresh(settings: Settings, embedder) -> SyncReport:
@@ -587,6 +712,7 @@ def refresh(settings: Settings, embedder) -> SyncReport:
         store = IndexStore(settings, embedder.id, getattr(embedder, "dim", None))
         token = store.server_build()
         manifest = manifest_from_store(store, signature(settings, embedder.id))
+        manifest.pop("stored")
         if not manifest["files"]:
             raise IndexStoreError(f"{store.where} holds no index yet, and corpus folder {settings.corpus} is not here")
         t = time.perf_counter()
@@ -673,22 +799,41 @@ def sync(
             report.rebuilt = True
         try:
             store._open()
+            if not store.remote and manifest is not None and manifest.get("complete") and not store.counts_match(manifest):
+                raise IndexStoreError(f"{store.where} does not hold what its manifest lists (emptied or replaced)")
         except IndexConfigError:
             raise
         except IndexStoreError as e:
             log.warning("%s; rebuilding", e)
+            store.close()
             wipe(index_dir)
             manifest, report.rebuilt = None, True
             store = IndexStore(settings, embedder.id, dim)
             store._open()
-        if store.remote and (manifest is None or manifest.get("server_build") != store.server_build()):
+        if store.remote and (
+            manifest is None
+            or manifest.get("server_build") != store.server_build()
+            or (manifest.get("complete") and not store.counts_match(manifest))
+        ):
             # The server is not as this cache last left it (another client
             # wrote to it, or this is a new cache): start from its contents.
             manifest = manifest_from_store(store, sig)
             report.refreshed = True
+            writer = store.server_writer()
+            listed = {p.relative_to(corpus).as_posix() for p in files}
+            foreign = sorted(set(manifest.pop("stored")) - listed)
+            if writer and writer != writer_id(settings) and foreign and not rebuild:
+                raise ForeignFilesError(
+                    f"{store.where}: collection {store.collection_name('chunks')} was last written from {writer}, "
+                    f"and holds {len(foreign)} file(s) that corpus folder {corpus} does not have "
+                    f"({', '.join(foreign[:3])}{', ...' if len(foreign) > 3 else ''}); indexing would delete them. "
+                    "Give this corpus its own ASSISTANT_CHROMA_NAMESPACE (or ASSISTANT_CHROMA_PREFIX), or run "
+                    "`assistant index --rebuild` to replace them with this folder's files."
+                )
         # Leftovers of an interrupted build (or of another client) may be in
         # the store only when the manifest is not a finished one.
-        resuming = (manifest is None or not manifest.get("complete")) and store.chunks.count() > 0
+        with store.guard():
+            resuming = (manifest is None or not manifest.get("complete")) and store.chunks.count() > 0
         if manifest is None:
             manifest = {"marker": MARKER, "signature": sig, "files": {}}
         manifest["complete"] = False
@@ -727,8 +872,9 @@ def sync(
             writing()
             # Units go first: a file with units always has its chunks, so the
             # chunks alone tell which files an interrupted build left behind.
-            store.units.delete(where={"source": source})
-            chunk_vs.delete(ref_doc_id=source)
+            with store.guard():
+                store.units.delete(where={"source": source})
+                chunk_vs.delete(ref_doc_id=source)
             with lock:
                 manifest["files"].pop(source, None)
 
@@ -747,18 +893,19 @@ def sync(
                 if p.replaces or resuming:
                     drop(p.source)  # also clears chunks left by an interrupted build
             try:
-                for b in range(0, len(all_chunks), max_batch):
-                    chunk_vs.add(all_chunks[b : b + max_batch])
-                for part in (units, heads):
-                    for b in range(0, len(part.ids), max_batch):
-                        e = b + max_batch
-                        store.units.add(
-                            ids=part.ids[b:e],
-                            metadatas=part.metadatas[b:e],
-                            embeddings=np.stack(part.embeddings[b:e]),
-                            documents=part.documents[b:e] or None,
-                        )
-            except Exception as e:
+                with store.guard():
+                    for b in range(0, len(all_chunks), max_batch):
+                        chunk_vs.add(all_chunks[b : b + max_batch])
+                    for part in (units, heads):
+                        for b in range(0, len(part.ids), max_batch):
+                            e = b + max_batch
+                            store.units.add(
+                                ids=part.ids[b:e],
+                                metadatas=part.metadatas[b:e],
+                                embeddings=np.stack(part.embeddings[b:e]),
+                                documents=part.documents[b:e] or None,
+                            )
+            except IndexStoreError as e:
                 if "dimension" in str(e):
                     store.check_dim(vecs.shape[1])  # says which collection and why
                 raise
@@ -897,7 +1044,7 @@ def sync(
         if resuming:
             # An interrupted build may have stored chunks of a file it never
             # committed, and that file may be gone now.
-            stored = {m["source"] for _, m in read_all(store.chunks, ["metadatas"])}
+            stored = {m["source"] for _, m in store.read_all(store.chunks, ["metadatas"])}
             for source in sorted(stored - set(manifest["files"])):
                 drop(source)
                 report.removed.append(source)

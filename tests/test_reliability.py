@@ -2,6 +2,9 @@
 indexes changed or damaged under a running assistant, and one huge file."""
 
 import os
+import subprocess
+import sys
+import threading
 
 import pytest
 
@@ -30,3 +33,61 @@ def test_links_out_of_the_corpus_and_special_files_are_never_read(settings, corp
     a = answer("What is the vault code of Snorkelheim?", settings=settings)
     assert all(p.source not in ("passwd.txt", "environ.txt") for p in a.passages)
     assert "91-44-17" not in a.text and all("91-44-17" not in p.text for p in a.passages)
+
+
+def _index_in_another_process(settings: Settings, *extra: str) -> None:
+    cmd = [sys.executable, "-m", "assistant.cli", "index", "-q", "--corpus", str(settings.corpus)]
+    r = subprocess.run([*cmd, "--index-dir", str(settings.index_dir), *extra], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+
+
+LIGHT = "How tall is the Snorkelheim lighthouse?"
+
+
+def test_a_running_assistant_follows_builds_made_by_another_process(settings, corpus_dir):
+    (corpus_dir / "light.txt").write_text("The Snorkelheim lighthouse is 47 metres tall.\n", encoding="utf-8")
+    build_index(settings=settings)
+    assert "47 metres" in answer(LIGHT, settings=settings).text
+
+    # A file removed by a build in another process: no error, and its text is gone.
+    (corpus_dir / "light.txt").unlink()
+    _index_in_another_process(settings)
+    a = answer(LIGHT, settings=settings)
+    assert all(p.source != "light.txt" for p in a.passages) and "47 metres" not in a.text
+
+    # A file added there is found here, without a restart.
+    (corpus_dir / "lamp.txt").write_text("The Quillmoor lamp museum opened in 1911.\n", encoding="utf-8")
+    _index_in_another_process(settings)
+    a = answer("When did the Quillmoor lamp museum open?", settings=settings)
+    assert "1911" in a.text and a.citations[0].source == "lamp.txt"
+
+
+def test_questions_during_a_rebuild_in_another_process_never_fail(settings, corpus_dir):
+    (corpus_dir / "lamp.txt").write_text("The Quillmoor lamp museum opened in 1911.\n", encoding="utf-8")
+    build_index(settings=settings)
+    q = "When did the Quillmoor lamp museum open?"
+    errors: list[BaseException] = []
+    answers: list = []
+    done = threading.Event()
+
+    def ask() -> None:
+        while not done.is_set():
+            try:
+                answers.append(answer(q, settings=settings))
+            except BaseException as e:  # noqa: BLE001 - every failure is what this test looks for
+                errors.append(e)
+
+    threads = [threading.Thread(target=ask) for _ in range(2)]
+    for t in threads:
+        t.start()
+    try:
+        for _ in range(2):
+            _index_in_another_process(settings, "--rebuild")
+    finally:
+        done.set()
+        for t in threads:
+            t.join(timeout=120)
+    assert not errors, errors[:3]
+    assert len(answers) > 2
+    after = answer(q, settings=settings)
+    assert "1911" in after.text
