@@ -149,6 +149,35 @@ class SyncReport:
         )
 
 
+READ_ONLY_COPY_LIMIT = 1 << 30  # bytes of a read-only store copied to a temporary folder to be read
+_read_only_copies: dict[Path, Path] = {}
+
+
+def _local_path(index_dir: Path) -> Path:
+    """Where to open the embedded store of `index_dir`. Chroma writes to its
+    sqlite file even to read it, so a store in a read-only folder (a
+    read-only mount, another user's files) is read from a temporary copy."""
+    path = Path(index_dir) / "chroma"
+    if not path.is_dir() or os.access(path, os.W_OK):
+        return path
+    if path not in _read_only_copies:
+        import atexit
+        import tempfile
+
+        size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+        if size > READ_ONLY_COPY_LIMIT:
+            raise IndexStoreError(
+                f"Index folder {index_dir} is read-only and its Chroma store ({size >> 20:,} MB) too big to "
+                "read from a copy: make it writable, or build the index in another --index-dir"
+            )
+        tmp = Path(tempfile.mkdtemp(prefix="assistant-read-only-"))
+        atexit.register(shutil.rmtree, tmp, True)
+        shutil.copytree(path, tmp / "chroma")
+        log.info("index folder %s is read-only; reading its store from a copy in %s", index_dir, tmp)
+        _read_only_copies[path] = tmp / "chroma"
+    return _read_only_copies[path]
+
+
 def _chroma_client(settings: Settings):
     """A PersistentClient in index_dir/chroma, or an HttpClient for `chroma_url`."""
     import chromadb
@@ -156,7 +185,7 @@ def _chroma_client(settings: Settings):
 
     chroma_settings = ChromaSettings(anonymized_telemetry=False)
     if not settings.chroma_url:
-        return chromadb.PersistentClient(path=str(Path(settings.index_dir) / "chroma"), settings=chroma_settings)
+        return chromadb.PersistentClient(path=str(_local_path(settings.index_dir)), settings=chroma_settings)
     from urllib.parse import urlsplit
 
     url = settings.chroma_url
@@ -515,7 +544,7 @@ def _build_lock(index_dir: Path):
         fh = open(index_dir / ".lock", "w")
     except OSError as e:
         raise IndexStoreError(
-            f"Index folder {index_dir} cannot be written ({e.strerror}): it can be read, but not built or "
+            f"Index folder {index_dir} is read-only ({e.strerror}): it can be read, but not built or "
             "updated, here; build it where it is writable, or choose another --index-dir"
         ) from None
     with fh:

@@ -91,3 +91,88 @@ def test_questions_during_a_rebuild_in_another_process_never_fail(settings, corp
     assert len(answers) > 2
     after = answer(q, settings=settings)
     assert "1911" in after.text
+
+
+def _cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "assistant.cli", *args], capture_output=True, text=True, timeout=300,
+        env={**os.environ, **(env or {})},
+    )  # fmt: skip
+
+
+def _one_line_error(r: subprocess.CompletedProcess, code: int) -> str:
+    assert r.returncode == code, (r.returncode, r.stderr)
+    lines = [ln for ln in r.stderr.splitlines() if ln.startswith("error")]
+    assert len(lines) == 1 and "Traceback" not in r.stderr, r.stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize("damage", ["truncate", "delete"])
+def test_an_emptied_store_is_noticed_and_rebuilt(settings, damage):
+    import shutil
+
+    build_index(settings=settings)
+    reset_engines()
+    chroma = settings.index_dir / "chroma"
+    if damage == "truncate":
+        (chroma / "chroma.sqlite3").write_bytes(b"")
+    else:
+        shutil.rmtree(chroma)
+    where = ["--corpus", str(settings.corpus), "--index-dir", str(settings.index_dir)]
+    r = _cli("ask", "How much is Seoul expected to invest in the US?", *where)
+    assert r.returncode == 0 and "350 billion" in r.stdout, r.stdout + r.stderr
+    r = _cli("index", "-q", *where)
+    assert r.returncode == 0 and "5 unchanged" in r.stdout
+
+
+def test_random_damage_to_the_store_is_rebuilt_or_one_line(settings):
+    build_index(settings=settings)
+    reset_engines()
+    db = settings.index_dir / "chroma" / "chroma.sqlite3"
+    data = bytearray(db.read_bytes())
+    rng = __import__("random").Random(7)
+    for _ in range(8):  # 4 KB blocks of noise, as in the report
+        at = rng.randrange(0, max(1, len(data) - 4096))
+        data[at : at + 4096] = rng.randbytes(4096)
+    db.write_bytes(bytes(data))
+    where = ["--corpus", str(settings.corpus), "--index-dir", str(settings.index_dir)]
+    r = _cli("ask", "How much is Seoul expected to invest in the US?", *where)
+    if r.returncode == 0:  # rebuilt from the corpus
+        assert "350 billion" in r.stdout
+    else:
+        _one_line_error(r, 4)
+    assert "Traceback" not in r.stderr and "PanicException" not in r.stderr
+
+
+def test_bad_index_folders_are_one_line(tmp_path, corpus_dir):
+    a_file = tmp_path / "a-file"
+    a_file.write_text("not a folder")
+    for where in (a_file, "/proc/nope/idx"):
+        for cmd in (["index", "-q"], ["ask", "What tariff did Trump threaten?"]):
+            r = _cli(*cmd, "--corpus", str(corpus_dir), "--index-dir", str(where))
+            assert str(where) in _one_line_error(r, 4)
+
+
+@pytest.fixture
+def read_only_index(settings, tmp_path):
+    """The built index seen through a read-only bind mount (as root, which CI is)."""
+    build_index(settings=settings)
+    ro = tmp_path / "ro-index"
+    ro.mkdir()
+    mounted = subprocess.run(["mount", "--bind", str(settings.index_dir), str(ro)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"a read-only mount cannot be made here: {mounted.stderr.decode().strip()}")
+    try:
+        subprocess.run(["mount", "-o", "remount,bind,ro", str(ro)], check=True)
+        yield ro
+    finally:
+        subprocess.run(["umount", str(ro)], check=True)
+
+
+def test_a_read_only_index_is_answered_from_and_not_rebuilt(settings, read_only_index):
+    os.utime(next(settings.corpus.glob("000_*.txt")))  # the corpus looks changed: no rebuild may be tried
+    where = ["--corpus", str(settings.corpus), "--index-dir", str(read_only_index)]
+    r = _cli("ask", "How much is Seoul expected to invest in the US?", *where)
+    assert r.returncode == 0 and "350 billion" in r.stdout, r.stderr
+    assert "read-only" in r.stderr and "Traceback" not in r.stderr
+    assert "read-only" in _one_line_error(_cli("index", "-q", *where), 4)
