@@ -29,3 +29,14 @@ class IndexConfigError(IndexStoreError):
     """The index cannot be used as configured (Chroma server unreachable,
     vectors of another dimension); rebuilding would not help, so it is never
     wiped for this."""
+
+
+class GoldFileError(AssistantError, ValueError):
+    """An eval gold set is missing, empty or malformed; `problems` holds one
+    line per problem (`file:line (id): what is wrong`), the message all of them."""
+
+    exit_code = 2
+
+    def __init__(self, problems: list[str]):
+        self.problems = list(problems)
+        super().__init__("\n".join(self.problems))
