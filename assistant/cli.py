@@ -112,17 +112,19 @@ def cmd_chat(args) -> int:
 
 def cmd_eval(args) -> int:
     from .api import _resolve
-    from .evaluate import baseline_from, compare, load_gold, run
+    from .evaluate import baseline_from, check_outputs, compare, load_gold, run
     from .report import markdown, write
 
     settings = _resolve({**_options(args), "backend": args.backend})
     if args.backend == "llm" and not (settings.openai_api_key or settings.openai_base_url):
         print("error: --backend llm needs OPENAI_API_KEY or OPENAI_BASE_URL", file=sys.stderr)
         return 2
-    try:
-        gold = load_gold(Path(args.gold))
-    except (OSError, ValueError) as e:
-        print(f"error: cannot read gold set: {e}", file=sys.stderr)
+    try:  # every input is checked before the index or a model is loaded
+        gold = load_gold(Path(args.gold), settings)
+        baseline = check_outputs(Path(args.out), args.baseline, args.update_baseline)
+    except ValueError as e:  # GoldFileError: one line per problem
+        for line in str(e).splitlines():
+            print(f"error: {line}", file=sys.stderr)
         return 2
     report = run(gold, settings, backend=args.backend, progress=not args.quiet)
     paths = write(report, Path(args.out))
@@ -136,8 +138,7 @@ def cmd_eval(args) -> int:
         base.write_text(json.dumps(baseline_from(report, args.tolerance), indent=1) + "\n", encoding="utf-8")
         print(f"baseline written: {base}")
         return 0
-    if args.baseline:
-        baseline = json.loads(Path(args.baseline).read_text(encoding="utf-8"))
+    if baseline is not None:
         problems = compare(report["summary"], baseline)
         if problems:
             print("REGRESSION against " + args.baseline + ":", file=sys.stderr)

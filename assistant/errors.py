@@ -34,3 +34,14 @@ class IndexConfigError(IndexStoreError):
 class ForeignFilesError(IndexConfigError):
     """An index build would delete files that another corpus put on a shared
     Chroma server; nothing was deleted."""
+
+
+class GoldFileError(AssistantError, ValueError):
+    """An eval gold set is missing, empty or malformed; `problems` holds one
+    line per problem (`file:line (id): what is wrong`), the message all of them."""
+
+    exit_code = 2
+
+    def __init__(self, problems: list[str]):
+        self.problems = list(problems)
+        super().__init__("\n".join(self.problems))
