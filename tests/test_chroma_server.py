@@ -3,7 +3,9 @@ re-index, answer and evals work as with the embedded store; a second client
 without the corpus answers from the server; bad configurations fail clearly."""
 
 import shutil
+import signal
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,7 @@ from assistant import IndexConfigError, IndexStoreError, Settings, answer, build
 from assistant.api import reset_engines
 from assistant.cli import main
 from assistant.embed import get_embedder
+from assistant.errors import ForeignFilesError
 from assistant.store import IndexStore, read_all
 
 from servers import free_port, serve
@@ -21,24 +24,22 @@ pytestmark = pytest.mark.slow
 QUESTION = "How much is Seoul expected to invest in the US?"
 
 
-@pytest.fixture(scope="module")
-def chroma_url(tmp_path_factory):
+@contextmanager
+def chroma_server(path: Path):
+    """A real `chroma run` on a free 127.0.0.1 port: (url, process)."""
     exe = shutil.which("chroma", path=str(Path(sys.executable).parent)) or shutil.which("chroma")
     if exe is None:
         pytest.fail("the `chroma` command (installed with chromadb) is missing")
     port = free_port()
-    cmd = [
-        exe,
-        "run",
-        "--path",
-        str(tmp_path_factory.mktemp("chroma_server")),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-    ]
+    cmd = [exe, "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)]
     url = f"http://127.0.0.1:{port}"
-    with serve(cmd, url + "/api/v2/heartbeat", "chroma run", timeout=30):
+    with serve(cmd, url + "/api/v2/heartbeat", "chroma run", timeout=30) as proc:
+        yield url, proc
+
+
+@pytest.fixture(scope="module")
+def chroma_url(tmp_path_factory):
+    with chroma_server(tmp_path_factory.mktemp("chroma_server")) as (url, _):
         yield url
 
 
@@ -223,3 +224,74 @@ def test_a_new_client_reuses_what_the_server_holds_and_repairs_partial_files(chr
     assert store.status() == "outdated"
     assert not build_index(settings=first).changed
     assert store.status() == "ready"
+
+
+def test_two_corpora_on_one_server_never_delete_each_others_records(chroma_url, corpus_dir, tmp_path):
+    """Same server, same prefix, different corpus folders: each corpus has
+    collections of its own (the reliability report saw "120 removed")."""
+    reset_engines()
+    other = tmp_path / "other-corpus"
+    other.mkdir()
+    (other / "harbor.txt").write_text("The quokka summit in Busan ended with a pledge of 42 ferries.\n", encoding="utf-8")
+    a = Settings(corpus=corpus_dir, index_dir=tmp_path / "a", chroma_url=chroma_url, chroma_prefix="t8-")
+    b = Settings(corpus=other, index_dir=tmp_path / "b", chroma_url=chroma_url, chroma_prefix="t8-")
+    build_index(settings=a)
+    report = build_index(settings=b)
+    assert report.added == ["harbor.txt"] and not report.removed
+    assert not build_index(settings=a).changed
+    assert len(server_records(a)[0]) == 5 and server_records(b)[0] == {"harbor.txt"}
+    assert "350 billion" in answer(QUESTION, settings=a).text
+    assert "42 ferries" in answer("How many ferries were pledged?", settings=b).text
+    # A client with no corpus folder cannot tell which of the two to read: one line naming both.
+    with pytest.raises(IndexConfigError, match="ASSISTANT_CHROMA_NAMESPACE to one of .*other-corpus"):
+        answer(QUESTION, settings=a.with_options(corpus=tmp_path / "absent", index_dir=tmp_path / "c"))
+
+
+def test_a_shared_namespace_refuses_to_delete_another_corpus_files(chroma_url, corpus_dir, tmp_path):
+    """Two folders told to share one namespace: the second build would delete
+    the first one's files, so it stops and names them; --rebuild takes over."""
+    reset_engines()
+    other = tmp_path / "other-corpus"
+    other.mkdir()
+    (other / "harbor.txt").write_text("The quokka summit in Busan ended with a pledge of 42 ferries.\n", encoding="utf-8")
+    a = Settings(corpus=corpus_dir, index_dir=tmp_path / "a", chroma_url=chroma_url, chroma_namespace="shared")
+    b = a.with_options(corpus=other, index_dir=tmp_path / "b")
+    build_index(settings=a)
+    with pytest.raises(ForeignFilesError, match=r"holds 5 file\(s\) .* \(000_5ee872053de253e0.txt, .*--rebuild"):
+        build_index(settings=b)
+    assert len(server_records(a)[0]) == 5  # nothing was deleted
+    # Asking a question never deletes either: it answers from what the server holds.
+    assert "350 billion" in answer(QUESTION, settings=b).text
+    assert len(server_records(a)[0]) == 5
+    report = build_index(settings=b, rebuild=True)
+    assert report.added == ["harbor.txt"] and server_records(b)[0] == {"harbor.txt"}
+
+
+
+@pytest.mark.parametrize("how", ["killed", "stopped"])
+def test_a_server_lost_during_a_build_is_one_line_and_the_build_resumes(how, corpus_dir, tmp_path):
+    """kill -9 or SIGSTOP of the server while `assistant index` writes to it: an
+    IndexConfigError of one line (exit 4 in the CLI), not an httpx traceback."""
+    from assistant.store import sync
+
+    reset_engines()
+    with chroma_server(tmp_path / "server") as (url, proc):
+        s = Settings(corpus=corpus_dir, index_dir=tmp_path / "index", chroma_url=url, chroma_timeout=3)
+        embedder = get_embedder(s)
+
+        class LosesTheServer:
+            id, dim, calls = embedder.id, embedder.dim, 0
+
+            def embed(self, texts):
+                self.calls += 1
+                if self.calls == 2:  # the first group is stored: the server goes away mid-build
+                    proc.send_signal(signal.SIGKILL if how == "killed" else signal.SIGSTOP)
+                return embedder.embed(texts)
+
+        with pytest.raises(IndexConfigError) as lost:
+            sync(s, LosesTheServer(), group_units=200)
+        assert "\n" not in str(lost.value) and url in str(lost.value)
+        if how == "stopped":
+            proc.send_signal(signal.SIGCONT)
+            report = build_index(settings=s)  # the next run, once the server is back, finishes the build
+            assert len(report.added) + len(report.unchanged) == 5 and IndexStore(s, embedder.id).status() == "ready"
