@@ -391,7 +391,8 @@ def example_questions(n: int = 4, **options) -> list[str]:
     one per document in turn (built from the index, so any corpus works)."""
     settings = _resolve(dict(options))
     engine = get_engine(settings)
-    got = engine.store.units.get(where={"heading": True}, include=["documents", "metadatas"])
+    with engine.store.guard():
+        got = engine.store.units.get(where={"heading": True}, include=["documents", "metadatas"])
     by_source: dict[str, list[str]] = {}
     for text, meta in sorted(zip(got["documents"], got["metadatas"]), key=lambda x: (x[1]["source"], x[1]["unit"])):
         words = text.split()
