@@ -6,7 +6,7 @@ import re
 import time
 
 import pytest
-from fake_openai import FakeOpenAI, Reply, passage_with, sentence_of
+from fake_openai import EMPTY_DELTA, KEEPALIVE, SILENCE, TRICKLE, FakeOpenAI, Reply, passage_with, sentence_of
 
 from assistant import answer, answer_stream
 from assistant.generate import build_messages
@@ -139,6 +139,44 @@ def test_slow_server_does_not_hang(llm, fake):
     a = answer(Q, settings=llm.with_options(openai_timeout=1.5))
     assert time.perf_counter() - t < 4
     assert a.backend == "offline" and any("did not answer within" in n for n in a.notes)
+
+
+STALL = 12.0  # how long a stalling server holds a request open: far past the deadline
+
+
+def timed_answer(llm, question, deadline, **kw):
+    import openai  # noqa: F401  (imported and the index loaded before timing)
+
+    answer(question, settings=llm.with_options(backend="offline"))
+    t = time.perf_counter()
+    a = answer(question, settings=llm.with_options(openai_timeout=deadline), **kw)
+    return a, time.perf_counter() - t
+
+
+@pytest.mark.parametrize(
+    "filler", [KEEPALIVE, EMPTY_DELTA, TRICKLE, SILENCE], ids=["keep-alive", "empty-deltas", "trickle", "silence"]
+)
+def test_deadline_bounds_the_answer_whatever_the_server_sends(llm, fake, filler):
+    # 200 at once, then only `filler` for STALL seconds: the deadline must still hold.
+    fake.script = [lambda r: Reply(stall=STALL, filler=filler, every=0.5, text="Too late [1].")] * 3
+    a, took = timed_answer(llm, Q, 2.0)
+    assert took < 2.0 + 2, took
+    assert a.backend == "offline" and "350 billion" in a.text
+    assert any("did not finish within 2 s" in n for n in a.notes), a.notes
+
+
+def test_deadline_bounds_the_follow_up_rewrite(llm, fake):
+    # The rewrite is not streamed: whitespace before its JSON body keeps each read alive.
+    fake.script = [
+        lambda r: Reply(stall=STALL, filler=b" ", every=0.5, text="How much will Seoul invest?"),
+        cite_fact(),
+    ]
+    history = [{"role": "user", "content": "What is Seoul's plan for US investment?"},
+               {"role": "assistant", "content": "It plans a large investment [1]."}]  # fmt: skip
+    a, took = timed_answer(llm, "And how much is that?", 2.0, history=history)
+    assert took < 2.0 + 2, took
+    assert any("could not be rewritten" in n and "within 2 s" in n for n in a.notes), a.notes
+    assert a.backend == "offline" and len(fake.requests) == 1  # no time was left to ask for the answer
 
 
 def test_unreachable_server(seeds_settings):
