@@ -22,6 +22,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from functools import cache
 
 from .errors import AssistantError
 from .settings import Settings
@@ -112,9 +113,25 @@ def _shut(stream) -> None:
         pass  # already closed
 
 
+@cache
+def _http_client_class():
+    """openai's httpx client class (imported on first use), closing itself
+    when dropped as the SDK's own does, so idle connections go with it."""
+    from openai import DefaultHttpxClient  # the SDK's defaults (timeouts, limits, redirects)
+
+    class HttpClient(DefaultHttpxClient):
+        def __del__(self):
+            try:
+                self.close()
+            except Exception:
+                pass
+
+    return HttpClient
+
+
 class ChatClient:
     def __init__(self, settings: Settings):
-        from openai import DefaultHttpxClient, OpenAI
+        from openai import OpenAI
 
         self.model = settings.llm_model
         self.max_tokens = settings.llm_max_tokens
@@ -127,7 +144,7 @@ class ChatClient:
             base_url=settings.openai_base_url,
             max_retries=0,  # retries are ours, within one deadline
             timeout=settings.openai_timeout,
-            http_client=DefaultHttpxClient(
+            http_client=_http_client_class()(
                 event_hooks={"request": [self.watchdog.on_request], "response": [self.watchdog.on_response]}
             ),
         )
