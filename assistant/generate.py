@@ -66,6 +66,14 @@ def llm_answer_stream(
     verify_s = 0.0
     raw, buf, shown, cited_seen = "", "", [], False
     notes: list[str] = []
+    for p in passages:
+        if p.n in verifier.instructions:
+            if "instructions" not in p.flags:
+                p.flags.append("instructions")
+            notes.append(
+                f"Passage [{p.n}] ({p.source}) contains instructions addressed to the assistant; "
+                "they were not followed and are not evidence."
+            )
 
     def emit(sentences: list[str]) -> Iterator[str]:
         nonlocal verify_s
@@ -102,18 +110,28 @@ def llm_answer_stream(
     claims = verifier.kept + verifier.recited
     refused = claims == 0
     text = " ".join(shown)
+    obeyed = len(verifier.obeyed)
     if refused:
         reasons = prompts.load_json("refusal_reasons.json")
         if verifier.dropped:
-            reason = prompts.render(reasons["llm_unsupported"], detail=f"{verifier.dropped} sentence(s)")
+            detail = f"{verifier.dropped} sentence(s)"
+            if obeyed:
+                detail += f", {obeyed} of them carrying out instructions found in the passages"
+            reason = prompts.render(reasons["llm_unsupported"], detail=detail)
         else:
             reason = prompts.render(reasons["llm_refused"])
         text = prompts.render(prompts.load("refusal.txt"), reason=reason)
         if not shown:
             yield text
-    if verifier.dropped and not refused:
+    if obeyed:
         notes.append(
-            f"{verifier.dropped} sentence(s) of the model's answer had no support in the sources and were left out."
+            f"{obeyed} sentence(s) of the model's answer carried out instructions found in the passages "
+            "and were left out."
+        )
+    if verifier.dropped - obeyed and not refused:
+        notes.append(
+            f"{verifier.dropped - obeyed} sentence(s) of the model's answer had no support in the sources "
+            "and were left out."
         )
     yield LLMResult(
         text=text,

@@ -6,12 +6,23 @@ LLMs: the request carries only fields every compatible server accepts (model,
 messages, max_tokens, temperature, stream), and retries, Retry-After and one
 deadline for the whole answer are ours to control, so a slow or failing
 server costs at most `openai_timeout` seconds.
+
+httpx's timeouts bound each read, not a whole response: a server that keeps
+sending something (SSE comments such as `: keep-alive`, which the openai
+client swallows, whitespace before a JSON body, empty deltas, a trickle of
+text) would hold an answer open for as long as it likes. So each call is
+also watched: at the deadline a timer shuts down the sockets of the call's
+connections, which ends any read at once, and the stream is checked against
+the deadline between events.
 """
 
 from __future__ import annotations
 
+import socket
+import threading
 import time
 from collections.abc import Iterator
+from functools import cache
 
 from .errors import AssistantError
 from .settings import Settings
@@ -31,6 +42,93 @@ def _retry_after(err) -> float | None:
         return None
 
 
+class _Watchdog:
+    """Cuts one client's connections when a call's deadline passes.
+
+    Every connection the client opens is recorded (an httpcore `trace` hook
+    added to each request, so a server that never sends its headers is
+    covered too) along with the one each response arrived on; `fire` shuts
+    their sockets down, so a blocked read returns at once and the request or
+    stream fails, which the client reports as a timeout. A ChatClient serves
+    one answer at a time (api.py makes one per answer).
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._streams: list = []
+        self._timer: threading.Timer | None = None
+        self.fired = False
+
+    def on_request(self, request) -> None:  # httpx event hook
+        chained = request.extensions.get("trace")
+
+        def trace(name: str, info: dict) -> None:
+            if name in ("connection.connect_tcp.complete", "connection.start_tls.complete"):
+                self._add(info.get("return_value"))
+            if chained is not None:
+                chained(name, info)
+
+        request.extensions["trace"] = trace
+
+    def on_response(self, response) -> None:  # httpx event hook
+        self._add(response.extensions.get("network_stream"))
+
+    def _add(self, stream) -> None:
+        if stream is None:
+            return
+        with self._lock:
+            if stream not in self._streams:
+                self._streams.append(stream)
+            fired = self.fired
+        if fired:
+            _shut(stream)
+
+    def arm(self, deadline: float) -> None:
+        self.disarm()
+        with self._lock:
+            self.fired = False
+        self._timer = threading.Timer(max(0.0, deadline - time.monotonic()), self.fire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def disarm(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def fire(self) -> None:
+        with self._lock:
+            self.fired = True
+            streams, self._streams = self._streams, []
+        for stream in streams:
+            _shut(stream)
+
+
+def _shut(stream) -> None:
+    try:
+        sock = stream.get_extra_info("socket")
+        if sock is not None:
+            sock.shutdown(socket.SHUT_RDWR)
+    except (OSError, AttributeError, ValueError):
+        pass  # already closed
+
+
+@cache
+def _http_client_class():
+    """openai's httpx client class (imported on first use), closing itself
+    when dropped as the SDK's own does, so idle connections go with it."""
+    from openai import DefaultHttpxClient  # the SDK's defaults (timeouts, limits, redirects)
+
+    class HttpClient(DefaultHttpxClient):
+        def __del__(self):
+            try:
+                self.close()
+            except Exception:
+                pass
+
+    return HttpClient
+
+
 class ChatClient:
     def __init__(self, settings: Settings):
         from openai import OpenAI
@@ -40,11 +138,15 @@ class ChatClient:
         self.temperature = settings.llm_temperature
         self.retries = settings.llm_retries
         self.budget = settings.openai_timeout
+        self.watchdog = _Watchdog()
         self.client = OpenAI(
             api_key=settings.openai_api_key or "not-needed",  # local servers ignore it
             base_url=settings.openai_base_url,
             max_retries=0,  # retries are ours, within one deadline
             timeout=settings.openai_timeout,
+            http_client=_http_client_class()(
+                event_hooks={"request": [self.watchdog.on_request], "response": [self.watchdog.on_response]}
+            ),
         )
 
     def _request(self, messages: list[dict], stream: bool, max_tokens: int | None, deadline: float):
@@ -68,20 +170,27 @@ class ChatClient:
             except openai.APIStatusError as e:
                 raise LLMError(f"the model server answered HTTP {e.status_code}: {_brief(e)}") from e
             except (openai.APIError, ValueError) as e:
+                if self.watchdog.fired:  # a body cut off at the deadline
+                    raise LLMError(f"the model server did not answer within {self.budget:g} s") from e
                 raise LLMError(f"the model server sent a malformed response: {_brief(e)}") from e
             wait = _retry_after(last)
             wait = min(8.0, 0.5 * 2**attempt) if wait is None else wait
             if attempt == self.retries or time.monotonic() + wait >= deadline:
                 break
             time.sleep(wait)
-        if last is None or isinstance(last, openai.APITimeoutError) or deadline - time.monotonic() <= 0.05:
+        late = self.watchdog.fired or deadline - time.monotonic() <= 0.05
+        if last is None or late or isinstance(last, openai.APITimeoutError):
             raise LLMError(f"the model server did not answer within {self.budget:g} s") from last
         raise LLMError(f"the model server failed: {_brief(last)}") from last
 
     def complete(self, messages: list[dict], max_tokens: int | None = None, deadline: float | None = None) -> str:
         """The completion text; LLMError if there is none within the deadline."""
         deadline = deadline or time.monotonic() + self.budget
-        resp = self._request(messages, False, max_tokens, deadline)
+        self.watchdog.arm(deadline)
+        try:
+            resp = self._request(messages, False, max_tokens, deadline)
+        finally:
+            self.watchdog.disarm()
         try:
             text = resp.choices[0].message.content
         except (AttributeError, IndexError, TypeError):
@@ -92,25 +201,35 @@ class ChatClient:
 
     def stream(self, messages: list[dict], deadline: float | None = None) -> Iterator[str]:
         """Text deltas as they arrive. Failures before the first delta are
-        retried; a failure later raises LLMError."""
+        retried; a failure later raises LLMError, and so does the deadline,
+        whatever the server keeps sending."""
+        import httpx
         import openai
 
         deadline = deadline or time.monotonic() + self.budget
-        stream = self._request(messages, True, None, deadline)
+        late = LLMError(f"the model server did not finish within {self.budget:g} s")
+        self.watchdog.arm(deadline)
+        stream = None
         got = False
         try:
+            stream = self._request(messages, True, None, deadline)
             for chunk in stream:
-                if time.monotonic() > deadline:
-                    raise LLMError(f"the model server did not finish within {self.budget:g} s")
+                if self.watchdog.fired or time.monotonic() > deadline:  # empty deltas, a trickle
+                    raise late
                 choices = getattr(chunk, "choices", None) or []
                 delta = getattr(choices[0], "delta", None) if choices else None
                 text = getattr(delta, "content", None) if delta is not None else None
                 if text:
                     got = True
                     yield text
-        except (openai.APIError, ValueError) as e:
+            if self.watchdog.fired:  # the body ended because the watchdog cut it
+                raise late
+        except (openai.APIError, httpx.HTTPError, ValueError) as e:
+            if self.watchdog.fired or time.monotonic() > deadline:
+                raise late from e
             raise LLMError(f"the model's stream broke off: {_brief(e)}") from e
         finally:
+            self.watchdog.disarm()
             close = getattr(stream, "close", None)
             if close:
                 close()

@@ -16,6 +16,9 @@ class Passage:
     `start`/`end` are character offsets into the original file:
     `open(source).read()[start:end]` is the raw text this passage came from.
     `text` is the cleaned text that was indexed and shown to readers.
+    `flags` marks what a reader should know about it: "instructions" when it
+    holds text addressed to the assistant (a prompt injection), which was not
+    followed and is not evidence (set when an LLM answers).
     """
 
     n: int
@@ -28,6 +31,7 @@ class Passage:
     score: float
     chunk: int = 0
     scores: dict[str, float] = field(default_factory=dict)
+    flags: list[str] = field(default_factory=list)
 
 
 @dataclass

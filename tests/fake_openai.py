@@ -2,6 +2,9 @@
 
 Each POST to /v1/chat/completions takes the next step of the script: a
 callable given the request JSON that returns a Reply. Requests are recorded.
+A Reply with `stall` answers 200 at once, then sends `filler` every `every`
+seconds for `stall` seconds (SSE keep-alive comments, empty deltas, JSON
+whitespace) before its text; it stops early when the client hangs up.
 """
 
 from __future__ import annotations
@@ -14,6 +17,18 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
+def _chunk(content: str) -> bytes:
+    delta = {"index": 0, "delta": {"content": content}, "finish_reason": None}
+    return f"data: {json.dumps({'id': 'x', 'object': 'chat.completion.chunk', 'choices': [delta]})}\n\n".encode()
+
+
+# What a stalling server may send while it holds a request open.
+KEEPALIVE = b": keep-alive\n\n"  # an SSE comment (the openai client never shows it)
+EMPTY_DELTA = _chunk("")  # a chunk with no text
+TRICKLE = _chunk("so ")  # text, a little at a time, never a citation
+SILENCE = b""  # nothing at all
+
+
 @dataclass
 class Reply:
     text: str | None = None  # completion text (streamed in pieces when the request streams)
@@ -22,6 +37,9 @@ class Reply:
     raw: bytes | None = None  # send these bytes as the body, whatever was asked
     delay: float = 0.0
     pieces: int = 4
+    stall: float = 0.0
+    filler: bytes = KEEPALIVE
+    every: float = 0.5
 
 
 def passage_with(request: dict, needle: str) -> int:
@@ -60,20 +78,44 @@ class FakeOpenAI:
                     time.sleep(reply.delay)
                 if reply.raw is not None:
                     return self._send(reply.status, reply.raw, reply.headers)
+                if reply.stall:
+                    return self._stall(reply, bool(body.get("stream")), body.get("model"))
                 if reply.status != 200:
                     err = {"error": {"message": reply.text or "error", "type": "server_error"}}
                     return self._send(reply.status, json.dumps(err).encode(), reply.headers)
                 if body.get("stream"):
                     return self._stream(reply)
-                msg = {"role": "assistant", "content": reply.text}
-                out = {"id": "x", "object": "chat.completion", "created": 0, "model": body.get("model"),
-                       "choices": [{"index": 0, "message": msg, "finish_reason": "stop"}]}  # fmt: skip
-                self._send(200, json.dumps(out).encode())
+                self._send(200, self._completion(reply, body.get("model")))
 
-            def _stream(self, reply: Reply):
+            def _completion(self, reply: Reply, model) -> bytes:
+                msg = {"role": "assistant", "content": reply.text}
+                out = {"id": "x", "object": "chat.completion", "created": 0, "model": model,
+                       "choices": [{"index": 0, "message": msg, "finish_reason": "stop"}]}  # fmt: skip
+                return json.dumps(out).encode()
+
+            def _stall(self, reply: Reply, stream: bool, model):
+                # No Content-Length: the body ends when the connection closes (HTTP/1.0).
                 self.send_response(200)
-                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Content-Type", "text/event-stream" if stream else "application/json")
                 self.end_headers()
+                end = time.monotonic() + reply.stall
+                try:
+                    while time.monotonic() < end:
+                        self.wfile.write(reply.filler)
+                        self.wfile.flush()
+                        time.sleep(reply.every)
+                    if stream:
+                        self._stream(reply, headers=False)
+                    else:
+                        self.wfile.write(self._completion(reply, model))
+                except OSError:
+                    pass  # the client hung up
+
+            def _stream(self, reply: Reply, headers: bool = True):
+                if headers:
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/event-stream")
+                    self.end_headers()
                 text = reply.text or ""
                 size = max(1, len(text) // reply.pieces)
                 for i in range(0, len(text), size):
