@@ -15,10 +15,29 @@ from pathlib import Path
 
 from .errors import AssistantError
 
+# Settings the command line sets, and the option that sets each.
+_FLAGS = {
+    "corpus": "--corpus",
+    "index_dir": "--index-dir",
+    "top_k": "--top-k",
+    "chroma_url": "--chroma-url",
+    "chat_host": "--host",
+    "chat_port": "--port",
+}
+_ARGS = {"chat_host": "host", "chat_port": "port"}  # settings whose option has another name
+
 
 def _options(args) -> dict:
-    names = ("corpus", "index_dir", "top_k", "chroma_url")
-    return {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
+    values = {n: getattr(args, _ARGS.get(n, n), None) for n in _FLAGS}
+    return {n: v for n, v in values.items() if v is not None}
+
+
+def _check_settings(args) -> None:
+    """Every setting (environment, assistant.toml, options) checked before
+    anything loads: a bad one is a SettingsError naming it as it was written."""
+    from .settings import get_settings, override
+
+    override(get_settings(), _options(args), _FLAGS)
 
 
 def cmd_index(args) -> int:
@@ -202,13 +221,11 @@ def main(argv: list[str] | None = None) -> int:
         format="%(levelname)s %(name)s: %(message)s",
     )
     try:
+        _check_settings(args)
         return args.func(args)
     except AssistantError as e:
         print(f"error: {e}", file=sys.stderr)
         return e.exit_code
-    except ValueError as e:  # pydantic's ValidationError for a bad setting
-        print(f"error: invalid setting: {e}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -1,0 +1,103 @@
+"""What the user sees when something is wrong: one line on stderr and the
+documented exit code (2 bad question or setting, 3 corpus, 4 index, 1 a bug),
+from a real `assistant` process."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from assistant import answer
+from assistant.errors import AssistantError, SettingsError
+from assistant.settings import Settings
+
+from conftest import ROOT
+
+
+def run(*args, env_extra=None, input=None, cwd=None, timeout=120, code=None):
+    """The CLI (or `code`, a script calling its main()) with PYTHONPATH set,
+    so that it runs from any folder."""
+    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
+    env = {**os.environ, "PYTHONPATH": path, **(env_extra or {})}
+    cmd = [sys.executable, "-c", code, *args] if code else [sys.executable, "-m", "assistant.cli", *args]
+    return subprocess.run(cmd, capture_output=True, env=env, input=input, cwd=cwd, timeout=timeout)
+
+
+def one_line(r) -> str:
+    """stderr, which must be exactly one line."""
+    err = r.stderr.decode()
+    assert len(err.splitlines()) == 1, err
+    assert "Traceback" not in err and "pydantic" not in err
+    return err.strip()
+
+
+@pytest.fixture
+def nothing(tmp_path):
+    """A corpus and index that do not exist: any error here comes before they are read."""
+    return {"ASSISTANT_CORPUS": str(tmp_path / "no-corpus"), "ASSISTANT_INDEX_DIR": str(tmp_path / "no-index")}
+
+
+# --- 1. settings ---------------------------------------------------------------
+
+BAD_SETTINGS = [
+    (["ask", "--top-k", "0", "q"], {}, "--top-k 0 is not valid: must be an integer from 1 to 50"),
+    (["ask", "--top-k", "-1", "q"], {}, "--top-k -1 is not valid: must be an integer from 1 to 50"),
+    (["ask", "--top-k", "1000", "q"], {}, "--top-k 1000 is not valid: must be an integer from 1 to 50"),
+    (["eval", "--top-k", "0"], {}, "--top-k 0 is not valid: must be an integer from 1 to 50"),
+    (["ask", "q"], {"ASSISTANT_TOP_K": "abc"}, "ASSISTANT_TOP_K='abc' is not valid: must be an integer from 1 to 50"),
+    (["ask", "q"], {"ASSISTANT_CHUNK_SIZE": "5"}, "ASSISTANT_CHUNK_SIZE='5' is not valid: must be an integer from 32 to 2048"),
+    (["index"], {"ASSISTANT_BACKEND": "bogus"}, "ASSISTANT_BACKEND='bogus' is not valid: must be one of 'auto', 'offline', 'llm'"),
+    (["ask", "q"], {"ASSISTANT_MAX_QUESTION_CHARS": "5"}, "ASSISTANT_MAX_QUESTION_CHARS='5' is not valid: must be an integer of at least 10"),
+    (["chat"], {"ASSISTANT_CHAT_PORT": "99999"}, "ASSISTANT_CHAT_PORT='99999' is not valid: must be an integer from 1 to 65535"),
+    (["ask", "q"], {"ASSISTANT_CHAT_SHARE": "maybe"}, "ASSISTANT_CHAT_SHARE='maybe' is not valid: must be true or false"),
+    (["ask", "q"], {"ASSISTANT_FILE_TYPES": ".txt"}, "ASSISTANT_FILE_TYPES='.txt' is not valid: must be a JSON list, e.g. [\".txt\", \".md\"]"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("args, env, message", BAD_SETTINGS, ids=[m.split(" is")[0] for *_, m in BAD_SETTINGS])
+def test_a_bad_setting_is_one_line_naming_it(args, env, message, nothing, tmp_path):
+    r = run(*args, env_extra={**nothing, **env})
+    assert r.returncode == 2
+    assert one_line(r) == f"error: {message}"
+    assert not (tmp_path / "no-index").exists()
+
+
+def test_a_bad_setting_in_assistant_toml_names_the_key_and_the_file(nothing, tmp_path):
+    (tmp_path / "assistant.toml").write_text('top_k = "abc"\nchunk_size = 5\nbackend = "offline"\n', encoding="utf-8")
+    r = run("ask", "q", env_extra=nothing, cwd=tmp_path)
+    assert r.returncode == 2
+    assert one_line(r) == (
+        "error: chunk_size = 5 in assistant.toml is not valid: must be an integer from 32 to 2048; "
+        "top_k = 'abc' in assistant.toml is not valid: must be an integer from 1 to 50"
+    )
+    (tmp_path / "assistant.toml").write_text("top_k = \n", encoding="utf-8")
+    r = run("ask", "q", env_extra=nothing, cwd=tmp_path)
+    assert r.returncode == 2 and one_line(r).startswith("error: assistant.toml is not valid TOML: ")
+    # the environment wins over the file, and is what is named
+    (tmp_path / "assistant.toml").write_text("chat_port = 80000\n", encoding="utf-8")
+    r = run("chat", env_extra={**nothing, "ASSISTANT_CHAT_PORT": "0"}, cwd=tmp_path)
+    assert one_line(r) == "error: ASSISTANT_CHAT_PORT='0' is not valid: must be an integer from 1 to 65535"
+
+
+def test_the_python_api_raises_a_readable_settings_error(monkeypatch):
+    with pytest.raises(SettingsError) as e:
+        answer("What tariff did Trump threaten?", top_k=0)
+    assert str(e.value) == "top_k=0 is not valid: must be an integer from 1 to 50"
+    assert isinstance(e.value, AssistantError) and e.value.exit_code == 2
+    with pytest.raises(SettingsError, match=r"^backend='x' is not valid: must be one of 'auto', 'offline', 'llm'$"):
+        Settings(backend="x")
+    monkeypatch.setenv("ASSISTANT_LLM_TEMPERATURE", "hot")
+    with pytest.raises(
+        SettingsError, match=r"^ASSISTANT_LLM_TEMPERATURE='hot' is not valid: must be a number from 0.0 to 2.0$"
+    ):
+        Settings()
+
+
+# --- 2. the chat page's address and login, checked before anything loads -----
+
+
+def test_chat_port_out_of_range(nothing, tmp_path):
+    r = run("chat", "--port", "70000", env_extra=nothing)
+    assert r.returncode == 2
+    assert one_line(r) == "error: --port 70000 is not valid: must be an integer from 1 to 65535"
