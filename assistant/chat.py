@@ -15,6 +15,7 @@ import html
 import re
 import uuid
 
+from .errors import SettingsError
 from .settings import Settings
 
 # Markdown syntax characters become numeric entities: shown as themselves,
@@ -192,8 +193,11 @@ def build(settings: Settings):
 def launch(settings: Settings, host: str = "127.0.0.1", port: int = 7860, auth: str | None = None, share: bool = False):
     import gradio as gr
 
+    user, _, password = (auth or "").partition(":")
+    if auth and not (user and password):  # never a page without the login asked for
+        raise SettingsError("ASSISTANT_CHAT_AUTH (value not shown) is not valid: must be user:password")
+    creds = (user, password) if auth else None
     demo = build(settings)
-    creds = tuple(auth.split(":", 1)) if auth else None
     theme = gr.themes.Default(font=["system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
     demo.queue(default_concurrency_limit=2).launch(
         server_name=host,

@@ -8,12 +8,15 @@ assistant ask                 # interactive: follow-up questions keep context
 from __future__ import annotations
 
 import argparse
+import errno
+import ipaddress
 import json
 import logging
+import socket
 import sys
 from pathlib import Path
 
-from .errors import AssistantError
+from .errors import AssistantError, SettingsError
 
 # Settings the command line sets, and the option that sets each.
 _FLAGS = {
@@ -113,19 +116,62 @@ def cmd_ask(args) -> int:
         history += [{"role": "user", "content": q}, {"role": "assistant", "content": ans.text}]
 
 
+def _listen_check(host: str, port: int, args) -> bool:
+    """Whether `host` is this machine only (loopback); a SettingsError naming
+    the setting when the page could not listen on host:port."""
+    from .settings import setting_source
+
+    host_name = "--host" if args.host else setting_source("chat_host")
+    port_name = "--port" if args.port is not None else setting_source("chat_port")
+    try:
+        addrs = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError) as e:
+        raise SettingsError(
+            f"{host_name} {host!r} is not valid: not an address or name of this machine ({e})"
+        ) from None
+    family, kind, proto, _, addr = addrs[0]
+    with socket.socket(family, kind, proto) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds
+        try:
+            s.bind(addr)
+        except OSError as e:
+            if e.errno == errno.EADDRINUSE:
+                why = f"{host}:{port} is already in use; stop what listens there or choose another port"
+                raise SettingsError(f"{port_name} {port} is not available: {why}") from None
+            if e.errno == errno.EACCES:
+                raise SettingsError(f"{port_name} {port} is not allowed: ports below 1024 need privileges") from None
+            raise SettingsError(f"{host_name} {host!r} is not valid: cannot listen there ({e.strerror})") from None
+    return all(ipaddress.ip_address(a[4][0].split("%")[0]).is_loopback for a in addrs)
+
+
 def cmd_chat(args) -> int:
     from .api import _resolve, index_status
-    from .chat import launch
 
     settings = _resolve(_options(args))
+    host, port = settings.chat_host, settings.chat_port
+    share = settings.chat_share or args.share
+    local = _listen_check(host, port, args)  # before the index or a model loads
+    if not local and not settings.chat_auth:
+        print(
+            f"warning: the chat page listens on {host}:{port} with no login: anyone who can reach this machine "
+            "can use it (set ASSISTANT_CHAT_AUTH=user:password)",
+            file=sys.stderr,
+            flush=True,
+        )
+    if share:
+        print("warning: sharing creates a public link to this page", file=sys.stderr, flush=True)
     status = index_status(settings=settings)
     if status != "ready":
         print(f"(the index is {status}: building it before the page starts)", file=sys.stderr)
-    host = args.host or settings.chat_host
-    port = args.port if args.port is not None else settings.chat_port
-    if settings.chat_share or args.share:
-        print("warning: sharing creates a public link to this page", file=sys.stderr)
-    launch(settings, host=host, port=port, auth=settings.chat_auth, share=settings.chat_share or args.share)
+    from .chat import launch
+
+    try:
+        launch(settings, host=host, port=port, auth=settings.chat_auth, share=share)
+    except OSError as e:
+        if "Cannot find empty port" not in str(e):
+            raise
+        # taken between the check and the start
+        raise SettingsError(f"port {port} is not available: {host}:{port} is already in use") from None
     return 0
 
 

@@ -16,7 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
-from pydantic import AliasChoices, Field, ValidationError
+from pydantic import AliasChoices, Field, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -114,6 +114,16 @@ class Settings(BaseSettings):
             super().__init__(**values)
         except (ValidationError, _SourceError, tomllib.TOMLDecodeError) as e:
             raise settings_error(e, given, names) from None
+
+    @field_validator("chat_auth")
+    @classmethod
+    def _user_colon_password(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        user, _, password = value.partition(":")
+        if not (user and password):
+            raise ValueError("must be user:password")
+        return value
 
     def use_llm(self) -> bool:
         if self.backend == "auto":
@@ -226,6 +236,8 @@ def allowed(name: str) -> str | None:
     """What `name` may be, in words ("an integer from 1 to 50")."""
     field = Settings.model_fields[name]
     kind = field.annotation
+    if name == "chat_auth":
+        return "user:password (both non-empty)"
     if get_origin(kind) is Literal:
         return "one of " + ", ".join(repr(a) for a in get_args(kind))
     if kind is bool:

@@ -3,8 +3,14 @@ documented exit code (2 bad question or setting, 3 corpus, 4 index, 1 a bug),
 from a real `assistant` process."""
 
 import os
+import socket
 import subprocess
 import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from contextlib import contextmanager
 
 import pytest
 
@@ -13,6 +19,7 @@ from assistant.errors import AssistantError, SettingsError
 from assistant.settings import Settings
 
 from conftest import ROOT
+from servers import free_port
 
 
 def run(*args, env_extra=None, input=None, cwd=None, timeout=120, code=None):
@@ -101,3 +108,80 @@ def test_chat_port_out_of_range(nothing, tmp_path):
     r = run("chat", "--port", "70000", env_extra=nothing)
     assert r.returncode == 2
     assert one_line(r) == "error: --port 70000 is not valid: must be an integer from 1 to 65535"
+
+
+def test_chat_on_a_port_in_use(nothing, tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        r = run("chat", "--port", str(port), env_extra=nothing)
+        assert r.returncode == 2
+        assert one_line(r) == (
+            f"error: --port {port} is not available: 127.0.0.1:{port} is already in use; "
+            "stop what listens there or choose another port"
+        )
+        r = run("chat", env_extra={**nothing, "ASSISTANT_CHAT_PORT": str(port)})
+        assert r.returncode == 2 and one_line(r).startswith(f"error: ASSISTANT_CHAT_PORT {port} is not available")
+    assert not (tmp_path / "no-index").exists()
+
+
+def test_chat_auth_without_a_colon_is_named_and_not_echoed(nothing, tmp_path):
+    for value in ("alice", "alice:", ":s3cret"):
+        r = run("chat", "--port", str(free_port()), env_extra={**nothing, "ASSISTANT_CHAT_AUTH": value})
+        assert r.returncode == 2
+        assert (
+            one_line(r)
+            == "error: ASSISTANT_CHAT_AUTH (value not shown) is not valid: must be user:password (both non-empty)"
+        )
+        assert "alice" not in r.stderr.decode() and "s3cret" not in r.stderr.decode()
+    assert not (tmp_path / "no-index").exists()
+
+
+def test_chat_host_that_is_not_here(nothing, tmp_path):
+    r = run("chat", "--host", "192.0.2.1", "--port", str(free_port()), env_extra=nothing)  # TEST-NET-1
+    assert r.returncode == 2
+    assert one_line(r).startswith("error: --host '192.0.2.1' is not valid: cannot listen there")
+
+
+# --- 3. a page reachable from the network without a login ---------------------
+
+
+@contextmanager
+def chat_on_all_interfaces(settings, **extra_env):
+    """`assistant chat --host 0.0.0.0` until it serves (asked on 127.0.0.1 only); yields its stderr so far."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "ASSISTANT_CORPUS": str(settings.corpus),
+        "ASSISTANT_INDEX_DIR": str(settings.index_dir),
+        **extra_env,
+    }
+    cmd = [sys.executable, "-m", "assistant.cli", "chat", "--host", "0.0.0.0", "--port", str(port)]
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=err)
+        try:
+            deadline = time.monotonic() + 120
+            while True:
+                try:
+                    urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1)
+                    break
+                except urllib.error.HTTPError:  # behind a login: it answers
+                    break
+                except OSError:
+                    assert proc.poll() is None and time.monotonic() < deadline, "chat did not start"
+                    time.sleep(0.2)
+            err.seek(0)
+            yield err.read().decode()
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+
+
+def test_listening_on_the_network_without_a_login_warns(seeds_settings):
+    with chat_on_all_interfaces(seeds_settings) as stderr:
+        warnings = [line for line in stderr.splitlines() if line.startswith("warning:")]
+        assert len(warnings) == 1, stderr
+        assert "0.0.0.0" in warnings[0] and "no login" in warnings[0] and "ASSISTANT_CHAT_AUTH" in warnings[0]
+    with chat_on_all_interfaces(seeds_settings, ASSISTANT_CHAT_AUTH="ana:secret") as stderr:
+        assert "warning:" not in stderr, stderr
