@@ -84,16 +84,22 @@ def _ask_once(question: str, history: list[dict], opts: dict, as_json: bool):
 
 
 def cmd_ask(args) -> int:
-    from .api import index_status
+    from .api import _resolve, clean_question, index_status
 
     opts = _options(args)
+    if args.question:  # a bad question is told before the index is looked at
+        clean_question(" ".join(args.question), _resolve(dict(opts)).max_question_chars)
     status = index_status(**opts)
     if status != "ready":
         print(f"(the index is {status}: building it now, this takes a few seconds)", file=sys.stderr)
     if args.question:
         _ask_once(" ".join(args.question), [], opts, args.json)
         return 0
-    # Interactive: each question sees the conversation so far.
+    # Interactive: each question sees the conversation so far. Bytes that are
+    # not text in the terminal's encoding become lone surrogates, which the
+    # question check rejects, instead of an UnicodeDecodeError ending the session.
+    if hasattr(sys.stdin, "reconfigure"):
+        sys.stdin.reconfigure(errors="surrogateescape")
     history: list[dict] = []
     print("Ask a question about the corpus (empty line or Ctrl-D to quit, /new to start over).")
     while True:

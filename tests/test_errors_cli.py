@@ -185,3 +185,25 @@ def test_listening_on_the_network_without_a_login_warns(seeds_settings):
         assert "0.0.0.0" in warnings[0] and "no login" in warnings[0] and "ASSISTANT_CHAT_AUTH" in warnings[0]
     with chat_on_all_interfaces(seeds_settings, ASSISTANT_CHAT_AUTH="ana:secret") as stderr:
         assert "warning:" not in stderr, stderr
+
+
+# --- 4. bytes that are not UTF-8 ------------------------------------------------
+
+
+def test_question_argument_that_is_not_utf8(nothing):
+    r = run("ask", "--", "What tariff \udcff did Trump threaten?", env_extra=nothing)  # the byte 0xff
+    assert r.returncode == 2
+    assert one_line(r) == "error: The question is not valid UTF-8 text; retype it or check the terminal's encoding."
+
+
+@pytest.mark.parametrize("stdin", ["utf-8", "utf-8:surrogateescape"])
+def test_interactive_question_that_is_not_utf8_and_the_session_goes_on(seeds_settings, stdin):
+    env = {
+        "ASSISTANT_CORPUS": str(seeds_settings.corpus),
+        "ASSISTANT_INDEX_DIR": str(seeds_settings.index_dir),
+        "PYTHONIOENCODING": stdin,  # "utf-8": decoded strictly
+    }
+    r = run("ask", env_extra=env, input=b"What tariff \xff did Trump threaten?\nWhat tariff did Trump threaten?\n\n")
+    assert r.returncode == 0
+    assert one_line(r) == "error: The question is not valid UTF-8 text; retype it or check the terminal's encoding."
+    assert r.stdout.decode().count("Sources:") == 1
