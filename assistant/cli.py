@@ -14,6 +14,7 @@ import json
 import logging
 import socket
 import sys
+import traceback
 from pathlib import Path
 
 from .errors import AssistantError, SettingsError
@@ -116,8 +117,10 @@ def cmd_ask(args) -> int:
             continue
         try:
             ans = _ask_once(q, history, opts, args.json)
-        except AssistantError as e:
-            print(f"error: {e}", file=sys.stderr)
+        except BrokenPipeError:
+            raise
+        except Exception as e:  # this question failed; the session goes on
+            _report(e)
             continue
         history += [{"role": "user", "content": q}, {"role": "assistant", "content": ans.text}]
 
@@ -266,6 +269,34 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _debug() -> bool:
+    try:
+        from .settings import get_settings
+
+        return get_settings().debug
+    except Exception:  # the settings themselves are broken
+        return False
+
+
+def _one_line(text: str) -> str:
+    return " ".join(line.strip() for line in text.splitlines() if line.strip())
+
+
+def _report(e: Exception) -> int:
+    """Print `e` as one line on stderr (with ASSISTANT_DEBUG, its traceback
+    first); return the exit code. An AssistantError is a message for the user;
+    anything else is a bug, named as one."""
+    debug = _debug()
+    if debug:
+        traceback.print_exception(e, file=sys.stderr)
+    if isinstance(e, AssistantError):
+        print(f"error: {_one_line(str(e)) or type(e).__name__}", file=sys.stderr, flush=True)
+        return e.exit_code
+    hint = "" if debug else " (set ASSISTANT_DEBUG=1 for the traceback)"
+    print(f"error: internal error: {type(e).__name__}: {_one_line(str(e))}{hint}", file=sys.stderr, flush=True)
+    return 1
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
@@ -275,15 +306,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         _check_settings(args)
         return args.func(args)
-    except AssistantError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return e.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # output piped into `head` and closed
         sys.stderr.close()
         return 0
+    except Exception as e:  # AssistantError: its message and exit code; anything else: a bug, in one line
+        return _report(e)
 
 
 if __name__ == "__main__":

@@ -106,6 +106,9 @@ class Settings(BaseSettings):
     chat_auth: str | None = None
     chat_share: bool = False
 
+    # Errors the CLI does not expect: a traceback instead of one line
+    debug: bool = False
+
     def __init__(self, **values: Any) -> None:
         # A bad value is a SettingsError naming it as the user wrote it; from
         # override(), which options were given and how they are spelled.

@@ -207,3 +207,60 @@ def test_interactive_question_that_is_not_utf8_and_the_session_goes_on(seeds_set
     assert r.returncode == 0
     assert one_line(r) == "error: The question is not valid UTF-8 text; retype it or check the terminal's encoding."
     assert r.stdout.decode().count("Sources:") == 1
+
+
+# --- 5. anything else: one line, exit 1, the traceback on demand ----------------
+
+BUG = """
+import sys
+import assistant.cli as cli
+from assistant.errors import IndexStoreError
+
+def fail(args):
+    raise {exc}
+
+cli.cmd_ask = fail
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+def test_an_unexpected_error_is_one_line_with_exit_1(nothing):
+    code = BUG.format(exc='RuntimeError("the store said\\nno")')
+    r = run("ask", "q", code=code, env_extra=nothing)
+    assert r.returncode == 1
+    assert (
+        one_line(r)
+        == "error: internal error: RuntimeError: the store said no (set ASSISTANT_DEBUG=1 for the traceback)"
+    )
+    r = run("ask", "q", code=code, env_extra={**nothing, "ASSISTANT_DEBUG": "1"})
+    assert r.returncode == 1
+    err = r.stderr.decode()
+    assert err.startswith("Traceback") and ", in fail\n" in err
+    assert err.splitlines()[-1] == "error: internal error: RuntimeError: the store said no"
+
+
+def test_an_assistant_error_from_anywhere_is_one_line_with_its_exit_code(nothing):
+    r = run("ask", "q", code=BUG.format(exc='IndexStoreError("the index is\\nbroken")'), env_extra=nothing)
+    assert r.returncode == 4
+    assert one_line(r) == "error: the index is broken"
+
+
+def test_interactive_session_goes_on_after_an_unexpected_error(nothing):
+    code = """
+import sys
+import assistant.cli as cli
+
+def ask_once(question, history, opts, as_json):
+    raise ZeroDivisionError("division by zero")
+
+cli._ask_once = ask_once
+sys.exit(cli.main(sys.argv[1:]))
+"""
+    r = run("ask", code=code, env_extra=nothing, input=b"first?\nsecond?\n\n")
+    assert r.returncode == 0
+    err = r.stderr.decode()
+    lines = [line for line in err.splitlines() if line.startswith("error:")]
+    assert (
+        lines
+        == ["error: internal error: ZeroDivisionError: division by zero (set ASSISTANT_DEBUG=1 for the traceback)"] * 2
+    ), err
