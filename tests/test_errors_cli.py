@@ -62,7 +62,9 @@ BAD_SETTINGS = [
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize("args, env, message", BAD_SETTINGS, ids=[m.split(" is")[0] for *_, m in BAD_SETTINGS])
+@pytest.mark.parametrize(
+    "args, env, message", BAD_SETTINGS, ids=[f"{a[0]} {m.split(' is')[0]}" for a, _, m in BAD_SETTINGS]
+)
 def test_a_bad_setting_is_one_line_naming_it(args, env, message, nothing, tmp_path):
     r = run(*args, env_extra={**nothing, **env})
     assert r.returncode == 2
