@@ -12,10 +12,14 @@ Markdown link shows as text.
 from __future__ import annotations
 
 import html
+import logging
 import re
 import uuid
 
+from .errors import AssistantError, SettingsError
 from .settings import Settings
+
+log = logging.getLogger(__name__)
 
 # Markdown syntax characters become numeric entities: shown as themselves,
 # never read as links, emphasis or LaTeX; newlines become <br> so that a
@@ -110,6 +114,17 @@ def render_sources(ans, aid: str) -> str:
     return f"<div class='src-panel'><h3>Sources of the last answer</h3>{blocks}</div>"
 
 
+def render_error(e: Exception) -> str:
+    """The chat message for a question that failed: an AssistantError's own
+    message (empty, too long, not text...); for anything else, which is a bug,
+    no internals, only its kind (the traceback goes to the server's log)."""
+    if isinstance(e, AssistantError):
+        text = str(e) or type(e).__name__
+    else:
+        text = f"Something went wrong while answering ({type(e).__name__}); the details are in the server's log."
+    return f"<div class='error'>⚠️ {escape(text)}</div>"
+
+
 def plain(content) -> str:
     """An earlier chat message as plain text, for the conversation history."""
     if not isinstance(content, str):
@@ -151,7 +166,9 @@ def build(settings: Settings):
                 else:
                     yield render_answer(piece, aid), render_sources(piece, aid)
         except Exception as e:  # any failure is a message in the chat; the page keeps working
-            yield f"<div class='error'>⚠️ {escape(str(e) or type(e).__name__)}</div>", gr.skip()
+            if not isinstance(e, AssistantError):
+                log.exception("answering %r failed", message)
+            yield render_error(e), gr.skip()
 
     try:
         examples = example_questions(4, settings=settings)
@@ -192,8 +209,11 @@ def build(settings: Settings):
 def launch(settings: Settings, host: str = "127.0.0.1", port: int = 7860, auth: str | None = None, share: bool = False):
     import gradio as gr
 
+    user, _, password = (auth or "").partition(":")
+    if auth and not (user and password):  # never a page without the login asked for
+        raise SettingsError("ASSISTANT_CHAT_AUTH (value not shown) is not valid: must be user:password")
+    creds = (user, password) if auth else None
     demo = build(settings)
-    creds = tuple(auth.split(":", 1)) if auth else None
     theme = gr.themes.Default(font=["system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
     demo.queue(default_concurrency_limit=2).launch(
         server_name=host,

@@ -8,17 +8,40 @@ assistant ask                 # interactive: follow-up questions keep context
 from __future__ import annotations
 
 import argparse
+import errno
+import ipaddress
 import json
 import logging
+import socket
 import sys
+import traceback
 from pathlib import Path
 
-from .errors import AssistantError
+from .errors import AssistantError, SettingsError
+
+# Settings the command line sets, and the option that sets each.
+_FLAGS = {
+    "corpus": "--corpus",
+    "index_dir": "--index-dir",
+    "top_k": "--top-k",
+    "chroma_url": "--chroma-url",
+    "chat_host": "--host",
+    "chat_port": "--port",
+}
+_ARGS = {"chat_host": "host", "chat_port": "port"}  # settings whose option has another name
 
 
 def _options(args) -> dict:
-    names = ("corpus", "index_dir", "top_k", "chroma_url")
-    return {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
+    values = {n: getattr(args, _ARGS.get(n, n), None) for n in _FLAGS}
+    return {n: v for n, v in values.items() if v is not None}
+
+
+def _check_settings(args) -> None:
+    """Every setting (environment, assistant.toml, options) checked before
+    anything loads: a bad one is a SettingsError naming it as it was written."""
+    from .settings import get_settings, override
+
+    override(get_settings(), _options(args), _FLAGS)
 
 
 def cmd_index(args) -> int:
@@ -62,16 +85,22 @@ def _ask_once(question: str, history: list[dict], opts: dict, as_json: bool):
 
 
 def cmd_ask(args) -> int:
-    from .api import index_status
+    from .api import _resolve, clean_question, index_status
 
     opts = _options(args)
+    if args.question:  # a bad question is told before the index is looked at
+        clean_question(" ".join(args.question), _resolve(dict(opts)).max_question_chars)
     status = index_status(**opts)
     if status != "ready":
         print(f"(the index is {status}: building it now, this takes a few seconds)", file=sys.stderr)
     if args.question:
         _ask_once(" ".join(args.question), [], opts, args.json)
         return 0
-    # Interactive: each question sees the conversation so far.
+    # Interactive: each question sees the conversation so far. Bytes that are
+    # not text in the terminal's encoding become lone surrogates, which the
+    # question check rejects, instead of an UnicodeDecodeError ending the session.
+    if hasattr(sys.stdin, "reconfigure"):
+        sys.stdin.reconfigure(errors="surrogateescape")
     history: list[dict] = []
     print("Ask a question about the corpus (empty line or Ctrl-D to quit, /new to start over).")
     while True:
@@ -88,25 +117,70 @@ def cmd_ask(args) -> int:
             continue
         try:
             ans = _ask_once(q, history, opts, args.json)
-        except AssistantError as e:
-            print(f"error: {e}", file=sys.stderr)
+        except BrokenPipeError:
+            raise
+        except Exception as e:  # this question failed; the session goes on
+            _report(e)
             continue
         history += [{"role": "user", "content": q}, {"role": "assistant", "content": ans.text}]
 
 
+def _listen_check(host: str, port: int, args) -> bool:
+    """Whether `host` is this machine only (loopback); a SettingsError naming
+    the setting when the page could not listen on host:port."""
+    from .settings import setting_source
+
+    host_name = "--host" if args.host else setting_source("chat_host")
+    port_name = "--port" if args.port is not None else setting_source("chat_port")
+    try:
+        addrs = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError) as e:
+        raise SettingsError(
+            f"{host_name} {host!r} is not valid: not an address or name of this machine ({e})"
+        ) from None
+    family, kind, proto, _, addr = addrs[0]
+    with socket.socket(family, kind, proto) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds
+        try:
+            s.bind(addr)
+        except OSError as e:
+            if e.errno == errno.EADDRINUSE:
+                why = f"{host}:{port} is already in use; stop what listens there or choose another port"
+                raise SettingsError(f"{port_name} {port} is not available: {why}") from None
+            if e.errno == errno.EACCES:
+                raise SettingsError(f"{port_name} {port} is not allowed: ports below 1024 need privileges") from None
+            raise SettingsError(f"{host_name} {host!r} is not valid: cannot listen there ({e.strerror})") from None
+    return all(ipaddress.ip_address(a[4][0].split("%")[0]).is_loopback for a in addrs)
+
+
 def cmd_chat(args) -> int:
     from .api import _resolve, index_status
-    from .chat import launch
 
     settings = _resolve(_options(args))
+    host, port = settings.chat_host, settings.chat_port
+    share = settings.chat_share or args.share
+    local = _listen_check(host, port, args)  # before the index or a model loads
+    if not local and not settings.chat_auth:
+        print(
+            f"warning: the chat page listens on {host}:{port} with no login: anyone who can reach this machine "
+            "can use it (set ASSISTANT_CHAT_AUTH=user:password)",
+            file=sys.stderr,
+            flush=True,
+        )
+    if share:
+        print("warning: sharing creates a public link to this page", file=sys.stderr, flush=True)
     status = index_status(settings=settings)
     if status != "ready":
         print(f"(the index is {status}: building it before the page starts)", file=sys.stderr)
-    host = args.host or settings.chat_host
-    port = args.port if args.port is not None else settings.chat_port
-    if settings.chat_share or args.share:
-        print("warning: sharing creates a public link to this page", file=sys.stderr)
-    launch(settings, host=host, port=port, auth=settings.chat_auth, share=settings.chat_share or args.share)
+    from .chat import launch
+
+    try:
+        launch(settings, host=host, port=port, auth=settings.chat_auth, share=share)
+    except OSError as e:
+        if "Cannot find empty port" not in str(e):
+            raise
+        # taken between the check and the start
+        raise SettingsError(f"port {port} is not available: {host}:{port} is already in use") from None
     return 0
 
 
@@ -196,6 +270,34 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _debug() -> bool:
+    try:
+        from .settings import get_settings
+
+        return get_settings().debug
+    except Exception:  # the settings themselves are broken
+        return False
+
+
+def _one_line(text: str) -> str:
+    return " ".join(line.strip() for line in text.splitlines() if line.strip())
+
+
+def _report(e: Exception) -> int:
+    """Print `e` as one line on stderr (with ASSISTANT_DEBUG, its traceback
+    first); return the exit code. An AssistantError is a message for the user;
+    anything else is a bug, named as one."""
+    debug = _debug()
+    if debug:
+        traceback.print_exception(e, file=sys.stderr)
+    if isinstance(e, AssistantError):
+        print(f"error: {_one_line(str(e)) or type(e).__name__}", file=sys.stderr, flush=True)
+        return e.exit_code
+    hint = "" if debug else " (set ASSISTANT_DEBUG=1 for the traceback)"
+    print(f"error: internal error: {type(e).__name__}: {_one_line(str(e))}{hint}", file=sys.stderr, flush=True)
+    return 1
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
@@ -203,19 +305,16 @@ def main(argv: list[str] | None = None) -> int:
         format="%(levelname)s %(name)s: %(message)s",
     )
     try:
+        _check_settings(args)
         return args.func(args)
-    except AssistantError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return e.exit_code
-    except ValueError as e:  # pydantic's ValidationError for a bad setting
-        print(f"error: invalid setting: {e}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # output piped into `head` and closed
         sys.stderr.close()
         return 0
+    except Exception as e:  # AssistantError: its message and exit code; anything else: a bug, in one line
+        return _report(e)
 
 
 if __name__ == "__main__":

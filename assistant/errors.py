@@ -25,6 +25,13 @@ class IndexStoreError(AssistantError):
     exit_code = 4
 
 
+class SettingsError(AssistantError, ValueError):
+    """A setting (environment variable, assistant.toml, command-line option or
+    keyword argument) has a value that is not allowed; the message names it."""
+
+    exit_code = 2
+
+
 class IndexConfigError(IndexStoreError):
     """The index cannot be used as configured (Chroma server unreachable,
     vectors of another dimension); rebuilding would not help, so it is never

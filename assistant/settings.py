@@ -10,17 +10,22 @@ Every module receives the object; none reads the environment itself.
 from __future__ import annotations
 
 import os
+import re
+import tomllib
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, get_args, get_origin
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+from pydantic_settings import SettingsError as _SourceError
+
+from .errors import SettingsError
 
 
 def _project_root() -> Path:
@@ -101,9 +106,31 @@ class Settings(BaseSettings):
 
     # Chat page: local only unless asked; optional basic auth "user:password"
     chat_host: str = "127.0.0.1"
-    chat_port: int = Field(7860, ge=0, le=65535)
+    chat_port: int = Field(7860, ge=1, le=65535)
     chat_auth: str | None = None
     chat_share: bool = False
+
+    # Errors the CLI does not expect: a traceback instead of one line
+    debug: bool = False
+
+    def __init__(self, **values: Any) -> None:
+        # A bad value is a SettingsError naming it as the user wrote it; from
+        # override(), which options were given and how they are spelled.
+        given, names = values.pop("_given", (values, {}))
+        try:
+            super().__init__(**values)
+        except (ValidationError, _SourceError, tomllib.TOMLDecodeError) as e:
+            raise settings_error(e, given, names) from None
+
+    @field_validator("chat_auth")
+    @classmethod
+    def _user_colon_password(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        user, _, password = value.partition(":")
+        if not (user and password):
+            raise ValueError("must be user:password")
+        return value
 
     def use_llm(self) -> bool:
         if self.backend == "auto":
@@ -132,12 +159,150 @@ class Settings(BaseSettings):
         unknown = set(options) - set(type(self).model_fields)
         if unknown:
             raise TypeError(f"unknown option(s): {', '.join(sorted(unknown))}")
-        data = self.model_dump()
-        data.update(options)
-        return type(self).model_validate(data)
+        return override(self, options)
 
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     """The settings read from the environment, once per process."""
     return Settings()
+
+
+def override(settings: Settings, options: dict, names: dict[str, str] | None = None) -> Settings:
+    """`settings` with `options` replaced and checked; a bad value is a
+    SettingsError naming the option as `names` spells it (e.g. `--top-k`),
+    or as a keyword argument (`top_k=0`)."""
+    if not options:
+        return settings
+    data = settings.model_dump()
+    data.update(options)
+    return type(settings)(**data, _given=(options, names or {}))
+
+
+# Values never repeated in a message.
+_SECRETS = {"chat_auth", "chroma_token", "openai_api_key"}
+
+
+def _toml_path() -> Path:
+    return Path(os.environ.get("ASSISTANT_CONFIG", "assistant.toml"))
+
+
+def _spellings(name: str) -> list[str]:
+    """The names a field is read under: its aliases, or ASSISTANT_<NAME>."""
+    alias = Settings.model_fields[name].validation_alias
+    if isinstance(alias, AliasChoices):
+        return [c for c in alias.choices if isinstance(c, str)]
+    return [f"ASSISTANT_{name.upper()}"]
+
+
+def _field_of(key: Any) -> str | None:
+    if not isinstance(key, str):
+        return None
+    if key in Settings.model_fields:
+        return key
+    for name in Settings.model_fields:
+        if key.upper() in (s.upper() for s in _spellings(name)):
+            return name
+    return None
+
+
+def _env_var(name: str) -> str | None:
+    """The environment variable (as written: case does not matter) that sets `name`."""
+    wanted = {s.upper() for s in _spellings(name)}
+    return next((k for k in os.environ if k.upper() in wanted), None)
+
+
+def _toml_key(name: str) -> str | None:
+    path = _toml_path()
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    except (OSError, ValueError):
+        return None
+    return next((k for k in data if _field_of(k) == name), None)
+
+
+def setting_source(name: str) -> str:
+    """Where the user set `name`, for messages: the environment variable,
+    `key in assistant.toml`, or (not set anywhere) the variable that would set it."""
+    if var := _env_var(name):
+        return var
+    if key := _toml_key(name):
+        return f"{key} in {_toml_path()}"
+    return _spellings(name)[0]
+
+
+def _bounds(metadata: list) -> str:
+    b = {k: getattr(m, k) for m in metadata for k in ("ge", "gt", "le", "lt") if getattr(m, k, None) is not None}
+    if "ge" in b and "le" in b:
+        return f" from {b['ge']} to {b['le']}"
+    words = {"ge": "of at least", "gt": "greater than", "le": "of at most", "lt": "less than"}
+    return "".join(f" {'and ' if i else ''}{words[k]} {v}" for i, (k, v) in enumerate(b.items()))
+
+
+def allowed(name: str) -> str | None:
+    """What `name` may be, in words ("an integer from 1 to 50")."""
+    field = Settings.model_fields[name]
+    kind = field.annotation
+    if name == "chat_auth":
+        return "user:password (both non-empty)"
+    if get_origin(kind) is Literal:
+        return "one of " + ", ".join(repr(a) for a in get_args(kind))
+    if kind is bool:
+        return "true or false"
+    if kind is int:
+        return "an integer" + _bounds(field.metadata)
+    if kind is float:
+        return "a number" + _bounds(field.metadata)
+    if get_origin(kind) is tuple:
+        return 'a JSON list, e.g. [".txt", ".md"]'
+    pattern = next((m.pattern for m in field.metadata if getattr(m, "pattern", None)), None)
+    if pattern:
+        return f"text matching {pattern}"
+    if kind is Path:
+        return "a path"
+    return None
+
+
+def _one(name: str | None, value: Any, message: str, given: dict, names: dict) -> str:
+    if name is None:
+        return message
+    if name in given:
+        value = given[name]
+        where = f"{names[name]} {value}" if name in names else f"{name}={value!r}"
+        if name in _SECRETS:
+            where = f"{names.get(name, name)} (value not shown)"
+    elif var := _env_var(name):
+        where = f"{var} (value not shown)" if name in _SECRETS else f"{var}={os.environ[var]!r}"
+    elif key := _toml_key(name):
+        shown = "(value not shown)" if name in _SECRETS else f"= {value!r}"
+        where = f"{key} {shown} in {_toml_path()}"
+    else:
+        where = f"{name} (value not shown)" if name in _SECRETS else f"{name}={value!r}"
+    return f"{where} is not valid: must be {allowed(name) or message}"
+
+
+def settings_error(error: Exception, given: dict | None = None, names: dict[str, str] | None = None) -> SettingsError:
+    """A SettingsError of one line for what pydantic (or the TOML parser)
+    rejected: each bad setting as the user wrote it (the environment
+    variable, the key in assistant.toml, `names`' spelling of an option such
+    as `--top-k`, or a keyword argument), its value and what is allowed.
+    `given` holds the values passed in code or on the command line, which
+    take precedence over the environment and the file."""
+    given, names = given or {}, names or {}
+    if isinstance(error, tomllib.TOMLDecodeError):
+        return SettingsError(f"{_toml_path()} is not valid TOML: {error}")
+    if isinstance(error, ValidationError):
+        problems = []
+        for e in error.errors():
+            loc = e.get("loc") or ()
+            msg = e.get("msg", "").removeprefix("Value error, ")
+            problems.append(
+                _one(_field_of(loc[0]) if loc else None, e.get("input"), msg[:1].lower() + msg[1:], given, names)
+            )
+        return SettingsError("; ".join(dict.fromkeys(problems)))
+    # pydantic-settings could not parse a value (e.g. a list that is not JSON)
+    m = re.search(r'field "(\w+)"', str(error))
+    name = _field_of(m.group(1)) if m else None
+    if name is None:
+        return SettingsError(f"invalid setting: {error}")
+    return SettingsError(_one(name, None, "a valid value", given, names))

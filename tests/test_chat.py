@@ -2,16 +2,21 @@
 headless Chromium (Debian's package) driven by Playwright against a real
 `assistant chat` process on 127.0.0.1."""
 
+import json
 import os
 import shutil
 import sys
 import time
+import urllib.request
+import uuid
 from contextlib import contextmanager
+from html import unescape
 from pathlib import Path
 
 import pytest
 
-from assistant.chat import escape, plain, render_answer, render_sources
+from assistant.chat import escape, plain, render_answer, render_error, render_sources
+from assistant.errors import QuestionError
 from assistant.types import Answer, Citation, Passage
 
 from servers import free_port, serve
@@ -48,6 +53,13 @@ def test_refusal_looks_like_a_refusal():
     html = render_answer(_answer(text="The sources don't say. They never mention Macron.", refused=True), "abc")
     assert "class='refusal'" in html and "error" not in html
     assert "don&#39;t answer" in render_sources(_answer(refused=True), "abc")
+
+
+def test_errors_show_their_message_and_bugs_no_internals():
+    assert "The question is empty." in render_error(QuestionError("The question is empty."))
+    shown = render_error(TypeError("TextEncodeInput must be Union[TextInputSequence, ...] <b>"))
+    assert "class='error'" in shown and "TypeError" in shown and "server&#39;s log" in shown
+    assert "TextEncodeInput" not in shown and "<b>" not in shown
 
 
 # --- in a real browser -------------------------------------------------------
@@ -194,3 +206,33 @@ def test_basic_auth_from_settings(seeds_settings):
             urllib.request.urlopen(url + "login", data=bad, timeout=10)
         good = urllib.parse.urlencode({"username": "ana", "password": "secret"}).encode()
         assert urllib.request.urlopen(url + "login", data=good, timeout=10).status == 200
+
+
+def ask_api(url: str, question: str) -> str:
+    """The page's answer to `question` (HTML), asked through Gradio's queue as the page asks it.
+    JSON escapes a lone surrogate, so the server gets the question as it was sent."""
+    config = json.load(urllib.request.urlopen(url + "config", timeout=10))
+    fn = next(i for i, d in enumerate(config["dependencies"]) if d.get("api_name") == "respond")
+    session = uuid.uuid4().hex
+    body = json.dumps({"data": [question, []], "fn_index": fn, "session_hash": session}).encode()
+    join = urllib.request.Request(
+        url + "gradio_api/queue/join", data=body, headers={"Content-Type": "application/json"}
+    )
+    urllib.request.urlopen(join, timeout=10)
+    with urllib.request.urlopen(url + f"gradio_api/queue/data?session_hash={session}", timeout=60) as events:
+        for line in events:
+            if line.startswith(b"data:"):
+                event = json.loads(line[5:])
+                if event.get("msg") == "process_completed":
+                    assert event.get("success"), event
+                    return event["output"]["data"][0]
+    raise AssertionError("no answer")
+
+
+def test_question_that_is_not_utf8_shows_the_question_error(chat_url):
+    question = "What tariff \udcff did Trump threaten?"  # the byte 0xff, as Python reads it
+    shown = unescape(ask_api(chat_url, question))
+    assert "class='error'" in shown
+    assert "The question is not valid UTF-8 text" in shown
+    assert "TypeError" not in shown and "TextEncodeInput" not in shown
+    assert "25%" in ask_api(chat_url, "What tariff did Trump threaten?")  # the page keeps answering
