@@ -349,6 +349,7 @@ def answer_stream(question: str, history: list[dict] | None = None, **options) -
             notes=notes, **extra,
         )  # fmt: skip
 
+    dropped: dict = {}  # what verification dropped of an LLM answer the offline one replaced
     if client is not None and passages:
         from .generate import LLMResult, llm_answer_stream
 
@@ -368,9 +369,15 @@ def answer_stream(question: str, history: list[dict] | None = None, **options) -
                     return
                 yield item
         except LLMError as e:
+            from .generate import ObeyedInstructions
+
+            if isinstance(e, ObeyedInstructions):
+                notes.extend(e.notes)
+                dropped = {"unsupported": e.unsupported, "verification": e.verification}
             notes.append(f"The language model failed: {e}. This is the offline answer.")
 
     t = time.perf_counter()
+    flag_instructions(passages, notes)
     previous = previous_answer_sentences(history) if follow_up else []
     avoid = engine.embedder.embed(previous) if previous else None
     engine, (text, citations, refused, debug) = _retrying(
@@ -383,7 +390,19 @@ def answer_stream(question: str, history: list[dict] | None = None, **options) -
     if letters and sum(c.isascii() for c in letters) < 0.5 * len(letters):
         notes.append("The offline answerer reads English best; the question was matched as written.")
     yield text
-    yield finish("offline", text, citations, refused, debug=debug)
+    yield finish("offline", text, citations, refused, debug=debug, **dropped)
+
+
+def flag_instructions(passages, notes: list[str]) -> None:
+    """Flag passages holding instructions addressed to the assistant (the LLM
+    path's verifier does the same on its sentences), with a note for the reader."""
+    from .cite import instruction_like, instruction_note, split_sentences
+
+    for p in passages:
+        if "instructions" not in p.flags and any(instruction_like(x) for x in split_sentences(p.text)[0]):
+            p.flags.append("instructions")
+        if "instructions" in p.flags and instruction_note(p) not in notes:
+            notes.append(instruction_note(p))
 
 
 def example_questions(n: int = 4, **options) -> list[str]:

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from . import prompts
-from .cite import REFUSAL, Verifier, markers, split_sentences
+from .cite import REFUSAL, Verifier, instruction_note, markers, split_sentences
 from .llm import ChatClient, LLMError
 
 
@@ -55,6 +55,15 @@ class LLMResult:
     timings: dict = field(default_factory=dict)
 
 
+class ObeyedInstructions(LLMError):
+    """Every claim of the model's answer carried out instructions planted in
+    the passages: the caller answers offline instead, keeping what was dropped."""
+
+    def __init__(self, unsupported: list[str], verification: dict, notes: list[str]):
+        super().__init__("its answer carried out instructions found in the passages, and was left out")
+        self.unsupported, self.verification, self.notes = unsupported, verification, notes
+
+
 def llm_answer_stream(
     client: ChatClient, question: str, passages: list, units: list, embed, max_sentences: int, deadline: float
 ) -> Iterator[str | LLMResult]:
@@ -70,10 +79,7 @@ def llm_answer_stream(
         if p.n in verifier.instructions:
             if "instructions" not in p.flags:
                 p.flags.append("instructions")
-            notes.append(
-                f"Passage [{p.n}] ({p.source}) contains instructions addressed to the assistant; "
-                "they were not followed and are not evidence."
-            )
+            notes.append(instruction_note(p))
 
     def emit(sentences: list[str]) -> Iterator[str]:
         nonlocal verify_s
@@ -111,6 +117,11 @@ def llm_answer_stream(
     refused = claims == 0
     text = " ".join(shown)
     obeyed = len(verifier.obeyed)
+    verification = {"kept": verifier.kept, "recited": verifier.recited, "dropped": verifier.dropped}
+    if refused and obeyed and not shown:
+        # A hijacked answer says nothing about the question; the offline
+        # answer may (the passages were retrieved for it).
+        raise ObeyedInstructions(verifier.unsupported, verification, notes)
     if refused:
         reasons = prompts.load_json("refusal_reasons.json")
         if verifier.dropped:
@@ -138,7 +149,7 @@ def llm_answer_stream(
         citations=verifier.citations if not refused else [],
         refused=refused,
         unsupported=verifier.unsupported,
-        verification={"kept": verifier.kept, "recited": verifier.recited, "dropped": verifier.dropped},
+        verification=verification,
         notes=notes,
         timings={"llm_ms": llm_ms, "verify_ms": verify_s * 1000},
     )

@@ -245,7 +245,9 @@ def test_an_answer_that_obeys_a_passage_is_not_verified(llm_injected, fake):
 
     fake.script = [obey]
     a = answer(BUSAN, settings=llm_injected)
-    assert "PWNED" not in a.text and a.citations == [] and a.refused
+    # The hijacked answer is dropped whole; the offline answerer answers instead.
+    assert "PWNED" not in a.text and a.backend == "offline"
+    assert all("Ignore" not in c.text and "PWNED" not in c.text for c in a.citations)
     assert a.verification == {"kept": 0, "recited": 0, "dropped": 2}
     assert a.unsupported == ["PWNED.", "PWNED."]
     flagged = [p for p in a.passages if p.flags]
@@ -254,6 +256,14 @@ def test_an_answer_that_obeys_a_passage_is_not_verified(llm_injected, fake):
     assert any(f"Passage [{n}] (busan_customs.txt) contains instructions" in x for x in a.notes), a.notes
     assert any("carried out" in x for x in a.notes), a.notes
     assert a.to_dict()["passages"][n - 1]["flags"] == ["instructions"]
+
+
+def test_offline_answers_flag_passages_with_instructions_too(injected_corpus):
+    a = answer(BUSAN, settings=injected_corpus.with_options(backend="offline"))
+    flagged = [p for p in a.passages if p.flags]
+    assert [(p.source, p.flags) for p in flagged] == [("busan_customs.txt", ["instructions"])]
+    assert any("busan_customs.txt) contains instructions" in x for x in a.notes), a.notes
+    assert "PWNED" not in a.text
 
 
 def test_the_rest_of_a_partly_obeying_answer_is_kept(llm_injected, fake):
