@@ -52,7 +52,7 @@ def server():
 @pytest.fixture
 def llm(seeds_settings, server):
     return seeds_settings.with_options(
-        openai_base_url=server, llm_model="smollm2", top_k=3, llm_max_tokens=96, openai_timeout=60, llm_temperature=0.0
+        openai_base_url=server, llm_model="smollm2", top_k=3, llm_max_tokens=96, openai_timeout=150, llm_temperature=0.0
     )
 
 
