@@ -427,11 +427,13 @@ def example_questions(n: int = 4, **options) -> list[str]:
 
 
 def index_status(**options) -> str:
-    """'ready', 'missing', 'incomplete', 'stale', 'outdated' or 'corrupt' for the configured index."""
+    """'ready', 'missing', 'incomplete', 'stale', 'outdated' or 'corrupt' for the
+    configured index; IndexStoreError when its folder cannot be one."""
     from .embed import get_embedder
-    from .store import IndexStore
+    from .store import IndexStore, ensure_dir
 
     settings = _resolve(dict(options))
+    ensure_dir(Path(settings.index_dir))  # a file, or a path that cannot be made: said at once
     return IndexStore(settings, get_embedder(settings).id).status()
 
 
