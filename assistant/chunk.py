@@ -145,6 +145,11 @@ def chunk_doc(doc: SourceDoc, size: int, overlap: int, unit_max_tokens: int) -> 
     return units, pack_chunks(doc.text, units, size, overlap)
 
 
-def chunk_id(source: str, chunk: Chunk) -> str:
+def chunk_id(source: str, chunk: Chunk, segment: int = 0) -> str:
+    """A chunk's id. A segment of a large file (see `ingest.Segments`) is
+    chunked on its own, its offsets counted from its own start: from the
+    second segment on, the segment is part of the key."""
     key = f"{source}\x00{chunk.start}\x00{chunk.text}"
+    if segment:
+        key = f"{source}\x00s{segment}\x00{chunk.start}\x00{chunk.text}"
     return hashlib.sha256(key.encode()).hexdigest()[:24]
