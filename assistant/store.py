@@ -16,14 +16,18 @@ committed to the manifest only after their chunks are stored, so an
 interrupted build resumes where it stopped and is never taken as complete.
 A writer thread stores each group of files while the next is embedded; in a
 build of more than one group the model runs in a child process of its own
-(`embed.EmbedWorker`), because Chroma's adds hold this process's GIL.
+(`embed.EmbedWorker`), because Chroma's adds hold this process's GIL. A large
+file is read and embedded in segments (`ingest.Segments`, `_Part`), and the
+manifest's `partial` entry records how many of its segments are stored, so a
+build stopped inside it continues it there.
 
 Server mode: the server is the truth and `index_dir` a cache of it. Every
 build stamps the chunks collection with a build token ("building:<id>" while
 it runs, "<id>" when done) and the manifest records the token it matches. A
 token that differs means another client changed the server: the manifest is
 then derived again from the chunks' metadata (each carries its file's sha256
-and chunk count) and the BM25 index rebuilt from the server's documents.
+and chunk count, and a segment's chunks which segments they stand for) and the
+BM25 index rebuilt from the server's documents.
 """
 
 from __future__ import annotations
@@ -977,7 +981,10 @@ def sync(
             ones (same content, same cuts), else from the start. Each segment
             is an item of its own (`_Part`), queued once the next segment with
             text is read, so that the file's last item is known as such; a
-            segment with no text after cleaning is counted with its neighbour."""
+            segment with no text after cleaning is counted with its neighbour.
+            Cleaning rules that look at the whole document look at the
+            segment: a line repeated within it is dropped (one repeated from
+            an earlier segment is kept), a page footer only in the last one."""
             count, sha = len(segs.segments), segs.sha256
             done = manifest["partial"].get(source) or {}
             start, chunk_base, unit_base, title = 0, 0, 0, None
@@ -996,7 +1003,7 @@ def sync(
                 doc = SourceDoc(source=source, path=path, sha256=sha, title=title, clean=ct)
                 units, chunks = [], []
                 if ct.text.strip():
-                    units, chunks = chunk_doc(doc, *chunking)
+                    units, chunks = chunk_doc(doc, *chunking, starts_doc=unit_base == 0)
                 if not units:
                     if item is not None:
                         item.part.end = first = k + 1
@@ -1082,15 +1089,17 @@ def sync(
             report.removed.append(source)
         for source in sorted(set(manifest["partial"]) | unfinished):
             drop(source)  # a large file left unfinished: it changed while being read
+            if source in indexed:
+                report.removed.append(source)
         if resuming:
             # An interrupted build may have stored chunks of a file it never
             # committed, and that file may be gone now.
-            stored = {m["source"] for _, m in read_all(store.chunks, ["metadatas"])}
-            for source in sorted(stored - set(manifest["files"])):
+            in_store = {m["source"] for _, m in read_all(store.chunks, ["metadatas"])}
+            for source in sorted(in_store - set(manifest["files"])):
                 drop(source)
                 report.removed.append(source)
         t = time.perf_counter()
-        if report.changed or report.rebuilt or report.refreshed or not (index_dir / "bm25").is_dir():
+        if report.changed or unfinished or report.rebuilt or report.refreshed or not (index_dir / "bm25").is_dir():
             store._write_bm25()
         report.bm25_seconds = time.perf_counter() - t
         report.chunks = sum(f["chunks"] for f in manifest["files"].values())
