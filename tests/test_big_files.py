@@ -6,11 +6,13 @@ file that changed meanwhile starts over. The segment size is made small here
 
 import json
 import random
+import re
 
 import pytest
 
 from assistant import Settings, answer, build_index, ingest
 from assistant.api import reset_engines
+from assistant.cli import main
 from assistant.embed import get_embedder
 from assistant.ingest import Segments, open_file
 from assistant.store import IndexStore, manifest_from_store, signature, sync
@@ -124,6 +126,16 @@ def test_segments_cut_at_paragraphs_and_index_the_whole_text(corpus):
             assert seg.char_end - seg.char_start <= SEGMENT
             if seg.index < len(segs.segments) - 1:
                 assert whole[: seg.char_end].endswith("\n\n")  # at a paragraph break
+    # Windows line ends, a long line, and a run with no space at all (cut at the limit).
+    odd = corpus / "odd.txt"
+    odd.write_bytes(("Ünïcode line\r\n\r\n" * 150 + "wörd " * 900 + "ß" * 5000).encode())
+    fh, st = open_file(odd, corpus.resolve())
+    with fh:
+        segs = Segments(fh, st, SEGMENT)
+        whole = original(odd)
+        assert "".join(segs.text(k) for k in range(len(segs.segments))) == whole
+        assert all(whole[g.char_start : g.char_end] == segs.text(g.index) for g in segs.segments)
+        assert segs.text(0).endswith("\r\n\r\n") and any(segs.text(g.index) == "ß" * SEGMENT for g in segs.segments)
     bad = corpus / "bad.txt"
     bad.write_bytes(b"x" * 5000 + "é".encode()[:1] + b"y" * 5000)
     fh, st = open_file(bad, corpus.resolve())
@@ -131,14 +143,14 @@ def test_segments_cut_at_paragraphs_and_index_the_whole_text(corpus):
         Segments(fh, st, SEGMENT)
 
 
-def test_a_large_file_is_indexed_in_segments_and_cited_exactly(corpus, tmp_path):
+def test_a_large_file_is_indexed_in_segments_and_cited_exactly(corpus, tmp_path, capsys):
     s = Settings(corpus=corpus, index_dir=tmp_path / "index")
-    labels = []
-    report = build_index(settings=s, progress=lambda i, n, label: labels.append(label))
-    assert sorted(report.added) == ["a_note.txt", "b_note.md", BIG]
-    segment_labels = [x for x in labels if x.startswith(f"{BIG} (segment ")]
-    count = int(segment_labels[0].rsplit("/", 1)[1].rstrip(")"))
-    assert count >= 8 and len(segment_labels) == count  # progress inside the file
+    assert main(["index", "--corpus", str(corpus), "--index-dir", str(s.index_dir)]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("3 added")
+    shown = re.findall(r"\r\[3/3\] big\.txt \(segment (\d+)/(\d+)\) *", err)  # progress inside the file
+    count = int(shown[0][1])
+    assert count >= 8 and [int(k) for k, _ in shown] == list(range(1, count + 1))
     m = manifest(s)
     assert m["complete"] and not m["partial"] and m["files"][BIG]["title"] == "Annals of the Northern Valleys"
 
@@ -166,30 +178,24 @@ def test_a_large_file_is_indexed_in_segments_and_cited_exactly(corpus, tmp_path)
     assert not build_index(settings=s).changed  # unchanged: skipped by its sha256
 
 
-def test_an_interrupted_build_commits_progress_and_resumes_inside_the_file(corpus, tmp_path, monkeypatch):
+def test_an_interrupted_build_commits_progress_and_resumes_inside_the_file(corpus, tmp_path):
     s = Settings(corpus=corpus, index_dir=tmp_path / "index")
-    writes = []
-    write = IndexStore.write_manifest
-    monkeypatch.setattr(IndexStore, "write_manifest", lambda self, m: (writes.append(json.dumps(m)), write(self, m)))
     with pytest.raises(Stop):
         # Groups of ~40 sentences: the small files share the first group with
-        # the big file's first segment(s).
-        sync(s, Counting(s), group_units=40, commit_every=0, progress=stop_at(7))
+        # the big file's first segments.
+        sync(s, Counting(s), group_units=40, progress=stop_at(7))
     m = manifest(s)
     assert m["complete"] is False
     assert sorted(m["files"]) == ["a_note.txt", "b_note.md"]  # the small files are committed
     done = m["partial"][BIG]
-    assert 1 <= done["segments_done"] < done["segments"] and done["units"] > 0
+    assert 2 <= done["segments_done"] < done["segments"] and done["units"] > 0
 
-    # kill -9 after the store of the last segment but before its commit: the
-    # manifest is an earlier one, the store holds more than it says.
-    earlier = [json.loads(w) for w in writes]
-    earlier = [
-        w for w in earlier if 1 <= w.get("partial", {}).get(BIG, {}).get("segments_done", 0) < done["segments_done"]
-    ]
-    assert earlier
-    (s.index_dir / "manifest.json").write_text(json.dumps(earlier[0]))
-    committed = earlier[0]["partial"][BIG]
+    # As if killed (-9) after its last segments were stored but before they
+    # were committed: the manifest says the first segment only.
+    first = [meta for _, meta in contents(s)["chunks"].values() if meta["source"] == BIG and meta["segment"] == 0][0]
+    committed = {"segments_done": 1, "chunks": first["chunks_through"], "units": first["units_through"]}
+    m["partial"][BIG] |= committed
+    (s.index_dir / "manifest.json").write_text(json.dumps(m))
 
     again = Counting(s)
     report = sync(s, again)
