@@ -28,9 +28,11 @@ on a quieter machine):
 While the 5 MB file is embedded, RSS grows ~3 MB a segment (570 MB at the
 first commit, 717 MB at the last segment): Chroma's own index of what is
 stored (this process's Python heap stays flat, measured with tracemalloc);
-the peak comes at the end, from the BM25 rebuild over all chunks (+~350 MB
-at 5,900 chunks), as for any corpus of that size. Indexed whole, the file's
-every sentence is held and embedded at once: +490 MB per MB of text.
+the peak (1,074 MB) comes at the end, mostly from the BM25 rebuild over all
+chunks (+~220 MB at 5,900 chunks, measured apart), as for any corpus of that
+size. Indexed whole, every sentence of the file is held and embedded at once
+(one group): 809 MB against 676 MB at 1 MB, growing with the file, and nothing
+is committed until the end.
 """
 
 from __future__ import annotations
