@@ -87,8 +87,10 @@ def _split_long(text: str, start: int, end: int, max_tokens: int) -> list[tuple[
     return _split_long(text, start, left_end, max_tokens) + _split_long(text, cut, end, max_tokens)
 
 
-def split_units(text: str, max_tokens: int) -> list[Unit]:
-    """Sentence units of the cleaned text: lines first, then punkt inside a line."""
+def split_units(text: str, max_tokens: int, starts_doc: bool = True) -> list[Unit]:
+    """Sentence units of the cleaned text: lines first, then punkt inside a
+    line. `starts_doc=False`: the text is a later segment of a large file, so
+    its first line is not the document's title."""
     punkt = _tools()[1]
     units: list[Unit] = []
     for line in re.finditer(r"[^\n]+", text):
@@ -109,7 +111,7 @@ def split_units(text: str, max_tokens: int) -> list[Unit]:
             bulleted = bool(b and b.end() < e and text[s] in _LIST_MARKS)
             if b and b.end() < e:
                 s = b.end()
-            heading = _is_heading(text[s:e], len(spans) == 1, bulleted, not units)
+            heading = _is_heading(text[s:e], len(spans) == 1, bulleted, starts_doc and not units)
             for us, ue in _split_long(text, s, e, max_tokens):
                 piece = text[us:ue]
                 if not piece.strip():
@@ -140,11 +142,18 @@ def pack_chunks(text: str, units: list[Unit], size: int, overlap: int) -> list[C
     return chunks
 
 
-def chunk_doc(doc: SourceDoc, size: int, overlap: int, unit_max_tokens: int) -> tuple[list[Unit], list[Chunk]]:
-    units = split_units(doc.text, min(unit_max_tokens, size))
+def chunk_doc(
+    doc: SourceDoc, size: int, overlap: int, unit_max_tokens: int, starts_doc: bool = True
+) -> tuple[list[Unit], list[Chunk]]:
+    units = split_units(doc.text, min(unit_max_tokens, size), starts_doc)
     return units, pack_chunks(doc.text, units, size, overlap)
 
 
-def chunk_id(source: str, chunk: Chunk) -> str:
+def chunk_id(source: str, chunk: Chunk, segment: int = 0) -> str:
+    """A chunk's id. A segment of a large file (see `ingest.Segments`) is
+    chunked on its own, its offsets counted from its own start: from the
+    second segment on, the segment is part of the key."""
     key = f"{source}\x00{chunk.start}\x00{chunk.text}"
+    if segment:
+        key = f"{source}\x00s{segment}\x00{chunk.start}\x00{chunk.text}"
     return hashlib.sha256(key.encode()).hexdigest()[:24]

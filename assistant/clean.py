@@ -17,6 +17,7 @@ import re
 import unicodedata
 from bisect import bisect_right
 from dataclasses import dataclass, field
+from functools import partial
 
 Edit = tuple[int, int, str]
 
@@ -175,7 +176,7 @@ def _norm_line(line: str) -> str:
     return re.sub(r"[\W_]+", "", line.lower())
 
 
-def _line_edits(text: str) -> list[Edit]:
+def _line_edits(text: str, footer: bool = True) -> list[Edit]:
     edits: list[Edit] = []
     seen: set[str] = set()
     pos = 0
@@ -186,7 +187,7 @@ def _line_edits(text: str) -> list[Edit]:
         stripped = line.strip()
         if not stripped:
             continue
-        if _FOOTER.match(stripped) and start >= 0.75 * n:
+        if footer and _FOOTER.match(stripped) and start >= 0.75 * n:
             edits.append((start, n, ""))
             break
         key = _norm_line(stripped)
@@ -217,10 +218,12 @@ def _ws_edits(text: str) -> list[Edit]:
     return edits
 
 
-def clean_text(original: str) -> CleanText:
-    """Run all cleaning stages; the result maps back to `original`."""
+def clean_text(original: str, footer: bool = True) -> CleanText:
+    """Run all cleaning stages; the result maps back to `original`.
+    `footer=False` keeps a page footer (for a segment of a large file that is
+    not its last: its last quarter is not the end of the document)."""
     ct = CleanText(original=original, text=original)
-    for make_edits in (_inline_edits, _line_edits, _ws_edits):
+    for make_edits in (_inline_edits, partial(_line_edits, footer=footer), _ws_edits):
         edits = make_edits(ct.text)
         if edits:
             new_text, stage = _apply(ct.text, edits)

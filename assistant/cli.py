@@ -48,7 +48,10 @@ def cmd_index(args) -> int:
     from .api import build_index
 
     def progress(i, n, source):
-        print(f"\r[{i + 1}/{n}] {source[:60]:<60}", end="", file=sys.stderr, flush=True)
+        # A large file reports each segment ("name (segment k/S)"): a long
+        # name loses its start, so that the segment count stays in view.
+        label = source if len(source) <= 60 else "…" + source[-59:]
+        print(f"\r[{i + 1}/{n}] {label:<60}", end="", file=sys.stderr, flush=True)
 
     report = build_index(rebuild=args.rebuild, progress=None if args.quiet else progress, **_options(args))
     if not args.quiet:

@@ -6,18 +6,29 @@ skipped with a warning; the rest of the corpus is still indexed.
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import logging
 import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from .clean import CleanText, clean_text, extract_title
 from .errors import CorpusError
 from .settings import Settings
 
 log = logging.getLogger(__name__)
+
+# A file of more bytes than this is read, cleaned and chunked in segments of
+# about this many characters (see `Segments`), so that an index build of a
+# large file stores and commits its progress as it goes and never holds the
+# whole file in memory. Smaller files are read whole. 128K characters of
+# English prose are ~1,100 sentences: about one embedding group of `sync`.
+SEGMENT_CHARS = 128 * 1024
+_BLOCK = 1 << 20  # bytes read at a time when scanning a large file
+_BOM = codecs.BOM_UTF8
 
 
 @dataclass
@@ -81,20 +92,130 @@ def outside_reason(path: Path, root: Path) -> str | None:
     return None
 
 
-def read_file(path: Path, root: Path) -> tuple[bytes, os.stat_result]:
-    """The bytes of a corpus file, checked again at the moment it is read (it
-    may have been swapped for a link or a FIFO since it was listed); raises
-    OSError or ValueError."""
+def open_file(path: Path, root: Path) -> tuple[BinaryIO, os.stat_result]:
+    """A corpus file opened for reading, checked again at the moment it is
+    opened (it may have been swapped for a link or a FIFO since it was
+    listed); raises OSError or ValueError."""
     reason = outside_reason(path, root)
     if reason:
         raise ValueError(reason)
     # O_NONBLOCK: a FIFO put in its place cannot block the open.
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-    with os.fdopen(fd, "rb") as fh:
+    fh = os.fdopen(fd, "rb")
+    try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             raise ValueError("not a regular file")
+    except BaseException:
+        fh.close()
+        raise
+    return fh, st
+
+
+def read_file(path: Path, root: Path) -> tuple[bytes, os.stat_result]:
+    """The bytes of a corpus file (see `open_file`); raises OSError or ValueError."""
+    fh, st = open_file(path, root)
+    with fh:
         return fh.read(), st
+
+
+def _check_head(data: bytes) -> None:
+    if b"\x00" in data[:8192]:
+        raise ValueError("binary file (contains NUL bytes)")
+
+
+def _not_utf8(data: bytes, at: int, pos: int) -> ValueError:
+    return ValueError(f"not UTF-8 text (byte {pos}: {data[at : at + 1]!r})")
+
+
+class FileChanged(ValueError):
+    """A large file changed while it was read in segments."""
+
+
+@dataclass
+class Segment:
+    index: int
+    byte_start: int  # in the file's bytes
+    byte_end: int
+    char_start: int  # in its decoded text (BOM dropped), where citations point
+    char_end: int
+
+
+def _cut(text: str, start: int, limit: int) -> int:
+    """Where to end a segment that starts at `start` in `text` and holds at
+    most `limit` characters: after the last paragraph break of its second
+    half, else after its last line break, else after its last space, else
+    at `limit`."""
+    lo, hi = start + limit // 2, start + limit
+    for sep in ("\n\n", "\n\r\n", "\n", " ", "\t"):
+        i = text.rfind(sep, lo, hi)
+        if i >= 0:
+            return i + len(sep)
+    return hi
+
+
+class Segments:
+    """A large file read in segments of about `segment_chars` characters.
+
+    A first streaming pass computes the sha256 of the whole file's bytes,
+    checks it the way `read_doc` checks a small file (NUL bytes in the first
+    8 KB: binary; strict UTF-8, a leading BOM dropped) and finds the cut
+    points, at a paragraph break if there is one near the limit, else a line
+    break, else a space (see `_cut`). `text(k)` then reads segment k alone.
+    Offsets (`Segment.char_start`) index the whole file's decoded text, as a
+    small file's do. `text` raises ValueError if the file changed since the
+    scan (size or mtime), so what is indexed matches `sha256`. Memory: one
+    block and one segment at a time."""
+
+    def __init__(self, fh: BinaryIO, st: os.stat_result, segment_chars: int):
+        self.fh, self.st = fh, st
+        self.segments: list[Segment] = []
+        digest = hashlib.sha256()
+        decoder = codecs.getincrementaldecoder("utf-8")("strict")
+        fh.seek(0)
+        pos = 0  # bytes read so far
+        buf, buf_char, buf_byte = "", 0, 0  # the text since the last cut, and where it starts
+        while True:
+            data = fh.read(_BLOCK)
+            final = not data
+            if pos == 0:
+                _check_head(data)
+                if data.startswith(_BOM):
+                    buf_byte = len(_BOM)
+            digest.update(data)
+            pending = decoder.getstate()[0]
+            try:
+                buf += decoder.decode(data[buf_byte:] if pos == 0 else data, final=final)
+            except UnicodeDecodeError as e:
+                base = (buf_byte if pos == 0 else pos) - len(pending)
+                raise _not_utf8(pending + data[buf_byte if pos == 0 else 0 :], e.start, base + e.start) from None
+            pos += len(data)
+            i = 0  # where the next segment starts in buf
+            while len(buf) - i > segment_chars or (final and len(buf) > i):
+                cut = _cut(buf, i, segment_chars) if len(buf) - i > segment_chars else len(buf)
+                nbytes = len(buf[i:cut].encode("utf-8"))
+                chars = cut - i
+                self.segments.append(
+                    Segment(len(self.segments), buf_byte, buf_byte + nbytes, buf_char, buf_char + chars)
+                )
+                i, buf_char, buf_byte = cut, buf_char + chars, buf_byte + nbytes
+            buf = buf[i:]
+            if final:
+                break
+        self.sha256 = digest.hexdigest()
+
+    def text(self, k: int) -> str:
+        """The decoded text of segment k."""
+        st = os.fstat(self.fh.fileno())
+        if (st.st_size, st.st_mtime_ns) != (self.st.st_size, self.st.st_mtime_ns):
+            raise FileChanged("it changed while being indexed")
+        seg = self.segments[k]
+        self.fh.seek(seg.byte_start)
+        data = self.fh.read(seg.byte_end - seg.byte_start)
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError as e:  # it changed within the same mtime
+            raise FileChanged("it changed while being indexed") from e
 
 
 def file_digest(data: bytes) -> str:
@@ -109,12 +230,11 @@ def read_doc(path: Path, corpus: Path, data: bytes | None = None) -> SourceDoc:
     """
     if data is None:
         data = read_file(path, corpus.resolve())[0]
-    if b"\x00" in data[:8192]:
-        raise ValueError("binary file (contains NUL bytes)")
+    _check_head(data)
     try:
         raw = data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
-        raise ValueError(f"not UTF-8 text (byte {e.start}: {data[e.start : e.start + 1]!r})") from None
+        raise _not_utf8(data, e.start, e.start) from None
     ct = clean_text(raw)
     if not ct.text.strip():
         raise ValueError("empty after cleaning")

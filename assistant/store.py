@@ -16,14 +16,18 @@ committed to the manifest only after their chunks are stored, so an
 interrupted build resumes where it stopped and is never taken as complete.
 A writer thread stores each group of files while the next is embedded; in a
 build of more than one group the model runs in a child process of its own
-(`embed.EmbedWorker`), because Chroma's adds hold this process's GIL.
+(`embed.EmbedWorker`), because Chroma's adds hold this process's GIL. A large
+file is read and embedded in segments (`ingest.Segments`, `_Part`), and the
+manifest's `partial` entry records how many of its segments are stored, so a
+build stopped inside it continues it there.
 
 Server mode: the server is the truth and `index_dir` a cache of it. Every
 build stamps the chunks collection with a build token ("building:<id>" while
 it runs, "<id>" when done) and the manifest records the token it matches. A
 token that differs means another client changed the server: the manifest is
 then derived again from the chunks' metadata (each carries its file's sha256
-and chunk count) and the BM25 index rebuilt from the server's documents.
+and chunk count, and a segment's chunks which segments they stand for) and the
+BM25 index rebuilt from the server's documents.
 """
 
 from __future__ import annotations
@@ -45,8 +49,9 @@ from pathlib import Path
 
 import numpy as np
 
+from . import ingest
 from .errors import AssistantError, CorpusError, ForeignFilesError, IndexConfigError, IndexStoreError
-from .ingest import file_digest, read_doc, read_file, scan_corpus
+from .ingest import Segments, file_digest, open_file, read_doc, scan_corpus
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -628,6 +633,25 @@ def wipe(index_dir: Path, store: IndexStore | None = None) -> None:
 
 
 @dataclass
+class _Part:
+    """Where a pending item sits in a large file read in segments (see
+    `ingest.Segments`): it holds segment `index`, chunked on its own, and
+    stands for segments [first, end) (empty segments around it, which have
+    no chunks, are counted with it); its units and chunks are numbered from
+    `unit_base` and `chunk_base`, the counts of the segments before it."""
+
+    index: int
+    first: int
+    end: int
+    count: int  # segments in the file
+    size: int  # the segment size the file was cut with
+    char_start: int  # segment `index`'s offset in the file's text
+    chunk_base: int
+    unit_base: int
+    last: bool = False
+
+
+@dataclass
 class _Pending:
     source: str
     doc: object
@@ -635,7 +659,27 @@ class _Pending:
     chunks: list
     digest: str
     stat: dict
-    replaces: bool
+    replaces: bool  # the store may hold chunks of another version of the file
+    part: _Part | None = None  # None: the whole file
+
+    @property
+    def whole(self) -> bool:
+        """The file is complete once this item is stored."""
+        return self.part is None or self.part.last
+
+    @property
+    def fresh(self) -> bool:
+        """The file's first item: nothing of this version is stored yet."""
+        return self.part is None or self.part.first == 0
+
+    def totals(self) -> tuple[int, int]:
+        """(chunks, units) of the file up to and including this item."""
+        base = (self.part.chunk_base, self.part.unit_base) if self.part else (0, 0)
+        return base[0] + len(self.chunks), base[1] + len(self.units)
+
+    def unit_ids(self) -> list[str]:
+        base = self.part.unit_base if self.part else 0
+        return [unit_id(self.source, base + u.index) for u in self.units]
 
 
 @dataclass
@@ -672,19 +716,38 @@ def _records(
     model. Headings keep their text and index, for `example_questions`."""
     from .chunk import chunk_id
 
-    span = p.doc.clean.to_original
-    cids = [chunk_id(p.source, c) for c in p.chunks]
+    part = p.part
+    shift, ubase, cbase = (part.char_start, part.unit_base, part.chunk_base) if part else (0, 0, 0)
+
+    def span(start: int, end: int) -> tuple[int, int]:
+        s, e = p.doc.clean.to_original(start, end)
+        return s + shift, e + shift
+
+    cids = [chunk_id(p.source, c, part.index if part else 0) for c in p.chunks]
     in_chunks: dict[int, list[str]] = {}
     for c, cid in zip(p.chunks, cids):
         for j in c.units:
             in_chunks.setdefault(j, []).append(cid)
-    for u, v in zip(p.units, vecs):
+    for u, uid, v in zip(p.units, p.unit_ids(), vecs):
         meta = {"source": p.source, "chunks": ",".join(in_chunks.get(u.index, []))}
         if u.heading:
-            heads.append(unit_id(p.source, u.index), meta | {"heading": True, "unit": u.index}, v, u.text)
+            heads.append(uid, meta | {"heading": True, "unit": ubase + u.index}, v, u.text)
         else:
-            units.append(unit_id(p.source, u.index), meta, v)
+            units.append(uid, meta, v)
     rel = {NodeRelationship.SOURCE: RelatedNodeInfo(node_id=p.source)}
+    # What the manifest says of the file, so it can be derived from a Chroma
+    # server's contents alone (see the module docstring and
+    # `manifest_from_store`): a file is whole when as many of its chunks are
+    # stored as `file_chunks` says; of a file read in segments only the last
+    # item knows that count, and every item says which segments it stands for.
+    chunks, units_ = p.totals()
+    file_meta: dict = {"file_sha256": p.digest}
+    if p.whole:
+        file_meta |= {"file_chunks": chunks, "file_units": units_}
+    if part:
+        file_meta |= {"segment": part.first, "segment_end": part.end, "segments": part.count}
+        file_meta |= {"segment_size": part.size, "part_chunks": len(p.chunks), "chunks_through": chunks}
+        file_meta |= {"units_through": units_}
     chunk_nodes = []
     for c, cid in zip(p.chunks, cids):
         # A chunk's vector is the token-weighted mean of its sentence vectors:
@@ -694,18 +757,16 @@ def _records(
         cv = (vecs[c.units] * w[:, None]).sum(axis=0)
         cv /= max(float(np.linalg.norm(cv)), 1e-12)
         os_, oe = span(c.start, c.end)
-        meta = {"source": p.source, "title": p.doc.title, "chunk": c.index, "start": os_, "end": oe}
+        meta = {"source": p.source, "title": p.doc.title, "chunk": cbase + c.index, "start": os_, "end": oe}
         meta |= {"tokens": c.tokens, "hash": hashlib.sha256(c.text.encode()).hexdigest()[:16]}
         # Its sentences: index, offsets in the chunk's text, offsets in the
         # original file, heading flag (see `retrieve.Retriever.units_of`).
         sentences = []
         for j in c.units:
             u = p.units[j]
-            sentences.append([j, u.start - c.start, u.end - c.start, *span(u.start, u.end), int(u.heading)])
+            sentences.append([ubase + j, u.start - c.start, u.end - c.start, *span(u.start, u.end), int(u.heading)])
         meta["units"] = json.dumps(sentences, separators=(",", ":"))
-        # What the manifest says of the file, so it can be derived from a
-        # Chroma server's contents alone (see the module docstring).
-        meta |= {"file_sha256": p.digest, "file_chunks": len(p.chunks), "file_units": len(p.units)}
+        meta |= file_meta
         chunk_nodes.append(TextNode(id_=cid, text=c.text, embedding=cv.tolist(), metadata=meta, relationships=rel))
     return chunk_nodes
 
@@ -714,7 +775,9 @@ def manifest_from_store(store: IndexStore, sig: dict) -> dict:
     """The manifest a Chroma server's contents imply: every file whose chunks
     are all there (a file cut short by an interrupted build is left out, and
     so is re-indexed or removed by the next sync, as is a file written by an
-    older version, whose chunks lack the `units` key)."""
+    older version, whose chunks lack the `units` key). Of a large file read in
+    segments whose last segments are missing, the segments stored whole from
+    its start are its `partial` entry, so the next sync continues it."""
     files: dict[str, dict] = {}
     stored: set[str] = set()
     for _, meta in store.read_all(store.chunks, ["metadatas"]):
@@ -723,13 +786,37 @@ def manifest_from_store(store: IndexStore, sig: dict) -> dict:
             continue
         f = files.setdefault(
             meta["source"],
-            {"sha256": meta.get("file_sha256"), "title": meta.get("title", ""), "units": meta.get("file_units", 0)},
+            {"sha256": meta.get("file_sha256"), "title": meta.get("title", ""), "chunks": 0, "parts": {}},
         )
-        f["chunks"] = f.get("chunks", 0) + 1
-        f["expected"] = meta.get("file_chunks")
-    whole = {s: f for s, f in files.items() if f["sha256"] and f.pop("expected") == f["chunks"]}
+        f["chunks"] += 1
+        if meta.get("file_sha256") != f["sha256"]:
+            f["mixed"] = True  # chunks of two versions: neither is whole
+        if "file_chunks" in meta:  # a whole file's chunks, or the last segment's
+            f["expected"], f["units"] = meta["file_chunks"], meta.get("file_units", 0)
+        if "segment" in meta:
+            part = f["parts"].setdefault(meta["segment"], dict(meta, stored=0))
+            part["stored"] += 1
+    whole, partial = {}, {}
+    for source, f in files.items():
+        parts, expected = f.pop("parts"), f.pop("expected", None)
+        if not f["sha256"] or f.pop("mixed", False):
+            continue
+        if expected == f["chunks"]:
+            whole[source] = f
+            continue
+        done, k = None, 0
+        while k in parts and parts[k]["stored"] == parts[k]["part_chunks"]:
+            done, k = parts[k], parts[k]["segment_end"]
+        if done is not None and k < done["segments"]:
+            partial[source] = {
+                "sha256": f["sha256"], "title": f["title"], "segments_done": k, "segments": done["segments"],
+                "segment_size": done["segment_size"], "chunks": done["chunks_through"], "units": done["units_through"],
+            }  # fmt: skip
     # "stored": every file with records, whole or not (popped by the caller).
-    return {"marker": MARKER, "signature": sig, "files": whole, "complete": False, "stored": sorted(stored)}
+    return {
+        "marker": MARKER, "signature": sig, "files": whole, "partial": partial, "complete": False,
+        "stored": sorted(stored),
+    }  # fmt: skip
 
 
 def refresh(settings: Settings, embedder) -> SyncReport:
@@ -789,17 +876,31 @@ def sync(
     progress=None,
     group_units: int = 1024,
     commit_every: float = 1.0,
+    segment_chars: int | None = None,
 ) -> SyncReport:
     """Bring the index in `settings.index_dir` in line with `settings.corpus`.
 
     Changed files are embedded in groups of about `group_units` sentences, so
     that batches span small files; stored groups are committed to the manifest
     at most every `commit_every` seconds (and at the end), which bounds both
-    the work an interruption loses and the cost of rewriting the manifest."""
+    the work an interruption loses and the cost of rewriting the manifest.
+
+    A file of more than `segment_chars` bytes (default `ingest.SEGMENT_CHARS`)
+    is read, cleaned and chunked a segment at a time (`ingest.Segments`), each
+    segment a pending item of its own: memory is bounded by the group, not by
+    the file, and the manifest's `partial` entry records how many of its
+    segments are stored, so an interrupted build continues the file where it
+    stopped. `progress(i, n, label)` is called for each file and, in a large
+    file, each segment ("name (segment k/S)")."""
     from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
     from llama_index.vector_stores.chroma import ChromaVectorStore
 
     from .chunk import chunk_doc
+    from .clean import clean_text, extract_title
+    from .ingest import SourceDoc
+
+    segment_chars = segment_chars or ingest.SEGMENT_CHARS
+    chunking = (settings.chunk_size, settings.chunk_overlap, settings.unit_max_tokens)
 
     t0 = time.perf_counter()
     report = SyncReport()
@@ -865,6 +966,8 @@ def sync(
             resuming = (manifest is None or not manifest.get("complete")) and store.chunks.count() > 0
         if manifest is None:
             manifest = {"marker": MARKER, "signature": sig, "files": {}}
+        manifest.setdefault("partial", {})  # large files stored in part (see `_Part`)
+        indexed = set(manifest["files"])  # files with a whole version in the index, as the build starts
         manifest["complete"] = False
         manifest["skipped"] = {}
         store.write_manifest(manifest)
@@ -906,6 +1009,7 @@ def sync(
                 chunk_vs.delete(ref_doc_id=source)
             with lock:
                 manifest["files"].pop(source, None)
+                manifest["partial"].pop(source, None)
 
         def store_group(group: list[_Pending], vecs: np.ndarray) -> None:
             """Store and commit the files of one embedded group (writer thread).
@@ -918,9 +1022,18 @@ def sync(
                 doc_vecs = vecs[offset : offset + len(p.units)]
                 offset += len(p.units)
                 report.tokens += sum(u.tokens for u in p.units)
-                all_chunks += _records(p, doc_vecs, units, heads, NodeRelationship, RelatedNodeInfo, TextNode)
-                if p.replaces or resuming:
+                records = _records(p, doc_vecs, units, heads, NodeRelationship, RelatedNodeInfo, TextNode)
+                all_chunks += records
+                if p.fresh and (p.replaces or resuming):
                     drop(p.source)  # also clears chunks left by an interrupted build
+                elif resuming:
+                    # A file continued where an interrupted build stopped: its
+                    # segments committed stay; this item's records may have
+                    # been stored after the last commit (Chroma would ignore
+                    # adds of ids it has), and are written again.
+                    with store.guard():
+                        store.units.delete(ids=p.unit_ids())
+                        store.chunks.delete(ids=[n.node_id for n in records])
             try:
                 with store.guard():
                     for b in range(0, len(all_chunks), max_batch):
@@ -940,15 +1053,17 @@ def sync(
                 raise
             with lock:
                 for p in group:
-                    manifest["files"][p.source] = {
-                        "sha256": p.digest,
-                        "title": p.doc.title,
-                        "chunks": len(p.chunks),
-                        "units": len(p.units),
-                        **p.stat,
-                    }
+                    chunks, units_ = p.totals()
+                    entry = {"sha256": p.digest, "title": p.doc.title, "chunks": chunks, "units": units_, **p.stat}
+                    if p.whole:
+                        manifest["files"][p.source] = entry
+                        manifest["partial"].pop(p.source, None)
+                    else:
+                        entry |= {"segments_done": p.part.end, "segments": p.part.count, "segment_size": p.part.size}
+                        manifest["partial"][p.source] = entry
             for p in group:
-                (report.updated if p.replaces else report.added).append(p.source)
+                if p.whole:
+                    (report.updated if p.source in indexed else report.added).append(p.source)
             commit()
             report.store_seconds += time.perf_counter() - ts
 
@@ -1024,6 +1139,67 @@ def sync(
             if worker is not None:
                 worker.close()
 
+        def add(p: _Pending, more: bool) -> None:
+            nonlocal pending_units
+            pending.append(p)
+            pending_units += len(p.units)
+            if pending_units >= group_units:
+                flush(more=more)
+
+        def unusable(source: str, error: Exception, st, stored: bool) -> None:
+            msg = f"skipped {source}: {error}"
+            log.warning(msg)
+            report.warnings.append(msg)
+            with lock:
+                manifest["skipped"][source] = [st.st_size, st.st_mtime_ns]
+            if stored:
+                writer.submit(drop, source)  # a file that became unreadable loses its chunks
+
+        def segmented(i: int, path: Path, source: str, segs: Segments, stat: dict, old: bool, more: bool):
+            """Queue a large file a segment at a time, from the first segment
+            not stored yet when an interrupted build stored the file's first
+            ones (same content, same cuts), else from the start. Each segment
+            is an item of its own (`_Part`), queued once the next segment with
+            text is read, so that the file's last item is known as such; a
+            segment with no text after cleaning is counted with its neighbour.
+            Cleaning rules that look at the whole document look at the
+            segment: a line repeated within it is dropped (one repeated from
+            an earlier segment is kept), a page footer only in the last one."""
+            count, sha = len(segs.segments), segs.sha256
+            done = manifest["partial"].get(source) or {}
+            start, chunk_base, unit_base, title = 0, 0, 0, None
+            if (done.get("sha256"), done.get("segments"), done.get("segment_size")) == (sha, count, segment_chars):
+                if 0 < done["segments_done"] < count:
+                    start, chunk_base, unit_base = done["segments_done"], done["chunks"], done["units"]
+                    title = done["title"]
+            replaces = old or (bool(done) and start == 0)  # another version may be stored
+            item, first = None, start
+            for k in range(start, count):
+                if progress:
+                    progress(i, len(files), f"{source} (segment {k + 1}/{count})")
+                ct = clean_text(segs.text(k), footer=k == count - 1)
+                if title is None:
+                    title = extract_title(ct.text, fallback=path.stem)
+                doc = SourceDoc(source=source, path=path, sha256=sha, title=title, clean=ct)
+                units, chunks = [], []
+                if ct.text.strip():
+                    units, chunks = chunk_doc(doc, *chunking, starts_doc=unit_base == 0)
+                if not units:
+                    if item is not None:
+                        item.part.end = first = k + 1
+                    continue
+                if item is not None:
+                    add(item, more=True)
+                seg = segs.segments[k]
+                part = _Part(k, first, k + 1, count, segment_chars, seg.char_start, chunk_base, unit_base)
+                item = _Pending(source, doc, units, chunks, sha, stat, replaces, part)
+                first, chunk_base, unit_base = k + 1, chunk_base + len(chunks), unit_base + len(units)
+            if item is None:
+                raise ValueError("empty after cleaning")
+            item.part.last = True
+            add(item, more=more)
+
+        unfinished: set[str] = set()  # large files that changed while being read
         with ExitStack() as cleanup:
             # Run last to first, each even if one before it raised: what was
             # embedded is stored and committed, even on an error.
@@ -1033,52 +1209,77 @@ def sync(
             cleanup.callback(store_held)
             for i, path in enumerate(files):
                 source = path.relative_to(corpus).as_posix()
+                more = i + 1 < len(files)
                 if progress:
                     progress(i, len(files), source)
                 try:
-                    data, st = read_file(path, root)
+                    fh, st = open_file(path, root)
                 except (OSError, ValueError) as e:
                     report.warnings.append(f"skipped {source}: {e}")
                     continue
-                stat = {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
-                digest = file_digest(data)
-                old = manifest["files"].get(source)
-                seen.add(source)
-                if old and old.get("sha256") == digest:
-                    with lock:
-                        old.update(stat)
-                    report.unchanged.append(source)
-                    continue
+                with fh:
+                    stat = {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
+                    old = manifest["files"].get(source)
+                    # The store may hold chunks of this file (of this version or another).
+                    stored = old is not None or source in manifest["partial"]
+                    segs = None
+                    try:
+                        if st.st_size > segment_chars:
+                            segs = Segments(fh, st, segment_chars)  # streams the file once
+                            digest = segs.sha256
+                        if segs is None or len(segs.segments) == 1:
+                            fh.seek(0)
+                            data, segs = fh.read(), None
+                            digest = file_digest(data)
+                    except OSError as e:
+                        report.warnings.append(f"skipped {source}: {e}")
+                        continue
+                    except ValueError as e:  # binary, not UTF-8
+                        seen.add(source)
+                        unusable(source, e, st, stored)
+                        continue
+                    seen.add(source)
+                    if old and old.get("sha256") == digest:
+                        with lock:
+                            old.update(stat)
+                        report.unchanged.append(source)
+                        continue
+                    if segs is not None:
+                        try:
+                            segmented(i, path, source, segs, stat, old is not None, more)
+                        except (OSError, ingest.FileChanged) as e:
+                            msg = f"skipped {source}: {e}; the next build indexes it"
+                            log.warning(msg)
+                            report.warnings.append(msg)
+                            unfinished.add(source)
+                        except ValueError as e:
+                            unusable(source, e, st, stored)
+                        continue
                 try:
                     doc = read_doc(path, corpus, data)
                 except ValueError as e:
-                    msg = f"skipped {source}: {e}"
-                    log.warning(msg)
-                    report.warnings.append(msg)
-                    with lock:
-                        manifest["skipped"][source] = [st.st_size, st.st_mtime_ns]
-                    if old:
-                        writer.submit(drop, source)  # a file that became unreadable loses its chunks
+                    unusable(source, e, st, stored)
                     continue
-                units, chunks = chunk_doc(doc, settings.chunk_size, settings.chunk_overlap, settings.unit_max_tokens)
-                pending.append(_Pending(source, doc, units, chunks, digest, stat, old is not None))
-                pending_units += len(units)
-                if pending_units >= group_units:
-                    flush(more=i + 1 < len(files))
+                units, chunks = chunk_doc(doc, *chunking)
+                add(_Pending(source, doc, units, chunks, digest, stat, stored), more=more)
             flush_last()
 
-        for source in sorted(set(manifest["files"]) - seen):
+        for source in sorted((set(manifest["files"]) | set(manifest["partial"])) - seen):
             drop(source)
             report.removed.append(source)
+        for source in sorted(set(manifest["partial"]) | unfinished):
+            drop(source)  # a large file left unfinished: it changed while being read
+            if source in indexed:
+                report.removed.append(source)
         if resuming:
             # An interrupted build may have stored chunks of a file it never
             # committed, and that file may be gone now.
-            stored = {m["source"] for _, m in store.read_all(store.chunks, ["metadatas"])}
-            for source in sorted(stored - set(manifest["files"])):
+            in_store = {m["source"] for _, m in store.read_all(store.chunks, ["metadatas"])}
+            for source in sorted(in_store - set(manifest["files"])):
                 drop(source)
                 report.removed.append(source)
         t = time.perf_counter()
-        if report.changed or report.rebuilt or report.refreshed or not (index_dir / "bm25").is_dir():
+        if report.changed or unfinished or report.rebuilt or report.refreshed or not (index_dir / "bm25").is_dir():
             store._write_bm25()
         report.bm25_seconds = time.perf_counter() - t
         report.chunks = sum(f["chunks"] for f in manifest["files"].values())
