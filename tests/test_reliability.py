@@ -179,3 +179,23 @@ def test_a_read_only_index_is_answered_from_and_not_rebuilt(settings, read_only_
     assert r.returncode == 0 and "350 billion" in r.stdout, r.stderr
     assert "read-only" in r.stderr and "Traceback" not in r.stderr
     assert "read-only" in _one_line_error(_cli("index", "-q", *where), 4)
+
+
+def test_a_rust_panic_in_the_store_is_an_index_error_not_a_traceback():
+    """chromadb's Rust core panics on some damage; pyo3's PanicException
+    derives from BaseException, which `except Exception` lets through."""
+    from assistant import IndexConfigError, IndexStoreError
+    from assistant.store import store_errors
+
+    class PanicException(BaseException):  # as pyo3_runtime defines it
+        pass
+
+    with pytest.raises(IndexStoreError, match="^Chroma store in x failed: PanicException: range end index 9 out"):
+        with store_errors("Chroma store in x", remote=False):
+            raise PanicException("range end index 9 out of range\nstack backtrace: ...")
+    with pytest.raises(IndexConfigError):  # on a server it is never taken for a corrupt store
+        with store_errors("Chroma server y", remote=True):
+            raise PanicException("boom")
+    with pytest.raises(KeyboardInterrupt):
+        with store_errors("Chroma store in x", remote=False):
+            raise KeyboardInterrupt
