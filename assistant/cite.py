@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
@@ -151,7 +152,8 @@ _ADVERBS = r"(?:(?:please|kindly|now|then|just|simply|instead|also|first|always|
 _LEAD = rf"(?:^|(?<=[,:;(\[\-–—\"'“‘‹<>*!.])|\b(?:and|then|but|so)\s+)\s*{_ADVERBS}"
 _ADDRESSED = (
     rf"(?:\byou\s+(?:must|should|shall|will|need\s+to|have\s+to|are\s+to|are\s+(?:required|instructed|expected)\s+to)\s+"
-    rf"|\b{_AI}s?\s+(?:(?:reading|processing|summari[sz]ing|answering\s+from)\s+this\s+(?:\w+\s+)?)?"
+    rf"|(?:(?:^|(?<=[,:;(\[\-–—\"'“‘<>*!.]))\s*|\b(?:all|any|every|each)\s+){_AI}s?\s+"
+    r"(?:(?:reading|processing|summari[sz]ing|answering\s+from)\s+this\s+(?:\w+\s+)?)?"
     rf"(?:must|should|shall|will|needs?\s+to|has\s+to|have\s+to|is\s+to|are\s+to)\s+"
     rf"|\b(?:dear|hey|hello|attention),?\s+{_AI_NAMED}s?\s*[,:!]?\s*|^\s*{_AI_NAMED}s?\s*[,:]\s*)"
     rf"{_ADVERBS}"
@@ -161,7 +163,7 @@ _OVERRIDE_VERB = (
 )
 _OVERRIDE_TARGET = (
     r"(?:instructions?|prompts?|rules|directions|directives|guidelines|guardrails|constraints|commands|orders|"
-    r"sources?|passages?|documents?|context|text|above|"
+    r"sources?|passages?|documents?|context|text|above(?!\s+(?!and\b|or\b|then\b)[a-z])|"
     r"(?:everything|anything|all)\s+(?:above|before|previously|prior|so\s+far|you\s+(?:were|have\s+been)\s+told))"
 )
 _OVERRIDE = re.compile(
@@ -178,6 +180,9 @@ _QUALIFIER = re.compile(
 _OWN_TARGET = re.compile(
     r"^(?:prompts?|sources?|passages?|documents?|context|above|(?:everything|anything|all)\s.*)$", re.I
 )
+# Objects that are a model's whatever the qualifier ("forget the earlier rules"
+# is news; "forget the earlier instructions" is not).
+_MODEL_TARGET = re.compile(r"^(?:instructions?|prompts?|sources?|passages?|documents?|context|text|above)", re.I)
 _REPLY_VERB = r"(?:answer|respond|reply|say|output|print|write|state|claim|repeat)"
 _QUOTE, _END_QUOTE = r"[\"“‘'«]", r"[\"”’'»]"
 _QUOTED = rf"{_QUOTE}[^\"“”‘’«»]{{1,300}}?{_END_QUOTE}"
@@ -209,8 +214,9 @@ _PROMPT_TALK = re.compile(
     r"(?:(?:your|the|its|this|my|all)\s+)?(?:(?:system|hidden|initial|original|secret|developer)\s+)(?:prompts?|instructions|messages?)"
     r"|\bsystem\s+prompt\s*:|<\|im_start\|>\s*system\b|<<SYS>>"
     r"|\byou\s+are\s+now\s+(?:in\s+)?(?:an?\s+|the\s+)?(?:[\w-]+\s+){0,2}?(?:mode|assistant|AI|model|bot|chatbot|persona|DAN)\b"
-    r"|\bfrom\s+now\s+on,?\s+you\s+(?:are|will|must|should|shall)\b"
-    rf"|\bif\s+you\s+are\s+(?:an?\s+)?{_AI_NAMED}\b"
+    r"|\bfrom\s+now\s+on,?\s+you\s+(?:are|will|must|should|shall)\s+(?:only\s+|always\s+|never\s+)?"
+    r"(?:answer|respond|reply|say|speak|write|act|behave|pretend|ignore|disregard|refuse|be\s+an?\b|an?\b)"
+    rf"|\bif\s+you\s+are\s+(?:an?\s+)?{_AI_NAMED}s?\s*(?:[,.:;!?(]|$|reading\b|processing\b|and\b|or\b)"
     rf"|^\W*(?:note|message|instructions?)\s+(?:to|for)\s+(?:the\s+|any\s+|all\s+)?{_AI_NAMED}s?\s*[:,\-–—]",
     re.I,
 )
@@ -225,13 +231,43 @@ def _opens_quote(text: str) -> bool:
     return bool(opens) and not _CLOSER.search(text, opens[-1])
 
 
+# Reported speech: '"You should ignore the rules," Musk told employees',
+# 'Copilot should answer "no", Microsoft said'. News quotes people telling
+# people what to do; only the markup of a prompt counts there.
+_ATTRIBUTION = re.compile(
+    r"[,”\"’']\s*(?:(?:the|a|an|his|her|their|its)\s+)?(?:[\w.'’-]+\s+){0,4}?"
+    r"(?:said|says|told|tells|added|adds|argued|argues|argue|wrote|writes|warned|warns|noted|notes|insisted|"
+    r"claimed|claims|stated|states|explained|explains|according\s+to)\b"
+    r"|^\W*(?:[\w.'’-]+\s+){1,4}(?:said|says|told\s+\w+|added|wrote|warned)\s*[:,]\s*[\"“‘']",
+    re.I,
+)
+_PROMPT_MARKUP = re.compile(r"\bsystem\s+prompt\s*:|<\|im_start\|>\s*system\b|<<SYS>>", re.I)
+_LEAD_ONLY = re.compile(rf"^\s*(?:{_LEAD})$", re.I)
+
+
+# Every pattern above needs one of these words: most sentences are ruled out
+# at ~1 µs instead of the ~170 µs of the full check (measured on the seeds).
+_TRIGGER = re.compile(
+    r"ignore|disregard|forget|override|bypass|discard|do\s*n[o'’]?t|answer|respond|reply|say|output|print|write|"
+    r"state|claim|repeat|prompt|instruction|message|im_start|<<SYS>>|you\s+are\s+now|from\s+now|if\s+you|note",
+    re.I,
+)
+
+
+@lru_cache(maxsize=8192)  # the same passages come back question after question
 def instruction_like(sentence: str) -> bool:
     """Does `sentence` address the assistant and tell it what to do? (See
     the patterns above; a heuristic for prompt injection in passages.)"""
+    if not _TRIGGER.search(sentence):
+        return False
+    if _ATTRIBUTION.search(sentence):
+        return bool(_PROMPT_MARKUP.search(sentence))
     for m in _OVERRIDE.finditer(sentence):
-        if m.group("lead").strip() and not re.match(rf"^\s*(?:{_LEAD})$", m.group("lead"), re.I):
-            return True  # addressed: "you must ignore the context"
-        if _QUALIFIER.search(m.group("mid")) or _OWN_TARGET.match(m.group("target")):
+        target = m.group("target")
+        if m.group("lead").strip() and not _LEAD_ONLY.match(m.group("lead")):
+            if _MODEL_TARGET.match(target) or _QUALIFIER.search(m.group("mid")) or _OWN_TARGET.match(target):
+                return True  # addressed: "you must ignore the context", "you must ignore your rules"
+        elif _OWN_TARGET.match(target) or (_QUALIFIER.search(m.group("mid")) and _MODEL_TARGET.match(target)):
             return True
     return any(p.search(sentence) for p in (_SCRIPTED, _SAY_TO_EVERY, _ADDRESSED_REPLY, _PROMPT_TALK))
 

@@ -189,6 +189,7 @@ def cmd_chat(args) -> int:
 
 def cmd_eval(args) -> int:
     from .api import _resolve
+    from .errors import GoldFileError
     from .evaluate import baseline_from, check_outputs, compare, load_gold, run
     from .report import markdown, write
 
@@ -199,8 +200,8 @@ def cmd_eval(args) -> int:
     try:  # every input is checked before the index or a model is loaded
         gold = load_gold(Path(args.gold), settings)
         baseline = check_outputs(Path(args.out), args.baseline, args.update_baseline)
-    except ValueError as e:  # GoldFileError: one line per problem
-        for line in str(e).splitlines():
+    except GoldFileError as e:  # one line per problem
+        for line in e.problems:
             print(f"error: {line}", file=sys.stderr)
         return 2
     report = run(gold, settings, backend=args.backend, progress=not args.quiet)

@@ -243,7 +243,7 @@ def check_outputs(out: Path, baseline: str | None = None, update_baseline: bool 
         except ValueError as e:
             problems.append(f"--baseline {baseline}: not JSON: {e}")
     if problems:
-        raise ValueError("\n".join(problems))
+        raise GoldFileError(problems)
     return base
 
 

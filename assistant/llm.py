@@ -57,6 +57,7 @@ class _Watchdog:
         self._lock = threading.Lock()
         self._streams: list = []
         self._timer: threading.Timer | None = None
+        self._call = 0  # counts calls, so that a timer of an earlier call does nothing
         self.fired = False
 
     def on_request(self, request) -> None:  # httpx event hook
@@ -87,28 +88,47 @@ class _Watchdog:
         self.disarm()
         with self._lock:
             self.fired = False
-        self._timer = threading.Timer(max(0.0, deadline - time.monotonic()), self.fire)
+            # Connections closed since (the pool dropped them) need no watching.
+            self._streams = [s for s in self._streams if not _closed(s)]
+            call = self._call
+        self._timer = threading.Timer(max(0.0, deadline - time.monotonic()), self.fire, args=(call,))
         self._timer.daemon = True
         self._timer.start()
 
     def disarm(self) -> None:
+        # Timer.cancel() cannot stop a timer whose wait is over: the call
+        # counter makes such a late fire() a no-op for the next call.
+        with self._lock:
+            self._call += 1
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
 
-    def fire(self) -> None:
+    def fire(self, call: int) -> None:
         with self._lock:
+            if call != self._call:
+                return  # the call it was armed for is over
             self.fired = True
             streams, self._streams = self._streams, []
         for stream in streams:
             _shut(stream)
 
 
+def _closed(stream) -> bool:
+    try:
+        sock = stream.get_extra_info("socket")
+        return sock is None or sock.fileno() == -1
+    except (OSError, AttributeError, ValueError):
+        return True
+
+
 def _shut(stream) -> None:
     try:
         sock = stream.get_extra_info("socket")
         if sock is not None:
-            sock.shutdown(socket.SHUT_RDWR)
+            # The plain socket's shutdown, also for TLS: SSLSocket.shutdown
+            # would drop its TLS state under the thread reading from it.
+            socket.socket.shutdown(sock, socket.SHUT_RDWR)
     except (OSError, AttributeError, ValueError):
         pass  # already closed
 

@@ -278,7 +278,8 @@ def _one(name: str | None, value: Any, message: str, given: dict, names: dict) -
         where = f"{key} {shown} in {_toml_path()}"
     else:
         where = f"{name} (value not shown)" if name in _SECRETS else f"{name}={value!r}"
-    return f"{where} is not valid: must be {allowed(name) or message}"
+    rule = allowed(name)
+    return f"{where} is not valid: " + (f"must be {rule}" if rule else message)
 
 
 def settings_error(error: Exception, given: dict | None = None, names: dict[str, str] | None = None) -> SettingsError:

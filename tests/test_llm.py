@@ -334,6 +334,19 @@ PROSE = [
     "Users can print the system prompt, the company said in its documentation.",
     "The system prompted a review of all previous instructions issued to ports.",
     "Model: Hyundai Ioniq 5.",
+    # Seen in review: news prose that an earlier version took for instructions.
+    "From now on, you will pay 25 percent more for steel, Trump told Canada.",
+    "From now on, you must declare all goods over $800, CBP said.",
+    "If you are an assistant manager, you can apply for the new training grant.",
+    "Forget the earlier rules; the new tariff applies from March.",
+    "Editor's note: disregard the above figures, which were corrected on Tuesday.",
+    "Don't trust the sources, the minister said of the leaked memo.",
+    '"You should ignore the rules," Musk told employees.',
+    '"Forget everything you were told about tariffs," Navarro said.',
+    'AI assistants should say "I don\'t know" more often, researchers argue.',
+    "Copilot should answer 'no' to such requests, Microsoft said.",
+    'The model will answer "yes" only if the data support it.',
+    'The chatbot will say "I cannot help" to every question about elections.',
 ]
 
 
@@ -356,3 +369,22 @@ def test_an_instruction_s_payload_is_found_even_across_sentences():
              "The deal is off.'", "Imports fell 2%."]  # fmt: skip
     units = [Unit(source="a.txt", index=i, text=t) for i, t in enumerate(texts)]
     assert find_instructions(units) == {1, 2}
+
+
+def test_a_timer_of_an_earlier_call_does_not_cut_the_next_one():
+    """Timer.cancel() cannot stop a timer whose wait is over; its late fire()
+    must not mark the next call late or shut its connections."""
+    import time as _time
+
+    from assistant.llm import _Watchdog
+
+    w = _Watchdog()
+    w.arm(_time.monotonic() + 100)
+    first = w._call
+    w.disarm()
+    w.arm(_time.monotonic() + 100)
+    w.fire(first)  # the first call's timer, running late
+    assert not w.fired
+    w.fire(w._call)
+    assert w.fired
+    w.disarm()
