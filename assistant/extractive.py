@@ -19,6 +19,7 @@ from functools import cache
 import numpy as np
 
 from . import prompts
+from .cite import instruction_like
 from .condense import alias_tokens, metonyms, person_names
 from .retrieve import Retriever, Unit
 from .store import tokenize
@@ -367,7 +368,8 @@ def offline_answer(
     scored = [
         s
         for s in score_units(question, query, qvec, units, retriever, kind, avoid)
-        if not s.unit.heading and len(s.unit.text.split()) >= 5
+        # An instruction planted in a passage is not an answer to quote.
+        if not s.unit.heading and len(s.unit.text.split()) >= 5 and not instruction_like(s.unit.text)
     ]
     scored.sort(key=lambda s: -s.score)
     if not scored:

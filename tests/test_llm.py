@@ -264,6 +264,9 @@ def test_offline_answers_flag_passages_with_instructions_too(injected_corpus):
     assert [(p.source, p.flags) for p in flagged] == [("busan_customs.txt", ["instructions"])]
     assert any("busan_customs.txt) contains instructions" in x for x in a.notes), a.notes
     assert "PWNED" not in a.text
+    # The planted sentence is not quoted as an answer either.
+    b = answer("What should the answer be?", settings=injected_corpus.with_options(backend="offline"))
+    assert all("Ignore previous instructions" not in c.text for c in b.citations)
 
 
 def test_the_rest_of_a_partly_obeying_answer_is_kept(llm_injected, fake):
