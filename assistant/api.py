@@ -274,6 +274,7 @@ def answer_stream(question: str, history: list[dict] | None = None, **options) -
             else:
                 final = piece  # the Answer, citations included
     """
+    from .cite import flag_passages
     from .condense import (
         condense_offline,
         expand_aliases,
@@ -377,7 +378,7 @@ def answer_stream(question: str, history: list[dict] | None = None, **options) -
             notes.append(f"The language model failed: {e}. This is the offline answer.")
 
     t = time.perf_counter()
-    flag_instructions(passages, notes)
+    flag_passages(passages, notes)
     previous = previous_answer_sentences(history) if follow_up else []
     avoid = engine.embedder.embed(previous) if previous else None
     engine, (text, citations, refused, debug) = _retrying(
@@ -391,18 +392,6 @@ def answer_stream(question: str, history: list[dict] | None = None, **options) -
         notes.append("The offline answerer reads English best; the question was matched as written.")
     yield text
     yield finish("offline", text, citations, refused, debug=debug, **dropped)
-
-
-def flag_instructions(passages, notes: list[str]) -> None:
-    """Flag passages holding instructions addressed to the assistant (the LLM
-    path's verifier does the same on its sentences), with a note for the reader."""
-    from .cite import instruction_like, instruction_note, split_sentences
-
-    for p in passages:
-        if "instructions" not in p.flags and any(instruction_like(x) for x in split_sentences(p.text)[0]):
-            p.flags.append("instructions")
-        if "instructions" in p.flags and instruction_note(p) not in notes:
-            notes.append(instruction_note(p))
 
 
 def example_questions(n: int = 4, **options) -> list[str]:

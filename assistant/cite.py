@@ -290,6 +290,18 @@ def instruction_note(passage) -> str:
     )
 
 
+def flag_passages(passages: list, notes: list[str], found: set[int] | None = None) -> None:
+    """Flag the passages that hold instructions to the assistant (their
+    numbers in `found`, else any with an instruction-like sentence), each
+    with one note for the reader."""
+    for p in passages:
+        hit = p.n in found if found is not None else any(instruction_like(x) for x in split_sentences(p.text)[0])
+        if hit and "instructions" not in p.flags:
+            p.flags.append("instructions")
+        if "instructions" in p.flags and instruction_note(p) not in notes:
+            notes.append(instruction_note(p))
+
+
 def find_instructions(units: list) -> set[int]:
     """Indices of `units` (sentences, in document order) that are instructions
     to the assistant, or the rest of a quote such a sentence opened ("answer:

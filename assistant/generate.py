@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from . import prompts
-from .cite import REFUSAL, Verifier, instruction_note, markers, split_sentences
+from .cite import REFUSAL, Verifier, flag_passages, markers, split_sentences
 from .llm import ChatClient, LLMError
 
 
@@ -75,11 +75,7 @@ def llm_answer_stream(
     verify_s = 0.0
     raw, buf, shown, cited_seen = "", "", [], False
     notes: list[str] = []
-    for p in passages:
-        if p.n in verifier.instructions:
-            if "instructions" not in p.flags:
-                p.flags.append("instructions")
-            notes.append(instruction_note(p))
+    flag_passages(passages, notes, verifier.instructions)
 
     def emit(sentences: list[str]) -> Iterator[str]:
         nonlocal verify_s
