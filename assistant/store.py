@@ -43,7 +43,7 @@ import threading
 import time
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -250,6 +250,8 @@ class IndexStore:
         self._chunks = None
         self._units = None
         self._namespace: str | None = None
+        self.building = False  # this store belongs to a build, which holds the build lock
+        self._generation = None  # of the embedded store when it was opened (see `guard`)
 
     @property
     def remote(self) -> bool:
@@ -346,9 +348,20 @@ class IndexStore:
         return "ready"
 
     # -- Chroma -------------------------------------------------------------
+    @contextmanager
     def guard(self):
-        """A context in which vendor errors of this store become ours (see `store_errors`)."""
-        return store_errors(self.where, self.remote)
+        """A context in which vendor errors of this store become ours (see
+        `store_errors`), and in which, for a reader of an embedded store, no
+        other process is rebuilding it (see `_readers`). A store opened
+        before a rebuild is not touched after it: its handles point at
+        deleted files, and sqlite would write its journal beside the new
+        ones; the question is retried on the index loaded again."""
+        with _readers(self.dir, exclusive=False) if not (self.remote or self.building) else nullcontext():
+            if self._client is not None and not (self.remote or self.building):
+                if self._generation != _generation(self.dir):
+                    raise IndexStoreError(f"{self.where} was rebuilt by another process since it was opened")
+            with store_errors(self.where, self.remote):
+                yield
 
     def _open(self):
         if self._client is None:
@@ -356,6 +369,7 @@ class IndexStore:
                 with self.guard():
                     if not self.remote:
                         ensure_dir(self.dir)
+                        self._generation = _generation(self.dir)
                     self._client = _chroma_client(self.settings)
                     self._chunks = self._collection("chunks")
                     self._units = self._collection("units")
@@ -542,6 +556,48 @@ def ensure_dir(index_dir: Path) -> None:
         raise IndexStoreError(f"Index folder {index_dir} cannot be created: {e.strerror}") from None
 
 
+READERS = ".readers"  # lock file: shared by readers' store calls, exclusive during a rebuild
+GENERATION = ".generation"  # rewritten by every rebuild of the embedded store
+
+
+def _generation(index_dir: Path):
+    try:
+        st = os.stat(Path(index_dir) / GENERATION)
+    except OSError:
+        return None
+    return (st.st_ino, st.st_mtime_ns)
+
+
+@contextmanager
+def _readers(index_dir: Path, exclusive: bool):
+    """The lock that keeps readers of an embedded store (a chat page, any
+    process calling `answer()`) out of it while another process deletes and
+    rebuilds it. Chroma's store is not meant for several processes: a reader
+    whose sqlite connection outlived the files it opened, or that created the
+    store again beside the builder, broke the build ("table collections
+    already exists", "database disk image is malformed"). Readers hold it
+    shared for each store call; a rebuild holds it exclusive from the wipe to
+    the end, so questions asked meanwhile wait for the new index. Incremental
+    builds do not take it: readers keep answering from what they loaded."""
+    path = Path(index_dir) / READERS
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644) if exclusive else os.open(path, os.O_RDONLY)
+    except OSError:
+        if exclusive:
+            raise
+        yield  # no lock file (a read-only index, or one never built by this version): nothing rebuilds it
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        if exclusive:
+            tmp = Path(index_dir) / (GENERATION + ".tmp")
+            tmp.write_text(uuid.uuid4().hex, encoding="utf-8")
+            os.replace(tmp, Path(index_dir) / GENERATION)  # stores opened before are now stale
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
 @contextmanager
 def _build_lock(index_dir: Path):
     ensure_dir(index_dir)
@@ -554,6 +610,7 @@ def _build_lock(index_dir: Path):
         ) from None
     with fh:
         fcntl.flock(fh, fcntl.LOCK_EX)  # one builder at a time
+        (index_dir / READERS).touch()  # so that readers of what this builds take their lock
         try:
             yield
         finally:
@@ -568,6 +625,9 @@ def _looks_like_ours(index_dir: Path) -> bool:
         "chroma",
         "bm25",
         "bm25.tmp",
+        READERS,
+        GENERATION,
+        GENERATION + ".tmp",
         MANIFEST,
         MANIFEST.replace(".json", ".tmp"),
         ".lock",
@@ -913,8 +973,23 @@ def sync(
     sig = signature(settings, embedder.id)
     dim = getattr(embedder, "dim", None)
 
-    with _build_lock(index_dir):
-        store = IndexStore(settings, embedder.id, dim)
+    with _build_lock(index_dir), ExitStack() as rebuilding:
+
+        def fresh_store() -> IndexStore:
+            s = IndexStore(settings, embedder.id, dim)
+            s.building = True
+            return s
+
+        readers_out = False
+
+        def wipe_all(store: IndexStore | None = None) -> None:
+            nonlocal readers_out
+            if not settings.chroma_url and not readers_out:
+                rebuilding.enter_context(_readers(index_dir, exclusive=True))
+                readers_out = True
+            wipe(index_dir, store)
+
+        store = fresh_store()
         try:
             manifest = store.read_manifest()
         except IndexStoreError as e:
@@ -924,7 +999,7 @@ def sync(
             log.info("index was built with other settings; rebuilding")
             rebuild = True
         if rebuild:
-            wipe(index_dir, store)
+            wipe_all(store)
             manifest = None
             report.rebuilt = True
         try:
@@ -936,9 +1011,9 @@ def sync(
         except IndexStoreError as e:
             log.warning("%s; rebuilding", e)
             store.close()
-            wipe(index_dir)
+            wipe_all()
             manifest, report.rebuilt = None, True
-            store = IndexStore(settings, embedder.id, dim)
+            store = fresh_store()
             store._open()
         if store.remote and (
             manifest is None
