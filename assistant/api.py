@@ -23,8 +23,9 @@ log = logging.getLogger(__name__)
 # Settings that only change how one question is answered, not which index
 # or models are loaded.
 _PER_CALL = {
-    "top_k", "max_sentences", "max_question_chars", "backend", "llm_model", "llm_max_tokens",
-    "llm_temperature", "llm_retries", "openai_timeout", "chat_host", "chat_port", "chat_auth", "chat_share",
+    "top_k", "max_sentences", "reader_model", "reader_candidates", "reader_threshold", "max_question_chars",
+    "backend", "llm_model", "llm_max_tokens", "llm_temperature", "llm_retries", "openai_timeout", "chat_host", "chat_port",
+    "chat_auth", "chat_share",
 }  # fmt: skip
 
 
@@ -219,7 +220,9 @@ def clean_question(question, limit: int) -> str:
     try:
         question.encode("utf-8")
     except UnicodeEncodeError:
-        raise QuestionError("The question is not valid UTF-8 text; retype it or check the terminal's encoding.") from None
+        raise QuestionError(
+            "The question is not valid UTF-8 text; retype it or check the terminal's encoding."
+        ) from None
     # Control characters (other than newlines and tabs) become spaces.
     q = "".join(" " if unicodedata.category(c) in ("Cc", "Cf") and c not in "\n\t" else c for c in question)
     q = " ".join(q.split())
@@ -283,6 +286,7 @@ def answer_stream(question: str, history: list[dict] | None = None, **options) -
         strip_instructions,
     )
     from .extractive import offline_answer
+    from .reader import get_reader
 
     t0 = time.perf_counter()
     settings = _resolve(dict(options))
@@ -353,11 +357,26 @@ def answer_stream(question: str, history: list[dict] | None = None, **options) -
     dropped: dict = {}  # what verification dropped of an LLM answer the offline one replaced
     if client is not None and passages:
         from .generate import LLMResult, llm_answer_stream
+        from .reader import rerank_passages
 
+        t = time.perf_counter()
+        # The reader reranks the passages (what answers comes first) and
+        # tells the verifier which sentence of a passage answers.
+        reader = get_reader(settings.reader_model)
+        relevance = reader.score(standalone or asked, [" ".join(u.text.split()) for u in units])
+        passages, units = rerank_passages(passages, units, relevance)
+        timings["rerank_ms"] = (time.perf_counter() - t) * 1000
         t = time.perf_counter()
         try:
             for item in llm_answer_stream(
-                client, standalone or asked, passages, units, engine.embedder.embed, settings.max_sentences, deadline
+                client,
+                standalone or asked,
+                passages,
+                units,
+                engine.embedder.embed,
+                settings.max_sentences,
+                deadline,
+                relevance=relevance,
             ):
                 if isinstance(item, LLMResult):
                     timings.update(item.timings)
@@ -384,7 +403,18 @@ def answer_stream(question: str, history: list[dict] | None = None, **options) -
     engine, (text, citations, refused, debug) = _retrying(
         settings,
         engine,
-        lambda e: offline_answer(asked, query, passages, e.retriever, qvec, settings.max_sentences, avoid=avoid),
+        lambda e: offline_answer(
+            asked,
+            query,
+            passages,
+            e.retriever,
+            qvec,
+            get_reader(settings.reader_model),
+            settings.max_sentences,
+            avoid=avoid,
+            candidates=settings.reader_candidates,
+            threshold=settings.reader_threshold,
+        ),  # fmt: skip
     )
     timings["answer_ms"] = (time.perf_counter() - t) * 1000
     letters = [c for c in q if c.isalpha()]

@@ -340,10 +340,14 @@ class Verifier:
     sentence would have supported (the model did what a document said).
     """
 
-    def __init__(self, passages: list, units: list, embed):
+    def __init__(self, passages: list, units: list, embed, relevance: np.ndarray | None = None):
         self.passages = {p.n: p for p in passages}
         self.embed = embed
         self.units = units
+        # The reader's probability that each unit answers the question: of the
+        # sentences that support a claim, the citation points at the one that
+        # answers (and carries that probability as its score).
+        self.relevance = relevance if relevance is not None and len(relevance) == len(units) else None
         self.mat = np.stack([u.vector for u in units]) if units else np.zeros((0, 1), dtype=np.float32)
         # A unit may lie in two overlapping passages: index it under each.
         self.in_passage: dict[int, list[int]] = {
@@ -373,13 +377,20 @@ class Verifier:
         if not idx:
             return None, None
         sims = self.mat[idx] @ vec
-        order = [idx[j] for j in np.argsort(-sims)[:2]]
+        order = [idx[j] for j in np.argsort(-sims)[: 3 if self.relevance is not None else 2]]
         best = None
+        supported = []
         for i in order:
             sup = check_support(claim, self.units[i].text, vec, self.units[i].vector, terms, self._terms(i))
             if sup.ok:
-                return [i], sup
+                if self.relevance is None:
+                    return [i], sup
+                supported.append((i, sup))
             best = best or ([i], sup)
+        if supported:  # similarity order breaks ties
+            i, sup = max(supported, key=lambda x: float(self.relevance[x[0]]))
+            return [i], sup
+        order = order[:2]
         if len(order) == 2:  # a claim that joins two sentences of one passage
             a, b = sorted(order, key=lambda i: self.units[i].start)
             span_vec = self.units[a].vector + self.units[b].vector
@@ -413,6 +424,9 @@ class Verifier:
                     start=first.start,
                     end=last.end,
                     passage=n,
+                    score=round(max(float(self.relevance[i]) for i in unit_idx), 4)
+                    if self.relevance is not None
+                    else 0.0,
                 )  # fmt: skip
             )
         return self._numbers[key]

@@ -227,6 +227,21 @@ def cmd_eval(args) -> int:
     return 0
 
 
+def cmd_train_reader(args) -> int:
+    try:
+        from .reader_train import calibrate, train
+    except ImportError as e:  # pragma: no cover - depends on the extra
+        print(f"error: training needs the [train] extra: pip install -e '.[train]' ({e})", file=sys.stderr)
+        return 2
+    out = Path(args.out)
+    data = Path(args.data) if args.data else None
+    if not args.calibrate_only:
+        train(out_dir=out, data=data, epochs=args.epochs, limit=args.limit, seed=args.seed)
+    calibrate(out / "reader.onnx", data=data)
+    print(f"model and card: {out}")
+    return 0
+
+
 def _store_options(p: argparse.ArgumentParser, corpus_help: str | None = None) -> None:
     """The options every subcommand shares: which corpus, which index."""
     p.add_argument("--corpus", help=corpus_help)
@@ -271,6 +286,15 @@ def build_parser() -> argparse.ArgumentParser:
     pe.add_argument("--json", action="store_true", help="print the whole report as JSON")
     pe.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     pe.set_defaults(func=cmd_eval)
+
+    pt = sub.add_parser("train-reader", help="retrain the reader model (needs the [train] extra; ~45 min on 2 cores)")
+    pt.add_argument("--out", default=str(Path(__file__).resolve().parent / "data" / "reader"), help="model folder")
+    pt.add_argument("--data", help="SQuAD-format file (default: evals/squad/squad2-10-articles.json)")
+    pt.add_argument("--epochs", type=float, default=2.0)
+    pt.add_argument("--limit", type=int, default=0, help="train on this many questions only (a quick check)")
+    pt.add_argument("--seed", type=int, default=13)
+    pt.add_argument("--calibrate-only", action="store_true", help="only choose the threshold of the model in --out")
+    pt.set_defaults(func=cmd_train_reader)
     return p
 
 

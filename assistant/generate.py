@@ -65,11 +65,18 @@ class ObeyedInstructions(LLMError):
 
 
 def llm_answer_stream(
-    client: ChatClient, question: str, passages: list, units: list, embed, max_sentences: int, deadline: float
+    client: ChatClient,
+    question: str,
+    passages: list,
+    units: list,
+    embed,
+    max_sentences: int,
+    deadline: float,
+    relevance=None,
 ) -> Iterator[str | LLMResult]:
     """Yields verified text pieces, then an LLMResult. Raises LLMError when the
     model fails before anything was shown, or answers without any citation."""
-    verifier = Verifier(passages, units, embed)
+    verifier = Verifier(passages, units, embed, relevance)
     messages = build_messages(question, passages, max_sentences)
     t0 = time.perf_counter()
     verify_s = 0.0

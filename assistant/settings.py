@@ -84,6 +84,14 @@ class Settings(BaseSettings):
 
     # Answering
     max_sentences: int = Field(3, ge=1, le=10)
+    # The reader model (an ONNX file with card.json beside it); unset: the
+    # one shipped in assistant/data/reader/.
+    reader_model: Path | None = None
+    # Sentences the reader reads per question (the best by a cheap pre-score).
+    reader_candidates: int = Field(16, ge=1, le=200)
+    # Probability below which no sentence answers; unset: the value calibrated
+    # with the model (assistant/data/reader/card.json).
+    reader_threshold: float | None = Field(None, ge=0.0, le=1.0)
     max_question_chars: int = Field(2000, ge=10)
 
     # OpenAI or any OpenAI-compatible server (used when configured)

@@ -1,0 +1,96 @@
+"""The reader: the probability that a sentence answers a question.
+
+A cross-encoder trained by this project (`assistant train-reader`, see
+`reader_train.py`): MiniLM weights fine-tuned on SQuAD 2.0 (eight articles;
+two held out), exported as int8 ONNX and shipped in `assistant/data/reader/`
+with its tokenizer and `card.json` (data hash, base weights, command,
+figures, calibrated thresholds). It runs on onnxruntime only.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from .errors import AssistantError
+
+READER_DIR = Path(__file__).resolve().parent / "data" / "reader"
+MAX_LEN = 128  # word pieces of question + sentence; longer sentences are cut
+
+
+def load_tokenizer():
+    from tokenizers import Tokenizer
+
+    tok = Tokenizer.from_file(str(READER_DIR / "tokenizer.json"))
+    # Cut the sentence, never the question.
+    tok.enable_truncation(max_length=MAX_LEN, strategy="only_second")
+    tok.enable_padding()  # to the longest pair of the batch
+    return tok
+
+
+class Reader:
+    """Scores (question, sentence) pairs with the shipped model."""
+
+    def __init__(self, path: Path | None = None, threads: int = 2):
+        import onnxruntime as ort
+
+        path = Path(path or READER_DIR / "reader.onnx")
+        if not path.is_file():
+            raise AssistantError(f"The reader model is missing ({path}): reinstall the package.")
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+        opts.log_severity_level = 3
+        self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        self.tokenizer = load_tokenizer()
+        card = path.parent / "card.json"
+        self.card = json.loads(card.read_text()) if card.is_file() else {}
+        self._lock = threading.Lock()
+
+    @property
+    def threshold(self) -> float:
+        """Below this probability no sentence answers the question (calibrated,
+        see card.json)."""
+        return float(self.card.get("threshold", 0.5))
+
+    def score_pairs(self, pairs: list[tuple[str, str]]) -> np.ndarray:
+        if not pairs:
+            return np.zeros(0, dtype=np.float32)
+        enc = self.tokenizer.encode_batch(pairs)
+        feed = {
+            "input_ids": np.array([e.ids for e in enc], dtype=np.int64),
+            "attention_mask": np.array([e.attention_mask for e in enc], dtype=np.int64),
+            "token_type_ids": np.array([e.type_ids for e in enc], dtype=np.int64),
+        }
+        with self._lock:  # one onnxruntime run at a time: the two cores are its threads
+            logits = self.session.run(None, feed)[0].reshape(-1)
+        return (1.0 / (1.0 + np.exp(-logits))).astype(np.float32)
+
+    def score(self, question: str, sentences: list[str]) -> np.ndarray:
+        return self.score_pairs([(question, s) for s in sentences])
+
+
+@lru_cache(maxsize=2)
+def get_reader(path: Path | None = None) -> Reader:
+    """The reader of `path` (default: the shipped model), loaded once."""
+    return Reader(path)
+
+
+def rerank_passages(passages: list, units: list, probs: np.ndarray) -> tuple[list, list]:
+    """Passages in order of their best sentence's probability of answering
+    (retrieval rank breaks ties), renumbered 1..n, and the units with their
+    passage numbers moved along: what the LLM sees first is what answers."""
+    from dataclasses import replace
+
+    best: dict[int, float] = {}
+    for u, p in zip(units, probs):
+        best[u.passage] = max(best.get(u.passage, 0.0), float(p))
+    order = sorted(passages, key=lambda p: (-best.get(p.n, 0.0), p.n))
+    renumber = {p.n: i + 1 for i, p in enumerate(order)}
+    new = [replace(p, n=renumber[p.n]) for p in order]
+    moved = [replace(u, passage=renumber.get(u.passage, u.passage)) for u in units]
+    return new, moved

@@ -1,0 +1,177 @@
+"""The trained reader: its shipped files, its training data, its calibration,
+and that it judges sentences (on text that is not in the seeds)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from assistant import reader_train, squad
+from assistant.reader import READER_DIR, Reader, get_reader
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_the_model_ships_in_the_package_with_its_card():
+    model = READER_DIR / "reader.onnx"
+    assert model.is_file() and model.stat().st_size <= 25 * 1024 * 1024
+    card = json.loads((READER_DIR / "card.json").read_text())
+    # the card names the data the model was trained on, and it is the project's copy
+    assert card["data_sha256"] == squad.file_hash(ROOT / "evals/squad/squad2-10-articles.json")
+    assert not set(card["train_articles"]) & set(squad.HELD_OUT)
+    assert 0.0 < card["threshold"] < 1.0
+    assert card["command"].startswith("assistant train-reader")
+    assert card["figures"]["held_out_ranking"]["top1"] > 0.5
+
+
+def test_the_reader_prefers_the_sentence_that_answers():
+    reader = get_reader()
+    q = "In what year did the observatory open to the public?"
+    sentences = [
+        "The observatory opened to the public in 1931, after six years of building.",
+        "The observatory stands on a hill above the city and is reached by a winding road.",
+        "Its telescope was made in Germany.",
+    ]
+    p = reader.score(q, sentences)
+    assert p.shape == (3,) and np.all((p >= 0) & (p <= 1))
+    assert p[0] == p.max() and p[0] > reader.threshold
+    who = reader.score(
+        "Who designed the bridge?",
+        ["The bridge was designed by the engineer Maria Lopez in 1962.", "The bridge is 400 metres long."],
+    )
+    assert who[0] > who[1]
+
+
+def test_a_question_nothing_answers_gets_low_probabilities():
+    reader = get_reader()
+    p = reader.score(
+        "What is the population of the moon colony?",
+        ["The observatory opened to the public in 1931.", "Its telescope was made in Germany."],
+    )
+    assert p.max() < reader.threshold
+
+
+def test_a_missing_model_file_is_a_clear_error(tmp_path):
+    from assistant.errors import AssistantError
+
+    with pytest.raises(AssistantError, match="reader model is missing"):
+        Reader(tmp_path / "none.onnx")
+
+
+def _tiny_squad(path: Path) -> Path:
+    data = {
+        "version": "v2.0",
+        "data": [
+            {
+                "title": "Lighthouse_of_Tor",
+                "paragraphs": [
+                    {
+                        "context": "The lighthouse of Tor was built in 1820. It was painted red in 1901. "
+                        "Its keeper lived on the island.",
+                        "qas": [
+                            {
+                                "id": "a1",
+                                "question": "When was the lighthouse painted red?",
+                                "answers": [{"text": "1901", "answer_start": 63}],
+                                "is_impossible": False,
+                            },
+                            {
+                                "id": "a2",
+                                "question": "Who painted the lighthouse blue?",
+                                "answers": [],
+                                "plausible_answers": [{"text": "keeper", "answer_start": 73}],
+                                "is_impossible": True,
+                            },
+                        ],
+                    }
+                ],
+            },
+            {
+                "title": "Solar_energy",
+                "paragraphs": [
+                    {
+                        "context": "Solar panels turn light into power. They were first sold in 1954.",
+                        "qas": [
+                            {
+                                "id": "b1",
+                                "question": "When were solar panels first sold?",
+                                "answers": [{"text": "1954", "answer_start": 60}],
+                                "is_impossible": False,
+                            }
+                        ],
+                    }
+                ],
+            },
+        ],
+    }
+    path.write_text(json.dumps(data))
+    return path
+
+
+def test_training_pairs_label_the_sentence_that_holds_the_answer(tmp_path):
+    articles = squad.load(_tiny_squad(tmp_path / "tiny.json"))
+    a = articles[0]
+    q = a.questions[0]
+    s, e = q.spans[0]
+    assert a.text[s:e] == "1901"  # offsets moved into the corpus file's text
+    train, held = squad.split(articles)
+    assert [x.title for x in held] == ["Solar_energy"] and [x.title for x in train] == ["Lighthouse_of_Tor"]
+    pairs = reader_train.build_pairs(train)
+    pos = [p for p in pairs if p.label == 1.0]
+    assert [p.sentence for p in pos] == ["It was painted red in 1901."]
+    impossible = [p for p in pairs if p.qid == "a2"]
+    assert impossible and all(p.label == 0.0 for p in impossible)
+    assert {p.kind for p in pairs if p.qid == "a1" and p.label == 0.0} == {"para"}
+
+
+def test_a_malformed_squad_file_is_a_one_line_error(tmp_path):
+    from assistant.errors import GoldFileError
+
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    with pytest.raises(GoldFileError, match="not a SQuAD-format JSON file"):
+        squad.load(bad)
+
+
+def test_the_threshold_curve_and_its_choice():
+    records = (
+        [{"answerable": True, "best": 0.9, "right": True}] * 8
+        + [{"answerable": True, "best": 0.3, "right": False}] * 2
+        + [{"answerable": False, "best": 0.2, "right": False}] * 5
+    )
+    rows = reader_train.curve(records, grid=11)
+    at = {r["threshold"]: r for r in rows}
+    assert at[0.0]["answer_rate"] == 1.0 and at[0.0]["unanswerable_refused"] == 0.0
+    assert at[0.5]["false_refusals"] == 0.2 and at[0.5]["unanswerable_refused"] == 1.0
+    # within 10 % false refusals, the best balance refuses the unanswerable ones and keeps the rest
+    assert reader_train.choose_threshold(rows) == 0.3
+
+
+def test_nothing_at_run_time_imports_the_training_libraries(seeds_settings):
+    code = (
+        "import sys\n"
+        "from assistant import answer\n"
+        f"a = answer('How much is Seoul expected to invest in the US?', corpus={str(seeds_settings.corpus)!r}, "
+        f"index_dir={str(seeds_settings.index_dir)!r}, backend='offline')\n"
+        "assert a.citations, a\n"
+        "print(sorted(m for m in ('torch', 'transformers', 'onnx', 'sklearn') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_calibration_records_come_from_the_real_pipeline(tmp_path):
+    articles = squad.load(_tiny_squad(tmp_path / "tiny.json"))
+    questions = [q for a in articles for q in a.questions]
+    records = reader_train.pipeline_records(articles, questions, tmp_path / "work", log=lambda s: None)
+    assert [r["id"] for r in records] == ["a1", "a2", "b1"]
+    assert all(0.0 <= r["best"] <= 1.0 for r in records)
+    assert not records[1]["answerable"] and not records[1]["right"]
+    # the answerable ones are answered from the right file (threshold 0: nothing refused for weakness)
+    assert records[0]["best"] > 0 and records[2]["best"] > 0
