@@ -20,7 +20,7 @@ import numpy as np
 
 from . import prompts
 from .cite import instruction_like
-from .condense import alias_tokens, metonyms, person_names
+from .condense import alias_tokens, metonyms, person_names, split_context
 from .retrieve import Retriever, Unit
 from .store import tokenize
 from .types import Citation, Passage
@@ -348,7 +348,12 @@ def offline_answer(
     max_sentences: int = 3,
     avoid: np.ndarray | None = None,
 ) -> tuple[str, list[Citation], bool, dict]:
-    """(text, citations, refused, debug) for the question from the passages."""
+    """(text, citations, refused, debug) for the question from the passages.
+
+    `question` is the question as it reads on its own (`condense.condense`);
+    words of the conversation it carries in brackets at its end found the
+    passages (they are in `query`) but do not say what is asked."""
+    question, _ = split_context(question)
     reasons = prompts.load_json("refusal_reasons.json")
     refusal = prompts.load("refusal.txt")
 
