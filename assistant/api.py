@@ -241,10 +241,16 @@ def check_history(history) -> list[dict]:
     if history is None:
         return []
     if not isinstance(history, list) or not all(
-        isinstance(m, dict) and m.get("role") in ("user", "assistant", "system") and isinstance(m.get("content"), str)
+        isinstance(m, dict)
+        and m.get("role") in ("user", "assistant", "system")
+        and isinstance(m.get("content"), str)
+        and isinstance(m.get("refused", False), bool)
         for m in history
     ):
-        raise QuestionError('history must be a list of {"role": "user"|"assistant", "content": str} messages.')
+        raise QuestionError(
+            'history must be a list of {"role": "user"|"assistant", "content": str} messages'
+            ' (an assistant message may add "refused": true or false).'
+        )
     return history
 
 
@@ -253,12 +259,16 @@ def answer(question: str, history: list[dict] | None = None, **options) -> Answe
 
     `history` is the conversation so far, OpenAI-style
     (`[{"role": "user", "content": ...}, {"role": "assistant", ...}]`); follow-up
-    questions are read in its light. `options` override settings for this
-    call (e.g. `top_k=8`, `corpus="docs/"`, `backend="offline"`), or pass
-    `settings=Settings(...)`. The index is built on first use if missing.
-    With OPENAI_API_KEY or OPENAI_BASE_URL set, an LLM writes the answer and
-    its citations are verified; otherwise, or if the LLM fails, the offline
-    answerer does (the failure is in `Answer.notes`).
+    questions are read in its light. An assistant message may carry
+    `"refused": True` (`Answer.refused` of that turn): a refused turn and its
+    question are left out of the context (without the key, a message that
+    opens with the refusal wording of prompts/refusal.txt counts as refused).
+    `options` override settings for this call (e.g. `top_k=8`,
+    `corpus="docs/"`, `backend="offline"`), or pass `settings=Settings(...)`.
+    The index is built on first use if missing. With OPENAI_API_KEY or
+    OPENAI_BASE_URL set, an LLM writes the answer and its citations are
+    verified; otherwise, or if the LLM fails, the offline answerer does (the
+    failure is in `Answer.notes`).
     Raises `QuestionError` for an empty, over-long or non-text question.
     """
     result = None
@@ -279,11 +289,13 @@ def answer_stream(question: str, history: list[dict] | None = None, **options) -
     """
     from .cite import flag_passages
     from .condense import (
-        condense_offline,
+        asks_about_last_answer,
+        condense_parts,
         expand_aliases,
         previous_answer_sentences,
         resolve_references,
         strip_instructions,
+        usable_history,
     )
     from .extractive import offline_answer
     from .reader import get_reader
@@ -300,10 +312,19 @@ def answer_stream(question: str, history: list[dict] | None = None, **options) -
     timings["load_ms"] = (time.perf_counter() - t) * 1000
 
     stripped = strip_instructions(q)
+    # A refused turn, and the question it refused, are no context for this one.
+    history = usable_history(history)
     # "he" / "the two of them" -> the people the conversation just named.
-    asked = resolve_references(stripped, history)
+    resolved = resolve_references(stripped, history)
+    # The question as it reads on its own ("and when was that?" -> "When was
+    # the tariff Trump threatened?"): what is searched and what the sentences
+    # of the answer are judged against.
+    asked, carried = condense_parts(stripped, history)
+    # A follow-up should not repeat the last answer, unless it asks about
+    # what that answer said ("when was that?").
+    follow_up = asked != stripped and not asks_about_last_answer(resolved)
     client = deadline = None
-    standalone = None
+    standalone = None  # the model's rewrite of a follow-up
     if settings.use_llm():
         from .generate import condense_llm
         from .llm import ChatClient, LLMError
@@ -313,23 +334,17 @@ def answer_stream(question: str, history: list[dict] | None = None, **options) -
         if history:
             t = time.perf_counter()
             try:
-                standalone = condense_llm(client, asked, history, deadline)
+                standalone = condense_llm(client, resolved, history, deadline)
             except LLMError as e:
                 notes.append(
                     f"The follow-up could not be rewritten by the model ({e}); its terms were carried over instead."
                 )
             timings["condense_ms"] = (time.perf_counter() - t) * 1000
-    # A resolved question names its subject and needs no terms carried over
-    # (measured: they pull retrieval back to the previous answer); it is still
-    # a follow-up, whose answer should not repeat the last one.
-    carried = condense_offline(asked, history)
-    follow_up = carried != asked or asked != stripped
     if standalone:
         # The model's rewrite, plus the terms the offline method carries over:
         # a small model's rewrite can lose the subject (measured with SmolLM2).
-        extra = carried[len(asked) :].strip() if carried.startswith(asked) else ""
-        standalone = f"{standalone} {extra}".strip()
-    query = expand_aliases(standalone or carried)
+        standalone = f"{standalone} ({' '.join(carried)})" if carried else standalone
+    query = expand_aliases(standalone or asked)
 
     t = time.perf_counter()
     qvec = engine.retriever.embed_query(query)

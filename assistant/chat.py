@@ -26,6 +26,9 @@ log = logging.getLogger(__name__)
 # passage cannot end the HTML block it sits in.
 _ENTITIES = {c: f"&#{ord(c)};" for c in "\\`*_{}[]()#+!|~$-:&<>\"'"}
 _MARKER = re.compile(r"&#91;(\d+)&#93;")  # a [n] after escaping
+# How a refusal and a failed question are shown, and recognised in the history.
+_REFUSAL_BOX = "<div class='refusal'>"
+_ERROR_BOX = "<div class='error'>"
 
 CSS = """
 .src-panel{font-size:14px;line-height:1.45}
@@ -87,7 +90,7 @@ def _source_block(ident: str, c, passage, open_: bool) -> str:
 def render_answer(ans, aid: str) -> str:
     """The chat message for a finished answer."""
     if ans.refused:
-        body = f"<div class='refusal'>ℹ️ {escape(ans.text)}</div>"
+        body = f"{_REFUSAL_BOX}ℹ️ {escape(ans.text)}</div>"
     else:
         text = _MARKER.sub(
             lambda m: f"<a class='cite' href='#msg-{aid}-{m.group(1)}'>[{m.group(1)}]</a>", escape(ans.text)
@@ -122,17 +125,39 @@ def render_error(e: Exception) -> str:
         text = str(e) or type(e).__name__
     else:
         text = f"Something went wrong while answering ({type(e).__name__}); the details are in the server's log."
-    return f"<div class='error'>⚠️ {escape(text)}</div>"
+    return f"{_ERROR_BOX}⚠️ {escape(text)}</div>"
+
+
+def _text(content) -> str:
+    """A chat message's content (a string, or Gradio's list of parts) as one string."""
+    if isinstance(content, str):
+        return content
+    return " ".join(str(part.get("text", "")) if isinstance(part, dict) else str(part) for part in content or [])
 
 
 def plain(content) -> str:
     """An earlier chat message as plain text, for the conversation history."""
-    if not isinstance(content, str):
-        content = " ".join(str(part.get("text", "")) if isinstance(part, dict) else str(part) for part in content or [])
+    content = _text(content)
     content = content.split("<div class='msg-sources'>")[0].split("<div class='note'>")[0]
     content = re.sub(r"<br>", "\n", content)
     content = re.sub(r"<[^>]+>", "", content)
     return html.unescape(content).replace("ℹ️ ", "").replace("⚠️ ", "").strip()
+
+
+def chat_history(messages: list[dict]) -> list[dict]:
+    """The chat page's messages as `answer()` history: plain text, each
+    answer marked `"refused": True` when it was a refusal or an error (shown
+    in their own boxes), so that the next question does not lean on it."""
+    out = []
+    for m in messages:
+        if m.get("role") not in ("user", "assistant"):
+            continue
+        entry = {"role": m["role"], "content": plain(m["content"])}
+        if m["role"] == "assistant":
+            raw = _text(m["content"])
+            entry["refused"] = _REFUSAL_BOX in raw or _ERROR_BOX in raw
+        out.append(entry)
+    return out
 
 
 def backend_label(settings: Settings) -> str:
@@ -151,11 +176,7 @@ def build(settings: Settings):
     placeholder = "<div class='src-panel'><p>Cited passages appear here, with the cited words highlighted.</p></div>"
 
     def respond(message: str, history: list[dict]):
-        history = [
-            {"role": m["role"], "content": plain(m["content"])}
-            for m in history
-            if m.get("role") in ("user", "assistant")
-        ]
+        history = chat_history(history)
         aid = uuid.uuid4().hex[:8]
         shown = ""
         try:

@@ -125,7 +125,7 @@ def cmd_ask(args) -> int:
         except Exception as e:  # this question failed; the session goes on
             _report(e)
             continue
-        history += [{"role": "user", "content": q}, {"role": "assistant", "content": ans.text}]
+        history += [{"role": "user", "content": q}, {"role": "assistant", "content": ans.text, "refused": ans.refused}]
 
 
 def _listen_check(host: str, port: int, args) -> bool:

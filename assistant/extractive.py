@@ -20,7 +20,7 @@ import numpy as np
 
 from . import prompts
 from .cite import instruction_like
-from .condense import alias_tokens
+from .condense import alias_tokens, split_context
 from .reader import Reader
 from .retrieve import Retriever, Unit
 from .store import tokenize
@@ -153,11 +153,16 @@ def offline_answer(
 ) -> tuple[str, list[Citation], bool, dict]:
     """(text, citations, refused, debug) for the question from the passages.
 
+    `question` is the question as it reads on its own (`condense.condense`);
+    words of the conversation it may carry in brackets at its end found the
+    passages (they are in `query`) and count little in the pre-score.
+
     The reader (a cross-encoder trained by this project, see reader.py) gives
     each candidate sentence the probability that it answers `question`; the
     best one is the answer, further ones only when the reader is nearly as
     sure of them, and no sentence reaching the calibrated threshold is "the
     sources don't say"."""
+    own, _ = split_context(question)
     reasons = prompts.load_json("refusal_reasons.json")
     refusal = prompts.load("refusal.txt")
     threshold = reader.threshold if threshold is None else threshold
@@ -168,15 +173,15 @@ def offline_answer(
 
     if not passages:
         return refuse("empty_index")
-    gone = missing_names(question, retriever)
+    gone = missing_names(own, retriever)
     # A name the corpus never mentions ("Macron") is a subject it cannot
     # speak to; "Pyongyang–Moscow" with Moscow absent may still be answerable.
-    if gone and len(gone) > 0.5 * len(question_names(question)):
+    if gone and len(gone) > 0.5 * len(question_names(own)):
         return refuse("missing_names", names=", ".join(dict.fromkeys(gone)))
     units = retriever.units_of(passages)
     scored = [
         s
-        for s in pre_score(question, query, qvec, units, retriever, avoid)
+        for s in pre_score(own, query, qvec, units, retriever, avoid)
         # An instruction planted in a passage is not an answer to quote.
         if not s.unit.heading and len(s.unit.text.split()) >= 4 and s.pre > -1 and not instruction_like(s.unit.text)
     ]

@@ -116,7 +116,10 @@ def signature(settings: Settings, embedder_id: str) -> dict:
         "corpus": str(Path(settings.corpus).resolve()),
         # Where the vectors are: another server or database is another index.
         "chroma": [
-            settings.chroma_url, settings.chroma_tenant, settings.chroma_database, settings.chroma_prefix,
+            settings.chroma_url,
+            settings.chroma_tenant,
+            settings.chroma_database,
+            settings.chroma_prefix,
             settings.chroma_namespace,
         ]  # fmt: skip
         if settings.chroma_url
@@ -1004,7 +1007,12 @@ def sync(
             report.rebuilt = True
         try:
             store._open()
-            if not store.remote and manifest is not None and manifest.get("complete") and not store.counts_match(manifest):
+            if (
+                not store.remote
+                and manifest is not None
+                and manifest.get("complete")
+                and not store.counts_match(manifest)
+            ):
                 raise IndexStoreError(f"{store.where} does not hold what its manifest lists (emptied or replaced)")
         except IndexConfigError:
             raise

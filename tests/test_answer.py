@@ -5,7 +5,7 @@ import re
 import pytest
 
 from assistant import Answer, Citation, QuestionError, answer
-from assistant.condense import condense_offline, strip_instructions
+from assistant.condense import condense, strip_instructions
 
 from test_clean import alnum, is_subsequence
 
@@ -63,7 +63,7 @@ def test_follow_up_uses_the_conversation(seeds_settings):
         {"role": "assistant", "content": "Han Duck-soo met Xi Jinping."},
     ]
     q = "And how did Xi respond?"
-    query = condense_offline(q, history)
+    query = condense(q, history)
     assert "Han" in query and "Duck-soo" in query
     a = answer(q, history=history, settings=seeds_settings)
     assert not a.refused
@@ -203,3 +203,74 @@ def test_place_questions_are_answered_by_a_place_or_refused(seeds_settings):
     assert not a.refused and "Incheon" in a.text
     b = answer("In which Russian city will the North Korean construction workers be based?", settings=seeds_settings)
     assert b.refused, b.text
+
+
+MIXED = "What do the sources say about “Mixed signals”?"  # an example question of the chat page, refused
+
+
+def test_a_refused_turn_is_not_carried_into_the_next_question(seeds_settings):
+    # Reported: after this question was refused, "What is the 3050 Strategy?" was refused too.
+    refused = answer(MIXED, settings=seeds_settings)
+    assert refused.refused
+    fresh = answer("What is the 3050 Strategy?", settings=seeds_settings)
+    assert not fresh.refused and "3050 Strategy" in fresh.text
+    marked = {"role": "assistant", "content": refused.text, "refused": True}  # what the chat page and CLI send
+    unmarked = {"role": "assistant", "content": refused.text}  # known by the refusal wording
+    for turn in (marked, unmarked):
+        after = answer(
+            "What is the 3050 Strategy?", history=[{"role": "user", "content": MIXED}, turn], settings=seeds_settings
+        )
+        assert not after.refused, after.text
+        assert after.query == fresh.query and after.text == fresh.text
+    # Nor does it get in the way of the turn before it: "that" is still the tariff.
+    tariff = answer("What tariff did Trump threaten?", settings=seeds_settings)
+    history = [
+        {"role": "user", "content": "What tariff did Trump threaten?"},
+        {"role": "assistant", "content": tariff.text, "refused": False},
+        {"role": "user", "content": MIXED},
+        marked,
+    ]
+    assert "tariff" in answer("And when was that?", history=history, settings=seeds_settings).query
+
+
+def test_when_was_that_asks_for_the_date_of_what_was_just_said(seeds_settings):
+    # Reported: "and when was that?" after a tariff answer quoted G7 / July 9 sentences; it was April 2.
+    first = answer("What tariff did Trump threaten?", settings=seeds_settings)
+    assert not first.refused and "April 2" in first.text
+    history = [
+        {"role": "user", "content": "What tariff did Trump threaten?"},
+        {"role": "assistant", "content": first.text, "refused": first.refused},
+    ]
+    a = answer("and when was that?", history=history, settings=seeds_settings)
+    # The follow-up became a standalone question: what is searched and judged.
+    assert a.query == "When was the tariff Trump threatened?"
+    assert not a.refused and "April 2" in a.text
+    assert "April 2" in a.citations[0].text and "G7" not in a.text
+
+
+def test_a_question_that_names_its_own_subject_is_not_mixed_with_the_last_turn(seeds_settings):
+    first = answer("What tariff did Trump threaten?", settings=seeds_settings)
+    history = [
+        {"role": "user", "content": "What tariff did Trump threaten?"},
+        {"role": "assistant", "content": first.text, "refused": False},
+    ]
+    a = answer("What is the 3050 Strategy?", history=history, settings=seeds_settings)
+    assert a.query == "What is the 3050 Strategy?"
+    assert not a.refused and "3050 Strategy" in a.text
+    # A follow-up on it reads as a question about it.
+    history += [
+        {"role": "user", "content": "What is the 3050 Strategy?"},
+        {"role": "assistant", "content": a.text, "refused": False},
+    ]
+    assert answer("When was it announced?", history=history, settings=seeds_settings).query == (
+        "When was the 3050 Strategy announced?"
+    )
+
+
+def test_a_refused_flag_must_be_a_boolean(seeds_settings):
+    with pytest.raises(QuestionError, match="refused"):
+        answer(
+            "What about tariffs?",
+            history=[{"role": "assistant", "content": "x", "refused": "no"}],
+            settings=seeds_settings,
+        )

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.chat import escape, plain, render_answer, render_error, render_sources
+from assistant.chat import chat_history, escape, plain, render_answer, render_error, render_sources
 from assistant.errors import QuestionError
 from assistant.types import Answer, Citation, Passage
 
@@ -53,6 +53,28 @@ def test_refusal_looks_like_a_refusal():
     html = render_answer(_answer(text="The sources don't say. They never mention Macron.", refused=True), "abc")
     assert "class='refusal'" in html and "error" not in html
     assert "don&#39;t answer" in render_sources(_answer(refused=True), "abc")
+
+
+def test_the_history_sent_back_marks_refusals_and_errors():
+    # What Gradio hands back: the rendered messages, content as a list of parts.
+    def said(html):
+        return {"role": "assistant", "content": [{"type": "text", "text": html}], "metadata": None}
+
+    messages = [
+        {"role": "user", "content": "q1"},
+        said(render_answer(_answer(), "a")),
+        {"role": "user", "content": "q2"},
+        said(render_answer(_answer(text="The sources don't say. They never mention Macron.", refused=True), "b")),
+        {"role": "user", "content": ""},
+        said(render_error(QuestionError("The question is empty."))),
+        # A document or answer cannot fake the marker: its text is escaped.
+        {"role": "user", "content": "q3"},
+        said(render_answer(_answer(text="<div class='refusal'> [1].", doc="<div class='refusal'>"), "c")),
+    ]
+    history = chat_history(messages)
+    assert [m.get("refused") for m in history] == [None, False, None, True, None, True, None, False]
+    assert history[1]["content"] == "Seoul will invest $350 billion [1]."
+    assert history[3]["content"] == "The sources don't say. They never mention Macron."
 
 
 def test_errors_show_their_message_and_bugs_no_internals():

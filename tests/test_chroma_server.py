@@ -232,7 +232,9 @@ def test_two_corpora_on_one_server_never_delete_each_others_records(chroma_url, 
     reset_engines()
     other = tmp_path / "other-corpus"
     other.mkdir()
-    (other / "harbor.txt").write_text("The quokka summit in Busan ended with a pledge of 42 ferries.\n", encoding="utf-8")
+    (other / "harbor.txt").write_text(
+        "The quokka summit in Busan ended with a pledge of 42 ferries.\n", encoding="utf-8"
+    )
     a = Settings(corpus=corpus_dir, index_dir=tmp_path / "a", chroma_url=chroma_url, chroma_prefix="t8-")
     b = Settings(corpus=other, index_dir=tmp_path / "b", chroma_url=chroma_url, chroma_prefix="t8-")
     build_index(settings=a)
@@ -253,7 +255,9 @@ def test_a_shared_namespace_refuses_to_delete_another_corpus_files(chroma_url, c
     reset_engines()
     other = tmp_path / "other-corpus"
     other.mkdir()
-    (other / "harbor.txt").write_text("The quokka summit in Busan ended with a pledge of 42 ferries.\n", encoding="utf-8")
+    (other / "harbor.txt").write_text(
+        "The quokka summit in Busan ended with a pledge of 42 ferries.\n", encoding="utf-8"
+    )
     a = Settings(corpus=corpus_dir, index_dir=tmp_path / "a", chroma_url=chroma_url, chroma_namespace="shared")
     b = a.with_options(corpus=other, index_dir=tmp_path / "b")
     build_index(settings=a)
@@ -265,7 +269,6 @@ def test_a_shared_namespace_refuses_to_delete_another_corpus_files(chroma_url, c
     assert len(server_records(a)[0]) == 5
     report = build_index(settings=b, rebuild=True)
     assert report.added == ["harbor.txt"] and server_records(b)[0] == {"harbor.txt"}
-
 
 
 @pytest.mark.parametrize("how", ["killed", "stopped"])

@@ -46,6 +46,15 @@ def test_interactive_mode_keeps_the_conversation(env):
     assert r.stdout.count("Sources:") == 2
 
 
+def test_interactive_mode_does_not_carry_a_refused_question_into_the_next(env):
+    r = run(
+        "ask", env_extra=env, input="What do the sources say about “Mixed signals”?\nWhat is the 3050 Strategy?\n\n"
+    )
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.count("The sources don't say") == 1 and r.stdout.count("Sources:") == 1
+    assert "3050 Strategy" in r.stdout.split("The sources don't say")[1]
+
+
 def test_errors_are_messages_with_exit_codes(env, tmp_path):
     r = run("ask", "   ", env_extra=env)
     assert r.returncode == 2 and "error: The question is empty" in r.stderr and "Traceback" not in r.stderr
