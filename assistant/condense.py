@@ -78,12 +78,33 @@ def content_words(text: str) -> list[str]:
 # person's name ("Finance Minister Choi Sang-mok" -> "Choi Sang-mok").
 _NOT_NAME = set(
     """the a an and of for in on at to with mr ms mrs dr president vice prime minister ministers secretary deputy
-    finance industry trade foreign defense defence treasury commerce unification representative ambassador envoy
+    finance industry trade foreign defense defence treasury commerce representative ambassador envoy
     chairman chief professor senator governor acting former current general leader premier king queen south north
-    east west korea korean koreas china chinese japan japanese russia russian america american united states state
-    u.s u.s. us usa white house ministry office national assembly forum institute university times news agency herald
-    pacific asia asian economic security council party government administration department""".split()
+    east west state states united white house ministry office national assembly forum institute university times
+    news agency herald economic security council party government administration department""".split()
 )
+_DEMONYM = re.compile(r"(?:n|an|ian|ese|ish|i)$")
+
+
+@cache
+def _place_words() -> frozenset[str]:
+    """Words of the states and capitals in the metonyms data (a world
+    lexicon, not the corpus's): "korea", "china", "u.s."."""
+    words = set()
+    for capital, states in metonyms().items():
+        for name in [capital, *states]:
+            words.update(w.lower() for w in name.split())
+    return frozenset(words)
+
+
+def _is_place_word(word: str) -> bool:
+    """A state or capital ("Korea") or its adjective ("Korean", "Chinese")."""
+    w = word.lower()
+    if w in _place_words():
+        return True
+    return bool(_DEMONYM.search(w)) and any(len(p) >= 4 and w.startswith(p[:4]) and w != p for p in _place_words())
+
+
 _MARKERS = re.compile(r"\s*\[\d+(?:\s*,\s*\d+)*\]")
 _NAME_RUN = re.compile(r"[A-Z][a-zà-ÿ'’]+(?:-[A-Za-zà-ÿ]+)?(?:\s+[A-Z][a-zà-ÿ'’.]*(?:-[A-Za-zà-ÿ]+)?)*")
 _SINGULAR = re.compile(r"\b(?:he|she|him)\b", re.I)
@@ -102,7 +123,7 @@ def person_names(text: str) -> list[str]:
     out: list[str] = []
     for m in _NAME_RUN.finditer(text):
         # Titles and offices dropped: "Industry Minister Ahn Duk-geun" -> "Ahn Duk-geun".
-        words = [_bare(w) for w in m.group(0).split() if _bare(w).lower() not in _NOT_NAME]
+        words = [_bare(w) for w in m.group(0).split() if _bare(w).lower() not in _NOT_NAME and not _is_place_word(_bare(w))]
         if (len(words) >= 2 or (len(words) == 1 and "-" in words[0])) and " ".join(words) not in out:
             out.append(" ".join(words))
     return out
