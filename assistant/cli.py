@@ -1,8 +1,9 @@
-"""Command line: `assistant index`, `assistant ask`.
+"""Command line: `assistant index`, `assistant ask`, `assistant chat`, `assistant eval`.
 
 assistant index [--corpus DIR] [--index-dir DIR] [--rebuild]
 assistant ask "QUESTION" [--json] [--top-k N]
 assistant ask                 # interactive: follow-up questions keep context
+assistant eval [--gold FILE] [--squad FILE [--squad-sample N]] [--baseline FILE [--update-baseline]]
 """
 
 from __future__ import annotations
@@ -190,21 +191,29 @@ def cmd_chat(args) -> int:
 def cmd_eval(args) -> int:
     from .api import _resolve
     from .errors import GoldFileError
-    from .evaluate import baseline_from, check_outputs, compare, load_gold, run
+    from .evaluate import baseline_from, check_outputs, check_squad_baseline, gate, load_gold, run
     from .report import markdown, write
 
     settings = _resolve({**_options(args), "backend": args.backend})
     if args.backend == "llm" and not (settings.openai_api_key or settings.openai_base_url):
         print("error: --backend llm needs OPENAI_API_KEY or OPENAI_BASE_URL", file=sys.stderr)
         return 2
+    squad_plan = None
     try:  # every input is checked before the index or a model is loaded
         gold = load_gold(Path(args.gold), settings)
         baseline = check_outputs(Path(args.out), args.baseline, args.update_baseline)
+        if args.squad:
+            from . import squad_eval
+
+            squad_plan = squad_eval.plan(args.squad, args.squad_articles, args.squad_sample, args.squad_seed)
+            check_squad_baseline(baseline, squad_plan["meta"])
     except GoldFileError as e:  # one line per problem
         for line in e.problems:
             print(f"error: {line}", file=sys.stderr)
         return 2
     report = run(gold, settings, backend=args.backend, progress=not args.quiet)
+    if squad_plan is not None:
+        report["squad"] = squad_eval.run(squad_plan, settings, progress=not args.quiet)
     paths = write(report, Path(args.out))
     if args.json:
         print(json.dumps(report, ensure_ascii=False, indent=1))
@@ -213,11 +222,20 @@ def cmd_eval(args) -> int:
         print(f"report: {paths['html']} (also {paths['json'].name}, {paths['md'].name})")
     if args.update_baseline:
         base = Path(args.baseline or "evals/baseline.json")
-        base.write_text(json.dumps(baseline_from(report, args.tolerance), indent=1) + "\n", encoding="utf-8")
+        try:
+            previous = json.loads(base.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            previous = None
+        new = baseline_from(report, args.tolerance, previous if isinstance(previous, dict) else None)
+        base.write_text(json.dumps(new, indent=1) + "\n", encoding="utf-8")
         print(f"baseline written: {base}")
+        if squad_plan is None and new.get("squad"):
+            print(f"  (its SQuAD figures are kept from before: {new['squad'].get('label')})")
         return 0
     if baseline is not None:
-        problems = compare(report["summary"], baseline)
+        problems, notes = gate(report, baseline)
+        for note in notes:
+            print(f"note: {note}")
         if problems:
             print("REGRESSION against " + args.baseline + ":", file=sys.stderr)
             for p in problems:
@@ -250,6 +268,8 @@ def _store_options(p: argparse.ArgumentParser, corpus_help: str | None = None) -
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .squad_eval import SEED as SQUAD_SEED
+
     p = argparse.ArgumentParser(prog="assistant", description="Answers questions from your documents, with citations.")
     p.add_argument("-v", "--verbose", action="store_true", help="log progress")
     sub = p.add_subparsers(dest="command", required=True)
@@ -285,6 +305,19 @@ def build_parser() -> argparse.ArgumentParser:
     pe.add_argument("--tolerance", type=float, default=0.02, help="allowed drop, with --update-baseline")
     pe.add_argument("--json", action="store_true", help="print the whole report as JSON")
     pe.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    pe.add_argument(
+        "--squad",
+        metavar="FILE",
+        help="also ask a SQuAD-format file's questions over its articles (a corpus of their own)",
+    )
+    pe.add_argument(
+        "--squad-articles", default="held-out", metavar="WHICH",
+        help="whose questions: held-out (default: the articles the reader never trains on), all, or TITLE,TITLE",
+    )  # fmt: skip
+    pe.add_argument("--squad-sample", type=int, metavar="N", help="a fixed stratified sample of N questions")
+    pe.add_argument(
+        "--squad-seed", type=int, default=SQUAD_SEED, metavar="S", help=f"seed of --squad-sample (default {SQUAD_SEED})"
+    )
     pe.set_defaults(func=cmd_eval)
 
     pt = sub.add_parser("train-reader", help="retrain the reader model (needs the [train] extra; ~45 min on 2 cores)")

@@ -233,7 +233,12 @@ def check_outputs(out: Path, baseline: str | None = None, update_baseline: bool 
         try:
             base = json.loads(Path(baseline).read_text(encoding="utf-8"))
             ok = isinstance(base, dict) and isinstance(base.get("metrics"), dict)
-            nums = [*base["metrics"].values(), base.get("tolerance", 0)] if ok else []
+            ok = ok and isinstance(base.get("tolerances", {}), dict) and isinstance(base.get("squad", {}), dict)
+            nums = (
+                [*base["metrics"].values(), *base.get("tolerances", {}).values(), base.get("tolerance", 0)]
+                if ok
+                else []
+            )
             if not ok or not all(v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)) for v in nums):
                 problems.append(f'--baseline {baseline}: not a baseline file (an object with "metrics": name → number)')
         except FileNotFoundError:
@@ -461,28 +466,84 @@ def run(gold: list[dict], settings: Settings, backend: str = "offline", progress
 
 
 def compare(summary: dict, baseline: dict) -> list[str]:
-    """Regressions of `summary` against a baseline file's metrics, beyond its tolerance."""
+    """Regressions of `summary` against a baseline file's metrics, beyond its
+    tolerance (`tolerances` may give a metric its own, e.g. in words)."""
+    from .squad_eval import LOWER_IS_BETTER as SQUAD_LOWER
+
     tol = float(baseline.get("tolerance", 0.02))
+    own = baseline.get("tolerances") or {}
     problems = []
     for name, base in baseline.get("metrics", {}).items():
         now = summary.get(name)
+        t = float(own.get(name, tol))
         if base is None:
             continue
         if now is None:
             problems.append(f"{name}: missing (baseline {base})")
-        elif name in LOWER_IS_BETTER and now > base + tol:
-            problems.append(f"{name}: {now:.4f} > baseline {base:.4f} + {tol}")
-        elif name not in LOWER_IS_BETTER and now < base - tol:
-            problems.append(f"{name}: {now:.4f} < baseline {base:.4f} - {tol}")
+        elif (name in LOWER_IS_BETTER or name in SQUAD_LOWER) and now > base + t:
+            problems.append(f"{name}: {now:.4f} > baseline {base:.4f} + {t}")
+        elif not (name in LOWER_IS_BETTER or name in SQUAD_LOWER) and now < base - t:
+            problems.append(f"{name}: {now:.4f} < baseline {base:.4f} - {t}")
     return problems
 
 
-def baseline_from(report: dict, tolerance: float) -> dict:
+def gate(report: dict, baseline: dict) -> tuple[list[str], list[str]]:
+    """(regressions, notes) of a whole report (gold set and SQuAD figures)
+    against a baseline. The baseline's SQuAD figures are checked only when the
+    run asked SQuAD questions (the same ones: `check_squad_baseline`)."""
+    from .squad_eval import PREFIX, describe, gate_values
+
+    values = {**report["summary"], **gate_values(report.get("squad"))}
+    notes = []
+    if not report.get("squad"):
+        skipped = sorted(k for k in baseline.get("metrics", {}) if k.startswith(PREFIX))
+        if skipped:
+            baseline = {**baseline, "metrics": {k: v for k, v in baseline["metrics"].items() if k not in skipped}}
+            notes.append(
+                f"not checked: the baseline's SQuAD figures ({', '.join(skipped)}); they are checked when the run "
+                f"asks its questions: {describe(baseline.get('squad') or {})}"
+            )
+    return compare(values, baseline), notes
+
+
+def check_squad_baseline(baseline: dict | None, meta: dict) -> None:
+    """Before anything runs: a baseline's SQuAD figures can only gate a run of
+    the same questions (same file contents, articles, sample and seed)."""
+    from .squad_eval import describe, same_split
+
+    if not baseline or not baseline.get("squad"):
+        return
+    if not same_split(baseline["squad"], meta):
+        raise GoldFileError(
+            [f"--baseline: its SQuAD figures were measured on other questions ({baseline['squad'].get('label')}); "
+             f"ask those with {describe(baseline['squad'])}, or write a new baseline with --update-baseline"]
+        )  # fmt: skip
+
+
+def baseline_from(report: dict, tolerance: float, previous: dict | None = None) -> dict:
+    """The baseline file of a run. A run without SQuAD questions keeps the
+    SQuAD figures of `previous` (the baseline it replaces), if it had any."""
+    from .squad_eval import PREFIX, gate_values, squad_tolerances
+
     s = report["summary"]
-    return {
+    out = {
         "backend": report["meta"]["backend"],
         "date": report["meta"]["date"],
         "items": s["items"],
         "tolerance": tolerance,
         "metrics": {k: s[k] for k in RATES if s.get(k) is not None},
     }
+    sq = report.get("squad")
+    if sq:
+        m = sq["meta"]
+        out["squad"] = {k: m.get(k) for k in ("label", "file", "select", "sha256", "articles", "sample", "seed")}
+        out["squad"]["questions"] = sq["summary"]["questions"]
+        out["squad"]["date"] = report["meta"]["date"]
+        out["metrics"].update(gate_values(sq))
+        out["tolerances"] = squad_tolerances(sq["summary"], tolerance)
+    elif previous and previous.get("squad"):
+        out["squad"] = previous["squad"]
+        out["metrics"].update({k: v for k, v in previous.get("metrics", {}).items() if k.startswith(PREFIX)})
+        if previous.get("tolerances"):
+            out["tolerances"] = previous["tolerances"]
+    return out

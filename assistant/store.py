@@ -637,6 +637,7 @@ def _looks_like_ours(index_dir: Path) -> bool:
         "README.md",
         ".gitignore",
         ".gitkeep",
+        "squad",  # `assistant eval --squad`: SQuAD corpora and their own indexes (see squad_eval.prepare)
     }
     return all(p.name in allowed for p in index_dir.iterdir())
 

@@ -84,12 +84,20 @@ def eval_cli(settings, *args):
     )  # fmt: skip
 
 
+SQUAD_CI = ["--squad", "evals/squad/squad2-10-articles.json", "--squad-sample", "60"]
+
+
 def test_offline_suite_passes_the_committed_baseline(seeds_settings, tmp_path):
-    """The CI gate: the full gold set against evals/baseline.json."""
-    r = eval_cli(seeds_settings, "--baseline", "evals/baseline.json", "--out", str(tmp_path / "rep"))
+    """The CI gate: the full gold set and a fixed sample of 60 SQuAD questions
+    (held-out articles, a third unanswerable, asked over all ten articles)
+    against evals/baseline.json."""
+    r = eval_cli(seeds_settings, "--baseline", "evals/baseline.json", "--out", str(tmp_path / "rep"), *SQUAD_CI)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
-    assert "gate: no metric below" in r.stdout
+    assert "gate: no metric below" in r.stdout and "not checked" not in r.stdout
     assert (tmp_path / "rep" / "report.html").is_file()
+    squad = json.loads((tmp_path / "rep" / "report.json").read_text())["squad"]
+    assert squad["summary"]["questions"] == 60 and squad["summary"]["unanswerable"] == 20
+    assert squad["meta"]["label"] == "SQuAD held-out articles — sample of 60 of 623 questions (seed 13)"
 
 
 def test_gate_fails_on_regression_and_baseline_changes_only_on_request(seeds_settings, tmp_path):
@@ -98,6 +106,7 @@ def test_gate_fails_on_regression_and_baseline_changes_only_on_request(seeds_set
     (tmp_path / "high.json").write_text(json.dumps(inflated))
     r = eval_cli(seeds_settings, "--baseline", str(tmp_path / "high.json"), "--out", str(tmp_path / "a"))
     assert r.returncode == 1 and "REGRESSION" in r.stderr and "key_fact_accuracy" in r.stderr
+    assert "not checked: the baseline's SQuAD figures" in r.stdout  # this run asked no SQuAD questions
     assert json.loads((tmp_path / "high.json").read_text()) == inflated  # the gate never rewrites it
 
     new = tmp_path / "new.json"
