@@ -275,29 +275,24 @@ def train(
     return card
 
 
-def covers(citations, source_name: str, spans: list[tuple[int, int]]) -> bool:
-    """Whether a citation of the file `source_name` covers a gold span."""
-    return any(Path(c.source).name == source_name and c.start <= s and e <= c.end for c in citations for s, e in spans)
+def pipeline_records(path: Path, questions: list[squad.Question], workdir: Path, log=print, **options) -> list[dict]:
+    """Ask `questions` over the corpus of all the file's articles with the
+    refusal threshold at 0: the reader's best probability and whether the
+    gold span is in the answer, for calibration."""
+    from . import squad_eval
+    from .api import _resolve, answer, build_index
 
-
-def pipeline_records(
-    articles: list[squad.Article], questions: list[squad.Question], workdir: Path, log=print, **options
-) -> list[dict]:
-    """Ask `questions` over the corpus of all `articles` with the refusal
-    threshold at 0: the reader's best probability and whether the answer
-    was right, for calibration."""
-    from .api import answer, build_index
-
-    corpus = squad.write_corpus(articles, workdir / "corpus")
-    opts = {"corpus": corpus, "index_dir": workdir / "index", "reader_threshold": 0.0, "backend": "offline", **options}
-    build_index(**opts)
+    settings = _resolve({"index_dir": workdir, "backend": "offline"})
+    articles, ss = squad_eval.prepare(path, squad_eval.check_file(path), settings, cache=workdir)
+    ss = ss.with_options(reader_threshold=0.0, **options)
+    build_index(settings=ss)
     files = {a.title: a.file for a in articles}
     out = []
     for i, q in enumerate(questions):
-        a = answer(q.question, **opts)
-        right = q.answerable and not a.refused and covers(a.citations, files[q.article], q.spans)
+        a = answer(q.question, settings=ss)
+        row = squad_eval.score(q, files[q.article], squad_eval.answer_record(a))
         out.append(
-            {"id": q.id, "answerable": q.answerable, "best": float(a.debug.get("best_prob", 0.0)), "right": right}
+            {"id": q.id, "answerable": q.answerable, "best": float(a.debug.get("best_prob", 0.0)), "right": row["span_in_answer"]}
         )
         if (i + 1) % 100 == 0:
             log(f"asked {i + 1}/{len(questions)}")
@@ -345,7 +340,7 @@ def calibrate(model_path: Path, data: Path | None = None, workdir: Path | None =
     _, held_out = squad.split(articles)
     questions = [q for a in held_out for q in a.questions]
     with tempfile.TemporaryDirectory() as tmp:
-        records = pipeline_records(articles, questions, Path(workdir or tmp), log=log, reader_model=model_path)
+        records = pipeline_records(data, questions, Path(workdir or tmp), log=log, reader_model=model_path)
     choose, report = records[0::2], records[1::2]
     rows = curve(choose)
     t = choose_threshold(rows)

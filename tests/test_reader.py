@@ -167,9 +167,9 @@ def test_nothing_at_run_time_imports_the_training_libraries(seeds_settings):
 
 
 def test_calibration_records_come_from_the_real_pipeline(tmp_path):
-    articles = squad.load(_tiny_squad(tmp_path / "tiny.json"))
-    questions = [q for a in articles for q in a.questions]
-    records = reader_train.pipeline_records(articles, questions, tmp_path / "work", log=lambda s: None)
+    path = _tiny_squad(tmp_path / "tiny.json")
+    questions = [q for a in squad.load(path) for q in a.questions]
+    records = reader_train.pipeline_records(path, questions, tmp_path / "work", log=lambda s: None)
     assert [r["id"] for r in records] == ["a1", "a2", "b1"]
     assert all(0.0 <= r["best"] <= 1.0 for r in records)
     assert not records[1]["answerable"] and not records[1]["right"]
