@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 # Settings that only change how one question is answered, not which index
 # or models are loaded.
 _PER_CALL = {
-    "top_k", "max_sentences", "reader_model", "reader_candidates", "reader_threshold", "max_question_chars",
+    "top_k", "max_sentences", "offline_answerer", "reader_model", "reader_candidates", "reader_threshold", "max_question_chars",
     "backend", "llm_model", "llm_max_tokens", "llm_temperature", "llm_retries", "openai_timeout", "chat_host", "chat_port",
     "chat_auth", "chat_share",
 }  # fmt: skip
@@ -299,6 +299,7 @@ def answer_stream(question: str, history: list[dict] | None = None, **options) -
     )
     from .extractive import offline_answer
     from .reader import get_reader
+    from .reader_answer import reader_answer
 
     t0 = time.perf_counter()
     settings = _resolve(dict(options))
@@ -375,13 +376,15 @@ def answer_stream(question: str, history: list[dict] | None = None, **options) -
         from .reader import rerank_passages
 
         t = time.perf_counter()
-        # The reader reranks the passages (what answers comes first) and
-        # tells the verifier which sentence of a passage answers.
-        reader = get_reader(settings.reader_model)
-        relevance = reader.score(standalone or asked, [" ".join(u.text.split()) for u in units])
-        passages, units = rerank_passages(passages, units, relevance)
-        timings["rerank_ms"] = (time.perf_counter() - t) * 1000
-        t = time.perf_counter()
+        relevance = None
+        if settings.offline_answerer == "reader":
+            # The reader reranks the passages (what answers comes first) and
+            # tells the verifier which sentence of a passage answers.
+            reader = get_reader(settings.reader_model)
+            relevance = reader.score(standalone or asked, [" ".join(u.text.split()) for u in units])
+            passages, units = rerank_passages(passages, units, relevance)
+            timings["rerank_ms"] = (time.perf_counter() - t) * 1000
+            t = time.perf_counter()
         try:
             for item in llm_answer_stream(
                 client,
@@ -418,17 +421,13 @@ def answer_stream(question: str, history: list[dict] | None = None, **options) -
     engine, (text, citations, refused, debug) = _retrying(
         settings,
         engine,
-        lambda e: offline_answer(
-            asked,
-            query,
-            passages,
-            e.retriever,
-            qvec,
-            get_reader(settings.reader_model),
-            settings.max_sentences,
-            avoid=avoid,
-            candidates=settings.reader_candidates,
-            threshold=settings.reader_threshold,
+        lambda e: (
+            reader_answer(
+                asked, query, passages, e.retriever, qvec, get_reader(settings.reader_model), settings.max_sentences,
+                avoid=avoid, candidates=settings.reader_candidates, threshold=settings.reader_threshold,
+            )
+            if settings.offline_answerer == "reader"
+            else offline_answer(asked, query, passages, e.retriever, qvec, settings.max_sentences, avoid=avoid)
         ),  # fmt: skip
     )
     timings["answer_ms"] = (time.perf_counter() - t) * 1000

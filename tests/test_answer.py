@@ -177,6 +177,20 @@ def test_pronouns_of_a_follow_up_stand_for_the_people_just_named():
     assert resolve_references("What about steel?", history) == "What about steel?"
 
 
+def test_a_place_is_named_where_something_happens():
+    from assistant.extractive import has_kind, question_kind
+
+    assert question_kind("To which Russian region are the workers sent?") == "place"
+    q = "From which airport did the minister leave?"
+    assert has_kind("Before flying out from Incheon International Airport, Choi spoke.", "place", q)
+    # Capitalised words that are a person, an agency, a month or the asked place are not an answer.
+    assert not has_kind("According to Yonhap, Choi Sang-mok spoke on Monday.", "place", q)
+    assert not has_kind("The plan came from the National Intelligence Service in April.", "place", q)
+    city = "Which city will the Expo be held in, Busan or another?"
+    assert not has_kind("Han asked for support toward North Korea and the bid of Busan.", "place", city)
+    assert has_kind("The Expo will be held in Riyadh.", "place", city)
+
+
 def test_a_follow_up_about_a_named_person_finds_what_he_did(seeds_settings):
     history = [
         {

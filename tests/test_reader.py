@@ -175,3 +175,22 @@ def test_calibration_records_come_from_the_real_pipeline(tmp_path):
     assert not records[1]["answerable"] and not records[1]["right"]
     # the answerable ones are answered from the right file (threshold 0: nothing refused for weakness)
     assert records[0]["best"] > 0 and records[2]["best"] > 0
+
+
+def test_rerank_puts_the_passage_that_answers_first_and_keeps_units_with_their_passages():
+    from assistant.reader import rerank_passages
+    from assistant.retrieve import Unit
+    from assistant.types import Passage
+
+    def passage(n):
+        return Passage(n=n, id=f"p{n}", source=f"{n}.txt", title="t", text="x", start=0, end=1, score=1.0)
+
+    def unit(n, i):
+        return Unit(f"u{n}{i}", f"{n}.txt", "t", "x", 0, 1, False, i, np.zeros(3, dtype=np.float32), n)
+
+    passages = [passage(1), passage(2), passage(3)]
+    units = [unit(1, 0), unit(2, 0), unit(2, 1), unit(3, 0)]
+    new, moved = rerank_passages(passages, units, np.array([0.1, 0.2, 0.9, 0.1]))
+    assert [p.id for p in new] == ["p2", "p1", "p3"] and [p.n for p in new] == [1, 2, 3]
+    assert [(u.id, u.passage) for u in moved] == [("u10", 2), ("u20", 1), ("u21", 1), ("u30", 3)]
+    assert [p.n for p in passages] == [1, 2, 3]  # the originals are left as they were

@@ -1,0 +1,199 @@
+"""The reader's offline answerer (`ASSISTANT_OFFLINE_ANSWERER=reader`).
+
+A cheap pre-score (embedding similarity plus IDF-weighted term overlap)
+picks the sentences of the retrieved passages worth reading; the reader, a
+(question, sentence) cross-encoder this project trains (reader.py), gives
+each the probability that it answers the question, combined with the two
+cheap signals by the logistic regression in its card. The answer quotes the
+best sentence, and more only when it is nearly as sure of them, each cited
+by its exact span in the original file. It refuses when the question names
+something the corpus never mentions, or when no sentence reaches the
+calibrated threshold.
+
+Not the default: measured on the gold set and on held-out SQuAD articles it
+does not yet beat the rules of `extractive.py` (see evals/README.md).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import prompts
+from .cite import instruction_like
+from .condense import alias_tokens, split_context
+from .extractive import (
+    _PRONOUN_START,
+    CARRIED_WEIGHT,
+    IDF_POWER,
+    MAX_DUP_SIM,
+    REPEAT_SIM,
+    W_LEX,
+    W_PASSAGE,
+    W_SEM,
+    _sentence_for_answer,
+    _with_marker,
+    missing_names,
+    question_names,
+)
+from .reader import Reader
+from .retrieve import Retriever, Unit
+from .store import tokenize
+from .types import Citation, Passage
+
+# A further sentence is quoted only when the reader is nearly as sure of it as
+# of the best one: one sentence when one suffices.
+KEEP_RATIO = 0.85
+
+
+@dataclass
+class Scored:
+    unit: Unit
+    pre: float  # cheap pre-score (cosine and term overlap)
+    sem: float
+    lex: float
+    prob: float = 0.0  # the probability that the sentence answers
+
+
+def pre_score(
+    question: str,
+    query: str,
+    qvec: np.ndarray,
+    units: list[Unit],
+    retriever: Retriever,
+    avoid: np.ndarray | None = None,
+) -> list[Scored]:
+    """Cheap scores of sentence units (similarity and IDF-weighted overlap with
+    the question), to choose which ones the reader reads. For a follow-up, the
+    terms carried over from the conversation count a quarter. Units much like
+    `avoid` (the previous answer) are what was already said."""
+    if not units:
+        return []
+    own = set(tokenize([question])[0])
+    weights = {
+        t: retriever.idf(t) ** IDF_POWER * (1.0 if t in own else CARRIED_WEIGHT) for t in set(tokenize([query])[0])
+    }
+    total = sum(weights.values()) or 1.0
+    aliases = alias_tokens(query)
+    mat = np.stack([u.vector for u in units])
+    sims = mat @ qvec
+    repeat = (mat @ avoid.T).max(axis=1) if avoid is not None and len(avoid) else np.zeros(len(units))
+    out = []
+    for u, sem, rep, utoks in zip(units, sims, repeat, tokenize([u.text for u in units])):
+        toks = set(utoks)
+        lex = sum(w for t, w in weights.items() if t in toks or any(a <= toks for a in aliases.get(t, ()))) / total
+        score = W_SEM * float(sem) + W_LEX * lex + W_PASSAGE / u.passage
+        if rep > REPEAT_SIM:
+            score = -1.0  # said already: the reader need not read it
+        out.append(Scored(u, score, float(sem), lex))
+    return out
+
+
+def reader_answer(
+    question: str,
+    query: str,
+    passages: list[Passage],
+    retriever: Retriever,
+    qvec: np.ndarray,
+    reader: Reader,
+    max_sentences: int = 3,
+    avoid: np.ndarray | None = None,
+    candidates: int = 16,
+    threshold: float | None = None,
+) -> tuple[str, list[Citation], bool, dict]:
+    """(text, citations, refused, debug) for the question from the passages.
+
+    `question` is the question as it reads on its own (`condense.condense`);
+    words of the conversation it may carry in brackets at its end found the
+    passages (they are in `query`) and count little in the pre-score.
+
+    The reader (a cross-encoder trained by this project, see reader.py) gives
+    each candidate sentence the probability that it answers `question`; the
+    best one is the answer, further ones only when the reader is nearly as
+    sure of them, and no sentence reaching the calibrated threshold is "the
+    sources don't say"."""
+    own, _ = split_context(question)
+    reasons = prompts.load_json("refusal_reasons.json")
+    refusal = prompts.load("refusal.txt")
+    threshold = reader.threshold if threshold is None else threshold
+
+    def refuse(key: str, debug: dict | None = None, **kw) -> tuple[str, list[Citation], bool, dict]:
+        reason = prompts.render(reasons[key], **kw)
+        return prompts.render(refusal, reason=reason), [], True, {**(debug or {}), "refusal": key}
+
+    if not passages:
+        return refuse("empty_index")
+    gone = missing_names(own, retriever)
+    # A name the corpus never mentions ("Macron") is a subject it cannot
+    # speak to; "Pyongyang–Moscow" with Moscow absent may still be answerable.
+    if gone and len(gone) > 0.5 * len(question_names(own)):
+        return refuse("missing_names", names=", ".join(dict.fromkeys(gone)))
+    units = retriever.units_of(passages)
+    scored = [
+        s
+        for s in pre_score(own, query, qvec, units, retriever, avoid)
+        # An instruction planted in a passage is not an answer to quote.
+        if not s.unit.heading and len(s.unit.text.split()) >= 4 and s.pre > -1 and not instruction_like(s.unit.text)
+    ]
+    scored.sort(key=lambda s: -s.pre)
+    scored = scored[:candidates]
+    if not scored:
+        return refuse("weak")
+    probs = reader.score(question, [re.sub(r"\s+", " ", s.unit.text).strip() for s in scored])
+    probs = reader.combine(probs, np.array([s.sem for s in scored]), np.array([s.lex for s in scored]))
+    for s, p in zip(scored, probs):
+        s.prob = float(p)
+    # Ties (rare) go to the sentence of the better-ranked passage.
+    scored.sort(key=lambda s: (-s.prob, -s.pre))
+    best = scored[0]
+    debug = {"best_prob": round(best.prob, 4), "threshold": round(threshold, 4), "read": len(scored)}
+    if best.prob < threshold:
+        return refuse("weak", debug)
+
+    by_key = {(u.source, u.index): u for u in units}
+    chosen: list[Scored] = [best]
+    for s in scored[1:]:
+        if len(chosen) >= max_sentences or s.prob < max(threshold, KEEP_RATIO * best.prob):
+            break
+        if any(float(s.unit.vector @ c.unit.vector) > MAX_DUP_SIM for c in chosen):
+            continue
+        if any(
+            c.unit.source == s.unit.source
+            and abs(c.unit.index - s.unit.index) <= 1
+            and _PRONOUN_START.match(s.unit.text)
+            for c in chosen
+        ):
+            continue
+        chosen.append(s)
+    # Read in the order the sources tell it when they come from one document.
+    if len({c.unit.source for c in chosen}) == 1:
+        chosen.sort(key=lambda s: s.unit.index)
+
+    parts: list[str] = []
+    citations: list[Citation] = []
+    for s in chosen:
+        u = s.unit
+        start, end, text = u.start, u.end, u.text
+        # A sentence opening with "He"/"This" is read with the one before it.
+        prev = by_key.get((u.source, u.index - 1))
+        said = [u.text]
+        if _PRONOUN_START.match(u.text) and prev is not None and not prev.heading:
+            start, text, said = prev.start, f"{prev.text} {u.text}", [prev.text, u.text]
+        n = len(citations) + 1
+        citations.append(
+            Citation(
+                n=n,
+                source=u.source,
+                title=u.title,
+                text=re.sub(r"\s+", " ", text).strip(),
+                start=start,
+                end=end,
+                passage=u.passage,
+                score=round(s.prob, 4),
+            )
+        )
+        parts.extend(_with_marker(_sentence_for_answer(t), n) for t in said)  # every sentence cited
+    debug["chosen"] = [round(s.prob, 4) for s in chosen]
+    return " ".join(parts), citations, False, debug
