@@ -297,7 +297,7 @@ def pipeline_records(path: Path, questions: list[squad.Question], workdir: Path,
 
     settings = _resolve({"index_dir": workdir, "backend": "offline"})
     articles, ss = squad_eval.prepare(path, squad_eval.check_file(path), settings, cache=workdir)
-    ss = ss.with_options(reader_threshold=0.0, **options)
+    ss = ss.with_options(offline_answerer="reader", reader_threshold=0.0, **options)
     build_index(settings=ss)
     files = {a.title: a.file for a in articles}
     out = []
