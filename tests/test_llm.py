@@ -391,3 +391,13 @@ def test_a_timer_of_an_earlier_call_does_not_cut_the_next_one():
     w.fire(w._call)
     assert w.fired
     w.disarm()
+
+
+def test_with_the_reader_the_passage_that_answers_comes_first_and_citations_stay_sound(llm, fake):
+    fake.script = [cite_fact()]
+    a = answer(Q, settings=llm.with_options(offline_answerer="reader"))
+    assert a.backend == "llm:fake-model" and not a.refused and "rerank_ms" in a.timings
+    # the model saw the reranked passages: the one holding the fact is among the first
+    assert passage_with(fake.requests[0], FACT) <= 2
+    assert a.citations and "350 billion" in a.citations[0].text and a.citations[0].score > 0
+    assert_citations_sound(a)
