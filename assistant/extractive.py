@@ -427,12 +427,19 @@ def offline_answer(
             continue
         chosen.append(s)
 
+    text, citations = cited_answer([(s.unit, s.score) for s in chosen], by_key)
+    debug["chosen"] = [round(s.score, 4) for s in chosen]
+    return text, citations, False, debug
+
+
+def cited_answer(chosen: list[tuple[Unit, float]], by_key: dict) -> tuple[str, list[Citation]]:
+    """The answer text quoting the chosen sentence units, each cited [n] by
+    its exact span (`by_key`: (source, index) -> unit, for the sentence
+    before one that opens with "He"/"This", which is read with it)."""
     parts: list[str] = []
     citations: list[Citation] = []
-    for s in chosen:
-        u = s.unit
+    for u, score in chosen:
         start, end, text = u.start, u.end, u.text
-        # A sentence opening with "He"/"This" is read with the one before it.
         prev = by_key.get((u.source, u.index - 1))
         said = [u.text]
         if _PRONOUN_START.match(u.text) and prev is not None and not prev.heading:
@@ -447,9 +454,8 @@ def offline_answer(
                 start=start,
                 end=end,
                 passage=u.passage,
-                score=round(s.score, 4),
+                score=round(score, 4),
             )
         )
         parts.extend(_with_marker(_sentence_for_answer(t), n) for t in said)  # every sentence cited
-    debug["chosen"] = [round(s.score, 4) for s in chosen]
-    return " ".join(parts), citations, False, debug
+    return " ".join(parts), citations

@@ -33,8 +33,7 @@ from .extractive import (
     W_LEX,
     W_PASSAGE,
     W_SEM,
-    _sentence_for_answer,
-    _with_marker,
+    cited_answer,
     missing_names,
     question_names,
 )
@@ -171,29 +170,6 @@ def reader_answer(
     if len({c.unit.source for c in chosen}) == 1:
         chosen.sort(key=lambda s: s.unit.index)
 
-    parts: list[str] = []
-    citations: list[Citation] = []
-    for s in chosen:
-        u = s.unit
-        start, end, text = u.start, u.end, u.text
-        # A sentence opening with "He"/"This" is read with the one before it.
-        prev = by_key.get((u.source, u.index - 1))
-        said = [u.text]
-        if _PRONOUN_START.match(u.text) and prev is not None and not prev.heading:
-            start, text, said = prev.start, f"{prev.text} {u.text}", [prev.text, u.text]
-        n = len(citations) + 1
-        citations.append(
-            Citation(
-                n=n,
-                source=u.source,
-                title=u.title,
-                text=re.sub(r"\s+", " ", text).strip(),
-                start=start,
-                end=end,
-                passage=u.passage,
-                score=round(s.prob, 4),
-            )
-        )
-        parts.extend(_with_marker(_sentence_for_answer(t), n) for t in said)  # every sentence cited
+    text, citations = cited_answer([(s.unit, s.prob) for s in chosen], by_key)
     debug["chosen"] = [round(s.prob, 4) for s in chosen]
-    return " ".join(parts), citations, False, debug
+    return text, citations, False, debug
