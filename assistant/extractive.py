@@ -346,6 +346,25 @@ def score_units(
     return out
 
 
+def refuse(key: str, debug: dict | None = None, **kw) -> tuple[str, list[Citation], bool, dict]:
+    """The refusal answer for reason `key` of prompts/refusal_reasons.json."""
+    reason = prompts.render(prompts.load_json("refusal_reasons.json")[key], **kw)
+    return prompts.render(prompts.load("refusal.txt"), reason=reason), [], True, {**(debug or {}), "refusal": key}
+
+
+def refuse_early(question: str, passages: list[Passage], retriever: Retriever):
+    """A refusal before any sentence is read (nothing indexed, or the question
+    names what the corpus never mentions), else None."""
+    if not passages:
+        return refuse("empty_index")
+    gone = missing_names(question, retriever)
+    # "Macron" alone is a subject the corpus never mentions; "Pyongyang–Moscow"
+    # with Moscow absent may still be answerable through "Russia".
+    if gone and len(gone) > 0.5 * len(question_names(question)):
+        return refuse("missing_names", names=", ".join(dict.fromkeys(gone)))
+    return None
+
+
 def offline_answer(
     question: str,
     query: str,
@@ -361,20 +380,8 @@ def offline_answer(
     words of the conversation it carries in brackets at its end found the
     passages (they are in `query`) but do not say what is asked."""
     question, _ = split_context(question)
-    reasons = prompts.load_json("refusal_reasons.json")
-    refusal = prompts.load("refusal.txt")
-
-    def refuse(key: str, debug: dict | None = None, **kw) -> tuple[str, list[Citation], bool, dict]:
-        reason = prompts.render(reasons[key], **kw)
-        return prompts.render(refusal, reason=reason), [], True, {**(debug or {}), "refusal": key}
-
-    if not passages:
-        return refuse("empty_index")
-    gone = missing_names(question, retriever)
-    # "Macron" alone is a subject the corpus never mentions; "Pyongyang–Moscow"
-    # with Moscow absent may still be answerable through "Russia".
-    if gone and len(gone) > 0.5 * len(question_names(question)):
-        return refuse("missing_names", names=", ".join(dict.fromkeys(gone)))
+    if (early := refuse_early(question, passages, retriever)) is not None:
+        return early
     kind = question_kind(question)
     units = retriever.units_of(passages)
     scored = [

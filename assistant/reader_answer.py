@@ -21,7 +21,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import prompts
 from .cite import instruction_like
 from .condense import alias_tokens, split_context
 from .extractive import (
@@ -34,8 +33,8 @@ from .extractive import (
     W_PASSAGE,
     W_SEM,
     cited_answer,
-    missing_names,
-    question_names,
+    refuse,
+    refuse_early,
 )
 from .reader import Reader
 from .retrieve import Retriever, Unit
@@ -114,21 +113,9 @@ def reader_answer(
     sure of them, and no sentence reaching the calibrated threshold is "the
     sources don't say"."""
     own, _ = split_context(question)
-    reasons = prompts.load_json("refusal_reasons.json")
-    refusal = prompts.load("refusal.txt")
     threshold = reader.threshold if threshold is None else threshold
-
-    def refuse(key: str, debug: dict | None = None, **kw) -> tuple[str, list[Citation], bool, dict]:
-        reason = prompts.render(reasons[key], **kw)
-        return prompts.render(refusal, reason=reason), [], True, {**(debug or {}), "refusal": key}
-
-    if not passages:
-        return refuse("empty_index")
-    gone = missing_names(own, retriever)
-    # A name the corpus never mentions ("Macron") is a subject it cannot
-    # speak to; "Pyongyang–Moscow" with Moscow absent may still be answerable.
-    if gone and len(gone) > 0.5 * len(question_names(own)):
-        return refuse("missing_names", names=", ".join(dict.fromkeys(gone)))
+    if (early := refuse_early(own, passages, retriever)) is not None:
+        return early
     units = retriever.units_of(passages)
     scored = [
         s
