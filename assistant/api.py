@@ -23,9 +23,9 @@ log = logging.getLogger(__name__)
 # Settings that only change how one question is answered, not which index
 # or models are loaded.
 _PER_CALL = {
-    "top_k", "max_sentences", "offline_answerer", "reader_model", "reader_candidates", "reader_threshold", "max_question_chars",
-    "backend", "llm_model", "llm_max_tokens", "llm_temperature", "llm_retries", "openai_timeout", "chat_host", "chat_port",
-    "chat_auth", "chat_share",
+    "top_k", "max_sentences", "offline_answerer", "reader_model", "reader_candidates", "reader_threshold",
+    "max_question_chars", "backend", "llm_model", "llm_max_tokens", "llm_temperature", "llm_retries",
+    "openai_timeout", "chat_host", "chat_port", "chat_auth", "chat_share",
 }  # fmt: skip
 
 
