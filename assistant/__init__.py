@@ -22,10 +22,10 @@ for _k, _v in {
 }.items():
     os.environ.setdefault(_k, _v)
 
-from .api import answer, answer_stream, build_index  # noqa: E402
-from .errors import AssistantError, CorpusError, IndexConfigError, IndexStoreError, QuestionError  # noqa: E402
-from .settings import Settings, get_settings  # noqa: E402
-from .types import Answer, Citation, Passage  # noqa: E402
+from assistant.api import answer, answer_stream, build_index  # noqa: E402
+from assistant.errors import AssistantError, CorpusError, IndexConfigError, IndexStoreError, QuestionError  # noqa: E402
+from assistant.settings import Settings, get_settings  # noqa: E402
+from assistant.types import Answer, Citation, Passage  # noqa: E402
 
 __all__ = [
     "answer",

@@ -14,9 +14,9 @@ import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
 
-from .errors import IndexConfigError, IndexStoreError, QuestionError
-from .settings import Settings, get_settings
-from .types import Answer
+from assistant.errors import IndexConfigError, IndexStoreError, QuestionError
+from assistant.settings import Settings, get_settings
+from assistant.types import Answer
 
 log = logging.getLogger(__name__)
 
@@ -40,9 +40,9 @@ class Engine:
     SERVER_CHECK_EVERY = 2.0  # seconds between build-token checks on a Chroma server
 
     def __init__(self, settings: Settings):
-        from .embed import get_embedder
-        from .retrieve import Retriever
-        from .store import IndexStore
+        from assistant.embedders.local import get_embedder
+        from assistant.retrieval.hybrid import Retriever
+        from assistant.stores.store import IndexStore
 
         self.settings = settings
         self.embedder = get_embedder(settings)
@@ -95,8 +95,8 @@ class Engine:
             return False
 
     def _sync(self, rebuild: bool = False, refresh_only: bool = False) -> None:
-        from .errors import ForeignFilesError
-        from .store import refresh, sync
+        from assistant.errors import ForeignFilesError
+        from assistant.stores.store import refresh, sync
 
         if not refresh_only:
             log.info("building the index in %s from %s", self.settings.index_dir, self.settings.corpus)
@@ -138,7 +138,7 @@ class Engine:
 
     def close(self) -> None:
         """Let go of the store, so that the next engine reads it from disk."""
-        from .store import forget_local
+        from assistant.stores.store import forget_local
 
         self.store.close()
         if not self.store.remote:
@@ -146,7 +146,7 @@ class Engine:
 
     def _corpus_unchanged(self) -> bool:
         """Cheap check (sizes and mtimes) that the corpus matches the manifest."""
-        from .ingest import list_files
+        from assistant.ingest.files import list_files
 
         try:
             manifest = self.store.read_manifest() or {}
@@ -287,8 +287,8 @@ def answer_stream(question: str, history: list[dict] | None = None, **options) -
             else:
                 final = piece  # the Answer, citations included
     """
-    from .cite import flag_passages
-    from .condense import (
+    from assistant.answerers.cite import flag_passages
+    from assistant.answerers.condense import (
         asks_about_last_answer,
         condense_parts,
         expand_aliases,
@@ -297,9 +297,9 @@ def answer_stream(question: str, history: list[dict] | None = None, **options) -
         strip_instructions,
         usable_history,
     )
-    from .extractive import offline_answer
-    from .reader import get_reader
-    from .reader_answer import reader_answer
+    from assistant.answerers.extractive import offline_answer
+    from assistant.answerers.reader import reader_answer
+    from assistant.reader.model import get_reader
 
     t0 = time.perf_counter()
     settings = _resolve(dict(options))
@@ -327,8 +327,8 @@ def answer_stream(question: str, history: list[dict] | None = None, **options) -
     client = deadline = None
     standalone = None  # the model's rewrite of a follow-up
     if settings.use_llm():
-        from .generate import condense_llm
-        from .llm import ChatClient, LLMError
+        from assistant.answerers.generative import condense_llm
+        from assistant.llms.openai_compat import ChatClient, LLMError
 
         client = ChatClient(settings)
         deadline = time.monotonic() + settings.openai_timeout
@@ -372,8 +372,8 @@ def answer_stream(question: str, history: list[dict] | None = None, **options) -
 
     dropped: dict = {}  # what verification dropped of an LLM answer the offline one replaced
     if client is not None and passages:
-        from .generate import LLMResult, llm_answer_stream
-        from .reader import rerank_passages
+        from assistant.answerers.generative import LLMResult, llm_answer_stream
+        from assistant.reader.model import rerank_passages
 
         t = time.perf_counter()
         relevance = None
@@ -407,7 +407,7 @@ def answer_stream(question: str, history: list[dict] | None = None, **options) -
                     return
                 yield item
         except LLMError as e:
-            from .generate import ObeyedInstructions
+            from assistant.answerers.generative import ObeyedInstructions
 
             if isinstance(e, ObeyedInstructions):
                 notes.extend(e.notes)
@@ -462,8 +462,8 @@ def example_questions(n: int = 4, **options) -> list[str]:
 def index_status(**options) -> str:
     """'ready', 'missing', 'incomplete', 'stale', 'outdated' or 'corrupt' for the
     configured index; IndexStoreError when its folder cannot be one."""
-    from .embed import get_embedder
-    from .store import IndexStore, ensure_dir
+    from assistant.embedders.local import get_embedder
+    from assistant.stores.store import IndexStore, ensure_dir
 
     settings = _resolve(dict(options))
     ensure_dir(Path(settings.index_dir))  # a file, or a path that cannot be made: said at once
@@ -472,8 +472,8 @@ def index_status(**options) -> str:
 
 def build_index(rebuild: bool = False, progress=None, **options):
     """Index the corpus (idempotent); returns a `SyncReport`."""
-    from .embed import get_embedder
-    from .store import sync
+    from assistant.embedders.local import get_embedder
+    from assistant.stores.store import sync
 
     settings = _resolve(dict(options))
     report = sync(settings, get_embedder(settings), rebuild=rebuild, progress=progress)

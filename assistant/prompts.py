@@ -9,9 +9,10 @@ from pathlib import Path
 
 
 def prompts_dir() -> Path:
-    # Source checkout: prompts/ beside the package; installed: packaged copy.
+    # Source checkout: prompts/ beside the package (the agreed layout); an
+    # installed wheel carries the same files as assistant/_prompts/.
     here = Path(__file__).resolve().parent
-    for cand in (here.parent / "prompts", here / "prompts"):
+    for cand in (here.parent / "prompts", here / "_prompts"):
         if cand.is_dir():
             return cand
     raise FileNotFoundError("prompts/ folder not found")

@@ -25,7 +25,7 @@ from pydantic_settings import (
 )
 from pydantic_settings import SettingsError as _SourceError
 
-from .errors import SettingsError
+from assistant.errors import SettingsError
 
 
 def _project_root() -> Path:

@@ -53,7 +53,7 @@ def main() -> None:
                 s.bind(("127.0.0.1", 0))
                 port = s.getsockname()[1]
             t0 = time.perf_counter()
-            proc = subprocess.Popen([sys.executable, "-m", "assistant.cli", "chat", "--port", str(port)], env=env,
+            proc = subprocess.Popen([sys.executable, "-m", "assistant.apps.cli", "chat", "--port", str(port)], env=env,
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
             url = f"http://127.0.0.1:{port}/"
             while True:

@@ -190,10 +190,10 @@ def raw_throughput(embedder, texts: list[str]) -> float:
 
 def child_ingest(args) -> dict:
     from assistant import Settings
-    from assistant.chunk import chunk_doc
-    from assistant.embed import get_embedder
-    from assistant.ingest import load_corpus
-    from assistant.store import sync
+    from assistant.embedders.local import get_embedder
+    from assistant.ingest.chunk import chunk_doc
+    from assistant.ingest.files import load_corpus
+    from assistant.stores.store import sync
 
     settings = Settings(corpus=Path(args.corpus), index_dir=Path(args.index), chroma_url=args.chroma_url or None)
     real = get_embedder(settings)
@@ -255,7 +255,7 @@ def child_ingest(args) -> dict:
 def child_query(args) -> dict:
     from assistant import Settings, answer
     from assistant.api import get_engine
-    from assistant.evaluate import load_gold
+    from assistant.evals.evaluate import load_gold
 
     settings = Settings(corpus=Path(args.corpus), index_dir=Path(args.index), chroma_url=args.chroma_url or None)
     t = time.perf_counter()

@@ -42,16 +42,16 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from assistant import squad  # noqa: E402
-from assistant.reader_train import SEED, Pair, article_sentences, build_pairs, ranking_figures  # noqa: E402
-from assistant.store import tokenize  # noqa: E402
+from assistant.evals import squad  # noqa: E402
+from assistant.reader.train import SEED, Pair, article_sentences, build_pairs, ranking_figures  # noqa: E402
+from assistant.stores.store import tokenize  # noqa: E402
 
 CACHE = Path("/tmp/bench-scorers")
 DATA = ROOT / "evals/squad/squad2-10-articles.json"
 W_SEM, W_LEX, IDF_POWER = 0.6, 0.4, 0.5  # today's answerer (extractive.py at 211fd4e)
 
 # The answer-type rules of today's answerer, used as a feature.
-from assistant.extractive import has_kind, question_kind  # noqa: E402
+from assistant.answerers.extractive import has_kind, question_kind  # noqa: E402
 
 FEATURES = ["cosine", "overlap", "bm25", "bm25_rel", "log_words", "first_in_para", "pos_in_para", "typed", "type_match"]
 
@@ -77,7 +77,7 @@ def _key(*parts) -> str:
 
 
 def embed_cached(texts: list[str]) -> dict[str, np.ndarray]:
-    from assistant.embed import LocalEmbedder
+    from assistant.embedders.local import LocalEmbedder
 
     uniq = sorted(set(texts))
     path = CACHE / f"emb-{LocalEmbedder.id}-{_key(uniq)}.npy"
@@ -210,7 +210,7 @@ def have_lightgbm() -> bool:
 
 
 def reader_scores(model: Path, pairs: list[Pair], tag: str) -> np.ndarray:
-    from assistant.reader import Reader
+    from assistant.reader.model import Reader
 
     st = model.stat()
     path = (

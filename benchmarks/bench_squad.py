@@ -31,7 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from assistant import squad, squad_eval  # noqa: E402
+from assistant.evals import squad, squad_eval  # noqa: E402
 
 # (metric, target text, test) of issue 13, on the held-out split.
 TARGETS = {

@@ -5,7 +5,7 @@ import re
 import pytest
 
 from assistant import Answer, Citation, QuestionError, answer
-from assistant.condense import condense, strip_instructions
+from assistant.answerers.condense import condense, strip_instructions
 
 from test_clean import alnum, is_subsequence
 
@@ -132,7 +132,7 @@ def test_answer_serialises(seeds_settings):
 
 
 def test_capitals_stand_for_their_states():
-    from assistant.condense import alias_tokens, expand_aliases
+    from assistant.answerers.condense import alias_tokens, expand_aliases
 
     assert (
         expand_aliases("Will Pyongyang talk to Washington?")
@@ -150,7 +150,7 @@ def test_a_count_must_count_the_thing_asked_about(seeds_settings):
 
 
 def test_pronouns_of_a_follow_up_stand_for_the_people_just_named():
-    from assistant.condense import person_names, resolve_references
+    from assistant.answerers.condense import person_names, resolve_references
 
     assert person_names("Finance Minister Choi Sang-mok and Industry Minister Ahn Duk-geun.") == [
         "Choi Sang-mok",
@@ -178,7 +178,7 @@ def test_pronouns_of_a_follow_up_stand_for_the_people_just_named():
 
 
 def test_a_place_is_named_where_something_happens():
-    from assistant.extractive import has_kind, question_kind
+    from assistant.answerers.extractive import has_kind, question_kind
 
     assert question_kind("To which Russian region are the workers sent?") == "place"
     q = "From which airport did the minister leave?"

@@ -10,12 +10,13 @@ import re
 
 import pytest
 
-from assistant import Settings, answer, build_index, ingest
+from assistant import Settings, answer, build_index
 from assistant.api import reset_engines
-from assistant.cli import main
-from assistant.embed import get_embedder
-from assistant.ingest import Segments, open_file
-from assistant.store import IndexStore, manifest_from_store, signature, sync
+from assistant.apps.cli import main
+from assistant.embedders.local import get_embedder
+from assistant.ingest import files as ingest
+from assistant.ingest.files import Segments, open_file
+from assistant.stores.store import IndexStore, manifest_from_store, signature, sync
 
 SEGMENT = 2048
 BIG = "big.txt"

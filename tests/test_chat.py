@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.chat import chat_history, escape, plain, render_answer, render_error, render_sources
+from assistant.apps.chat import chat_history, escape, plain, render_answer, render_error, render_sources
 from assistant.errors import QuestionError
 from assistant.types import Answer, Citation, Passage
 
@@ -98,7 +98,7 @@ def running_chat(corpus: Path, index_dir: Path, **extra_env):
     env = {**os.environ, "ASSISTANT_CORPUS": str(corpus), "ASSISTANT_INDEX_DIR": str(index_dir), **extra_env}
     t0 = time.perf_counter()
     url = f"http://127.0.0.1:{port}/"
-    cmd = [sys.executable, "-m", "assistant.cli", "chat", "--port", str(port)]
+    cmd = [sys.executable, "-m", "assistant.apps.cli", "chat", "--port", str(port)]
     with serve(cmd, url, "the chat page", timeout=120, env=env):
         print(f"chat page served {time.perf_counter() - t0:.2f} s after process start")
         yield url

@@ -12,10 +12,10 @@ import pytest
 
 from assistant import IndexConfigError, IndexStoreError, Settings, answer, build_index
 from assistant.api import reset_engines
-from assistant.cli import main
-from assistant.embed import get_embedder
+from assistant.apps.cli import main
+from assistant.embedders.local import get_embedder
 from assistant.errors import ForeignFilesError
-from assistant.store import IndexStore, read_all
+from assistant.stores.store import IndexStore, read_all
 
 from servers import free_port, serve
 
@@ -128,7 +128,7 @@ def test_an_interrupted_build_on_the_server_resumes(chroma_url, corpus_dir, tmp_
                 raise RuntimeError("power cut")
             return embedder.embed(texts)
 
-    from assistant.store import sync
+    from assistant.stores.store import sync
 
     with pytest.raises(RuntimeError):
         sync(s, Flaky(), group_units=1)
@@ -275,7 +275,7 @@ def test_a_shared_namespace_refuses_to_delete_another_corpus_files(chroma_url, c
 def test_a_server_lost_during_a_build_is_one_line_and_the_build_resumes(how, corpus_dir, tmp_path):
     """kill -9 or SIGSTOP of the server while `assistant index` writes to it: an
     IndexConfigError of one line (exit 4 in the CLI), not an httpx traceback."""
-    from assistant.store import sync
+    from assistant.stores.store import sync
 
     reset_engines()
     with chroma_server(tmp_path / "server") as (url, proc):

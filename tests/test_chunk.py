@@ -3,8 +3,8 @@ from pathlib import Path
 import pytest
 
 from assistant import Settings
-from assistant.chunk import chunk_doc, split_units
-from assistant.ingest import load_corpus
+from assistant.ingest.chunk import chunk_doc, split_units
+from assistant.ingest.files import load_corpus
 
 from conftest import SEEDS
 from test_clean import alnum, is_subsequence

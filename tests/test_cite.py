@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from assistant.cite import check_support, cited_sentences, markers, strip_markers
-from assistant.embed import LocalEmbedder
+from assistant.answerers.cite import check_support, cited_sentences, markers, strip_markers
+from assistant.embedders.local import LocalEmbedder
 
 
 def test_marker_forms():

@@ -3,7 +3,7 @@ import re
 
 import pytest
 
-from assistant.clean import clean_text, extract_title
+from assistant.ingest.clean import clean_text, extract_title
 
 from conftest import SEEDS
 

@@ -11,7 +11,7 @@ import pytest
 def run(*args, env_extra=None, input=None, timeout=180):
     env = {**os.environ, **(env_extra or {})}
     return subprocess.run(
-        [sys.executable, "-m", "assistant.cli", *args],
+        [sys.executable, "-m", "assistant.apps.cli", *args],
         capture_output=True,
         text=True,
         env=env,

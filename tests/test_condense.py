@@ -2,7 +2,7 @@
 
 import pytest
 
-from assistant.condense import (
+from assistant.answerers.condense import (
     asks_about_last_answer,
     condense,
     is_follow_up,

@@ -12,7 +12,7 @@ import pytest
 
 from assistant import Settings, answer, build_index
 from assistant.api import reset_engines
-from assistant.embed import LocalEmbedder, get_embedder, llama_embedding, model_files
+from assistant.embedders.local import LocalEmbedder, get_embedder, llama_embedding, model_files
 
 
 def test_local_model_ships_in_site_packages():
@@ -142,7 +142,7 @@ def test_llama_index_reads_both_collections(seeds_settings):
     from llama_index.core import VectorStoreIndex
     from llama_index.vector_stores.chroma import ChromaVectorStore
 
-    from assistant.store import IndexStore
+    from assistant.stores.store import IndexStore
 
     embedder = get_embedder(seeds_settings)
     store = IndexStore(seeds_settings, embedder.id)
@@ -164,7 +164,7 @@ def test_llama_index_reads_both_collections(seeds_settings):
 def test_bm25_top_scores_are_the_highest_positive_ones_best_first():
     import numpy as np
 
-    from assistant.retrieve import top_scores
+    from assistant.retrieval.hybrid import top_scores
 
     scores = np.zeros(100_000, dtype=np.float32)
     scores[[5, 70_000, 99_999, 42]] = [1.5, 3.0, 1.5, 0.5]

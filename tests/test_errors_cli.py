@@ -27,7 +27,7 @@ def run(*args, env_extra=None, input=None, cwd=None, timeout=120, code=None):
     so that it runs from any folder."""
     path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
     env = {**os.environ, "PYTHONPATH": path, **(env_extra or {})}
-    cmd = [sys.executable, "-c", code, *args] if code else [sys.executable, "-m", "assistant.cli", *args]
+    cmd = [sys.executable, "-c", code, *args] if code else [sys.executable, "-m", "assistant.apps.cli", *args]
     return subprocess.run(cmd, capture_output=True, env=env, input=input, cwd=cwd, timeout=timeout)
 
 
@@ -159,7 +159,7 @@ def chat_on_all_interfaces(settings, **extra_env):
         "ASSISTANT_INDEX_DIR": str(settings.index_dir),
         **extra_env,
     }
-    cmd = [sys.executable, "-m", "assistant.cli", "chat", "--host", "0.0.0.0", "--port", str(port)]
+    cmd = [sys.executable, "-m", "assistant.apps.cli", "chat", "--host", "0.0.0.0", "--port", str(port)]
     with tempfile.TemporaryFile() as err:
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=err)
         try:
@@ -215,7 +215,7 @@ def test_interactive_question_that_is_not_utf8_and_the_session_goes_on(seeds_set
 
 BUG = """
 import sys
-import assistant.cli as cli
+import assistant.apps.cli as cli
 from assistant.errors import IndexStoreError
 
 def fail(args):
@@ -250,7 +250,7 @@ def test_an_assistant_error_from_anywhere_is_one_line_with_its_exit_code(nothing
 def test_interactive_session_goes_on_after_an_unexpected_error(nothing):
     code = """
 import sys
-import assistant.cli as cli
+import assistant.apps.cli as cli
 
 def ask_once(question, history, opts, as_json):
     raise ZeroDivisionError("division by zero")

@@ -9,8 +9,8 @@ import sys
 import pytest
 
 from assistant import AssistantError, Settings
-from assistant.evaluate import compare, load_gold, run
-from assistant.report import markdown, page, write
+from assistant.evals.evaluate import compare, load_gold, run
+from assistant.evals.report import markdown, page, write
 
 from conftest import ROOT, SEEDS
 
@@ -79,7 +79,7 @@ def test_compare_flags_drops_beyond_tolerance():
 def eval_cli(settings, *args):
     env = {**os.environ, "ASSISTANT_CORPUS": str(settings.corpus), "ASSISTANT_INDEX_DIR": str(settings.index_dir)}
     return subprocess.run(
-        [sys.executable, "-m", "assistant.cli", "eval", "-q", *args],
+        [sys.executable, "-m", "assistant.apps.cli", "eval", "-q", *args],
         capture_output=True, text=True, env=env, cwd=ROOT, timeout=300,
     )  # fmt: skip
 
@@ -130,7 +130,7 @@ def eval_cli_fast(tmp_path, *args):
     """The eval command on the seed corpus with an index folder that must stay unbuilt."""
     env = {**os.environ, "ASSISTANT_CORPUS": str(SEEDS), "ASSISTANT_INDEX_DIR": str(tmp_path / "index")}
     r = subprocess.run(
-        [sys.executable, "-m", "assistant.cli", "eval", "-q", *args],
+        [sys.executable, "-m", "assistant.apps.cli", "eval", "-q", *args],
         capture_output=True, text=True, env=env, cwd=ROOT, timeout=60,
     )  # fmt: skip
     assert "Traceback" not in r.stderr, r.stderr

@@ -9,8 +9,8 @@ import pytest
 from fake_openai import EMPTY_DELTA, KEEPALIVE, SILENCE, TRICKLE, FakeOpenAI, Reply, passage_with, sentence_of
 
 from assistant import answer, answer_stream
-from assistant.cite import find_instructions, instruction_like, instruction_payloads
-from assistant.generate import build_messages
+from assistant.answerers.cite import find_instructions, instruction_like, instruction_payloads
+from assistant.answerers.generative import build_messages
 
 Q = "How much is Seoul expected to invest in the US?"
 FACT = "Seoul is expected to invest around US$350 billion"
@@ -379,7 +379,7 @@ def test_a_timer_of_an_earlier_call_does_not_cut_the_next_one():
     must not mark the next call late or shut its connections."""
     import time as _time
 
-    from assistant.llm import _Watchdog
+    from assistant.llms.openai_compat import _Watchdog
 
     w = _Watchdog()
     w.arm(_time.monotonic() + 100)

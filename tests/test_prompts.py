@@ -1,5 +1,5 @@
 from assistant import prompts
-from assistant.extractive import KIND_WORDS
+from assistant.answerers.extractive import KIND_WORDS
 
 
 def test_refusal_templates_are_filled_by_their_callers():
@@ -37,7 +37,7 @@ def test_llm_prompts_use_exactly_the_placeholders_the_code_fills():
 
 
 def test_built_messages_have_no_unfilled_placeholders():
-    from assistant.generate import build_messages
+    from assistant.answerers.generative import build_messages
     from assistant.types import Passage
 
     p = Passage(n=1, id="a", source="a.txt", title="Title", text="Some {curly} text.", start=0, end=5, score=1.0)

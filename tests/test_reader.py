@@ -11,8 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant import reader_train, squad
-from assistant.reader import READER_DIR, Reader, get_reader
+from assistant.evals import squad
+from assistant.reader import train as reader_train
+from assistant.reader.model import READER_DIR, Reader, get_reader
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -178,8 +179,8 @@ def test_calibration_records_come_from_the_real_pipeline(tmp_path):
 
 
 def test_rerank_puts_the_passage_that_answers_first_and_keeps_units_with_their_passages():
-    from assistant.reader import rerank_passages
-    from assistant.retrieve import Unit
+    from assistant.reader.model import rerank_passages
+    from assistant.retrieval.hybrid import Unit
     from assistant.types import Passage
 
     def passage(n):

@@ -36,7 +36,7 @@ def test_links_out_of_the_corpus_and_special_files_are_never_read(settings, corp
 
 
 def _index_in_another_process(settings: Settings, *extra: str) -> None:
-    cmd = [sys.executable, "-m", "assistant.cli", "index", "-q", "--corpus", str(settings.corpus)]
+    cmd = [sys.executable, "-m", "assistant.apps.cli", "index", "-q", "--corpus", str(settings.corpus)]
     r = subprocess.run([*cmd, "--index-dir", str(settings.index_dir), *extra], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
 
@@ -95,7 +95,7 @@ def test_questions_during_a_rebuild_in_another_process_never_fail(settings, corp
 
 def _cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "assistant.cli", *args], capture_output=True, text=True, timeout=300,
+        [sys.executable, "-m", "assistant.apps.cli", *args], capture_output=True, text=True, timeout=300,
         env={**os.environ, **(env or {})},
     )  # fmt: skip
 
@@ -185,7 +185,7 @@ def test_a_rust_panic_in_the_store_is_an_index_error_not_a_traceback():
     """chromadb's Rust core panics on some damage; pyo3's PanicException
     derives from BaseException, which `except Exception` lets through."""
     from assistant import IndexConfigError, IndexStoreError
-    from assistant.store import store_errors
+    from assistant.stores.store import store_errors
 
     class PanicException(BaseException):  # as pyo3_runtime defines it
         pass

@@ -8,11 +8,11 @@ import sys
 
 import pytest
 
-from assistant import squad
-from assistant.cli import main
+from assistant.apps.cli import main
 from assistant.errors import GoldFileError
-from assistant.evaluate import baseline_from, compare, gate
-from assistant.squad_eval import (
+from assistant.evals import squad
+from assistant.evals.evaluate import baseline_from, compare, gate
+from assistant.evals.squad_eval import (
     answer_words,
     check_file,
     covers,
@@ -94,7 +94,7 @@ def tiny_file(tmp_path, data=TINY, name="tiny.json"):
 def eval_cli(env_extra, *args, timeout=300):
     env = {**os.environ, **env_extra}
     return subprocess.run(
-        [sys.executable, "-m", "assistant.cli", "eval", "-q", *args],
+        [sys.executable, "-m", "assistant.apps.cli", "eval", "-q", *args],
         capture_output=True, text=True, env=env, cwd=ROOT, timeout=timeout,
     )  # fmt: skip
 

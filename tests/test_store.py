@@ -7,8 +7,8 @@ import pytest
 
 from assistant import CorpusError, IndexStoreError, Settings, answer, build_index
 from assistant.api import reset_engines
-from assistant.embed import get_embedder
-from assistant.store import IndexStore, wipe
+from assistant.embedders.local import get_embedder
+from assistant.stores.store import IndexStore, wipe
 
 
 def stored(settings: Settings) -> dict:
@@ -134,7 +134,7 @@ def test_interrupted_build_is_not_complete_and_resumes(settings):
                 raise Boom("power cut")
             return embedder.embed(texts)
 
-    from assistant.store import sync
+    from assistant.stores.store import sync
 
     with pytest.raises(Boom):
         sync(settings, Flaky(), group_units=1)  # one file per embedding call
@@ -200,7 +200,7 @@ def _embed_workers() -> list[int]:
             cmd = (stat.parent / "cmdline").read_bytes()
         except (OSError, ValueError, IndexError):
             continue
-        if ppid == os.getpid() and b"assistant.embed_worker" in cmd:
+        if ppid == os.getpid() and b"assistant.embedders.worker" in cmd:
             pids.append(int(stat.parent.name))
     return pids
 
@@ -225,7 +225,7 @@ def test_a_build_of_several_groups_embeds_in_a_child_process(settings):
     stored vectors are the model's, and the process is gone afterwards."""
     import numpy as np
 
-    from assistant.store import sync
+    from assistant.stores.store import sync
 
     embedder = get_embedder(settings)
     report = sync(settings, embedder, group_units=60)  # 326 sentences: six groups
@@ -247,7 +247,7 @@ def test_a_build_of_several_groups_embeds_in_a_child_process(settings):
 
 def test_a_dead_embedding_process_stops_the_build_which_then_resumes(settings):
     from assistant import AssistantError
-    from assistant.store import sync
+    from assistant.stores.store import sync
 
     embedder = get_embedder(settings)
 
@@ -278,7 +278,7 @@ def test_chunks_of_an_older_format_are_not_taken_as_indexed(settings):
     """A server may hold chunks written by an older version, whose sentence
     offsets are not in the chunk: their file is left out of the derived
     manifest, so the next build indexes it again."""
-    from assistant.store import manifest_from_store, signature
+    from assistant.stores.store import manifest_from_store, signature
 
     build_index(settings=settings)
     embedder = get_embedder(settings)

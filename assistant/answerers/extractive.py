@@ -18,12 +18,12 @@ from functools import cache
 
 import numpy as np
 
-from . import prompts
-from .cite import instruction_like
-from .condense import alias_tokens, is_place_word, metonyms, person_names, split_context
-from .retrieve import Retriever, Unit
-from .store import tokenize
-from .types import Citation, Passage
+from assistant import prompts
+from assistant.answerers.cite import instruction_like
+from assistant.answerers.condense import alias_tokens, is_place_word, metonyms, person_names, split_context
+from assistant.retrieval.hybrid import Retriever, Unit
+from assistant.stores.store import tokenize
+from assistant.types import Citation, Passage
 
 # Score weights and thresholds, set by looking at the gold set in evals/
 # (see evals/README.md for the figures they give).

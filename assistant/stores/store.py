@@ -49,10 +49,10 @@ from pathlib import Path
 
 import numpy as np
 
-from . import ingest
-from .errors import AssistantError, CorpusError, ForeignFilesError, IndexConfigError, IndexStoreError
-from .ingest import Segments, file_digest, open_file, read_doc, scan_corpus
-from .settings import Settings
+from assistant.errors import AssistantError, CorpusError, ForeignFilesError, IndexConfigError, IndexStoreError
+from assistant.ingest import files as ingest
+from assistant.ingest.files import Segments, file_digest, open_file, read_doc, scan_corpus
+from assistant.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -778,7 +778,7 @@ def _records(
     a unit with its text and seven keys cost 0.86 ms of CPU, this one 0.50
     (measured with 35k units), and on two cores that time is taken from the
     model. Headings keep their text and index, for `example_questions`."""
-    from .chunk import chunk_id
+    from assistant.ingest.chunk import chunk_id
 
     part = p.part
     shift, ubase, cbase = (part.char_start, part.unit_base, part.chunk_base) if part else (0, 0, 0)
@@ -959,9 +959,9 @@ def sync(
     from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
     from llama_index.vector_stores.chroma import ChromaVectorStore
 
-    from .chunk import chunk_doc
-    from .clean import clean_text, extract_title
-    from .ingest import SourceDoc
+    from assistant.ingest.chunk import chunk_doc
+    from assistant.ingest.clean import clean_text, extract_title
+    from assistant.ingest.files import SourceDoc
 
     segment_chars = segment_chars or ingest.SEGMENT_CHARS
     chunking = (settings.chunk_size, settings.chunk_overlap, settings.unit_max_tokens)

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from .clean import CleanText, clean_text, extract_title
-from .errors import CorpusError
-from .settings import Settings
+from assistant.errors import CorpusError
+from assistant.ingest.clean import CleanText, clean_text, extract_title
+from assistant.settings import Settings
 
 log = logging.getLogger(__name__)
 

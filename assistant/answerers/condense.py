@@ -31,10 +31,10 @@ from __future__ import annotations
 import json
 import re
 from functools import cache
-from pathlib import Path
 from typing import NamedTuple
 
-from . import prompts
+from assistant import prompts
+from assistant.resources import data_path
 
 _STOP = set(
     "a an the of to in on at for and or but is are was were be been being do does did has have had "
@@ -525,7 +525,7 @@ def previous_answer_sentences(history: list[dict] | None) -> list[str]:
 @cache
 def metonyms() -> dict[str, list[str]]:
     """Capitals and the states they stand for (assistant/data/metonyms.json)."""
-    data = json.loads((Path(__file__).parent / "data" / "metonyms.json").read_text(encoding="utf-8"))
+    data = json.loads(data_path("metonyms.json").read_text(encoding="utf-8"))
     return {k: v for k, v in data.items() if not k.startswith("_")}
 
 
@@ -544,7 +544,7 @@ def expand_aliases(query: str) -> str:
 
 def alias_tokens(query: str) -> dict[str, list[set[str]]]:
     """BM25 token of each capital in the query -> token sets of its aliases."""
-    from .store import tokenize
+    from assistant.stores.store import tokenize
 
     out: dict[str, list[set[str]]] = {}
     for m in _alias_pattern().finditer(query):

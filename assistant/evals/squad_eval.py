@@ -31,8 +31,8 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from . import squad
-from .errors import GoldFileError
+from assistant.errors import GoldFileError
+from assistant.evals import squad
 
 DEFAULT_FILE = "evals/squad/squad2-10-articles.json"
 SEED = 13  # of `--squad-sample`: the same file, articles and N give the same questions
@@ -361,7 +361,7 @@ def run(the_plan: dict, settings, progress: bool = True) -> dict:
     (meta, summary, by_article, items)."""
     from tqdm import tqdm
 
-    from .api import answer, build_index
+    from assistant.api import answer, build_index
 
     arts, squad_settings = prepare(the_plan["path"], the_plan["digest"], settings)
     t0 = time.perf_counter()

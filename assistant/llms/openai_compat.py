@@ -24,8 +24,8 @@ import time
 from collections.abc import Iterator
 from functools import cache
 
-from .errors import AssistantError
-from .settings import Settings
+from assistant.errors import AssistantError
+from assistant.settings import Settings
 
 
 class LLMError(AssistantError):

@@ -1,6 +1,6 @@
 """The local embedding model in a process of its own (see `embed.EmbedWorker`).
 
-    python -m assistant.embed_worker THREADS BATCH_SIZE spin|nospin
+    python -m assistant.embedders.worker THREADS BATCH_SIZE spin|nospin
 
 reads lists of texts from stdin and writes their vectors to stdout, one
 length-prefixed pickle frame each way; EOF on stdin ends it. Only the parent
@@ -37,7 +37,7 @@ def read_frame(stream):
 
 
 def main() -> None:
-    from .embed import LocalEmbedder
+    from assistant.embedders.local import LocalEmbedder
 
     threads, batch_size, spin = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3] == "spin"
     inp, out = sys.stdin.buffer, sys.stdout.buffer

@@ -16,9 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import AssistantError
+from assistant.errors import AssistantError
+from assistant.resources import data_path
 
-READER_DIR = Path(__file__).resolve().parent / "data" / "reader"
+READER_DIR = data_path("reader")
 MAX_LEN = 128  # word pieces of question + sentence; longer sentences are cut
 
 

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import GoldFileError
+from assistant.errors import GoldFileError
 
 # Articles held out from training: the reader's figures on them are figures on
 # documents it never saw. Twilight Princess holds 160 of the set's 348

@@ -21,9 +21,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .cite import instruction_like
-from .condense import alias_tokens, split_context
-from .extractive import (
+from assistant.answerers.cite import instruction_like
+from assistant.answerers.condense import alias_tokens, split_context
+from assistant.answerers.extractive import (
     _PRONOUN_START,
     CARRIED_WEIGHT,
     IDF_POWER,
@@ -36,10 +36,10 @@ from .extractive import (
     refuse,
     refuse_early,
 )
-from .reader import Reader
-from .retrieve import Retriever, Unit
-from .store import tokenize
-from .types import Citation, Passage
+from assistant.reader.model import Reader
+from assistant.retrieval.hybrid import Retriever, Unit
+from assistant.stores.store import tokenize
+from assistant.types import Citation, Passage
 
 # A further sentence is quoted only when the reader is nearly as sure of it as
 # of the best one: one sentence when one suffices.

@@ -11,9 +11,9 @@ import json
 import textwrap
 from pathlib import Path
 
-from .evaluate import passed
-from .squad_eval import METRICS as SQUAD_METRICS
-from .squad_eval import passed as _squad_passed
+from assistant.evals.evaluate import passed
+from assistant.evals.squad_eval import METRICS as SQUAD_METRICS
+from assistant.evals.squad_eval import passed as _squad_passed
 
 # (key, label) of the rates shown in tables, in order.
 COLUMNS = [

@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from .ingest import SourceDoc
+from assistant.ingest.files import SourceDoc
 
 
 @dataclass

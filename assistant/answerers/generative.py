@@ -12,9 +12,9 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from . import prompts
-from .cite import REFUSAL, Verifier, flag_passages, markers, split_sentences
-from .llm import ChatClient, LLMError
+from assistant import prompts
+from assistant.answerers.cite import REFUSAL, Verifier, flag_passages, markers, split_sentences
+from assistant.llms.openai_compat import ChatClient, LLMError
 
 
 def _escape(text: str) -> str:

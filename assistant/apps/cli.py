@@ -18,7 +18,8 @@ import sys
 import traceback
 from pathlib import Path
 
-from .errors import AssistantError, SettingsError
+from assistant.errors import AssistantError, SettingsError
+from assistant.resources import data_path
 
 # Settings the command line sets, and the option that sets each.
 _FLAGS = {
@@ -40,13 +41,13 @@ def _options(args) -> dict:
 def _check_settings(args) -> None:
     """Every setting (environment, assistant.toml, options) checked before
     anything loads: a bad one is a SettingsError naming it as it was written."""
-    from .settings import get_settings, override
+    from assistant.settings import get_settings, override
 
     override(get_settings(), _options(args), _FLAGS)
 
 
 def cmd_index(args) -> int:
-    from .api import build_index
+    from assistant.api import build_index
 
     def progress(i, n, source):
         # A large file reports each segment ("name (segment k/S)"): a long
@@ -65,7 +66,7 @@ def cmd_index(args) -> int:
 
 def _ask_once(question: str, history: list[dict], opts: dict, as_json: bool):
     """Answer one question, streaming the text to stdout as it is verified."""
-    from .api import answer, answer_stream
+    from assistant.api import answer, answer_stream
 
     if as_json:
         ans = answer(question, history=history, **opts)
@@ -89,7 +90,7 @@ def _ask_once(question: str, history: list[dict], opts: dict, as_json: bool):
 
 
 def cmd_ask(args) -> int:
-    from .api import _resolve, clean_question, index_status
+    from assistant.api import _resolve, clean_question, index_status
 
     opts = _options(args)
     if args.question:  # a bad question is told before the index is looked at
@@ -132,7 +133,7 @@ def cmd_ask(args) -> int:
 def _listen_check(host: str, port: int, args) -> bool:
     """Whether `host` is this machine only (loopback); a SettingsError naming
     the setting when the page could not listen on host:port."""
-    from .settings import setting_source
+    from assistant.settings import setting_source
 
     host_name = "--host" if args.host else setting_source("chat_host")
     port_name = "--port" if args.port is not None else setting_source("chat_port")
@@ -158,7 +159,7 @@ def _listen_check(host: str, port: int, args) -> bool:
 
 
 def cmd_chat(args) -> int:
-    from .api import _resolve, index_status
+    from assistant.api import _resolve, index_status
 
     settings = _resolve(_options(args))
     host, port = settings.chat_host, settings.chat_port
@@ -176,7 +177,7 @@ def cmd_chat(args) -> int:
     status = index_status(settings=settings)
     if status != "ready":
         print(f"(the index is {status}: building it before the page starts)", file=sys.stderr)
-    from .chat import launch
+    from assistant.apps.chat import launch
 
     try:
         launch(settings, host=host, port=port, auth=settings.chat_auth, share=share)
@@ -189,10 +190,10 @@ def cmd_chat(args) -> int:
 
 
 def cmd_eval(args) -> int:
-    from .api import _resolve
-    from .errors import GoldFileError
-    from .evaluate import baseline_from, check_outputs, check_squad_baseline, gate, load_gold, run
-    from .report import markdown, write
+    from assistant.api import _resolve
+    from assistant.errors import GoldFileError
+    from assistant.evals.evaluate import baseline_from, check_outputs, check_squad_baseline, gate, load_gold, run
+    from assistant.evals.report import markdown, write
 
     settings = _resolve({**_options(args), "backend": args.backend})
     if args.backend == "llm" and not (settings.openai_api_key or settings.openai_base_url):
@@ -203,8 +204,7 @@ def cmd_eval(args) -> int:
         gold = load_gold(Path(args.gold), settings)
         baseline = check_outputs(Path(args.out), args.baseline, args.update_baseline)
         if args.squad:
-            from . import squad_eval
-
+            from assistant.evals import squad_eval
             squad_plan = squad_eval.plan(args.squad, args.squad_articles, args.squad_sample, args.squad_seed)
             check_squad_baseline(baseline, squad_plan["meta"])
     except GoldFileError as e:  # one line per problem
@@ -247,7 +247,7 @@ def cmd_eval(args) -> int:
 
 def cmd_train_reader(args) -> int:
     try:
-        from .reader_train import calibrate, train
+        from assistant.reader.train import calibrate, train
     except ImportError as e:  # pragma: no cover - depends on the extra
         print(f"error: training needs the [train] extra: pip install -e '.[train]' ({e})", file=sys.stderr)
         return 2
@@ -268,7 +268,7 @@ def _store_options(p: argparse.ArgumentParser, corpus_help: str | None = None) -
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .squad_eval import SEED as SQUAD_SEED
+    from assistant.evals.squad_eval import SEED as SQUAD_SEED
 
     p = argparse.ArgumentParser(prog="assistant", description="Answers questions from your documents, with citations.")
     p.add_argument("-v", "--verbose", action="store_true", help="log progress")
@@ -321,7 +321,7 @@ def build_parser() -> argparse.ArgumentParser:
     pe.set_defaults(func=cmd_eval)
 
     pt = sub.add_parser("train-reader", help="retrain the reader model (needs the [train] extra; ~45 min on 2 cores)")
-    pt.add_argument("--out", default=str(Path(__file__).resolve().parent / "data" / "reader"), help="model folder")
+    pt.add_argument("--out", default=str(data_path("reader")), help="model folder")
     pt.add_argument("--data", help="SQuAD-format file (default: evals/squad/squad2-10-articles.json)")
     pt.add_argument("--epochs", type=float, default=2.0)
     pt.add_argument("--limit", type=int, default=0, help="train on this many questions only (a quick check)")
@@ -333,7 +333,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _debug() -> bool:
     try:
-        from .settings import get_settings
+        from assistant.settings import get_settings
 
         return get_settings().debug
     except Exception:  # the settings themselves are broken

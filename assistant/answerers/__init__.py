@@ -1,0 +1,1 @@
+"""Passages to a cited answer: the offline answerers, the LLM answerer, citation checks, query rewriting."""

@@ -1,0 +1,1 @@
+"""User-facing applications on top of the public API: the command line and the chat page."""

@@ -1,0 +1,1 @@
+"""Text to vectors: the local MiniLM embedder, the OpenAI embedder, the worker process."""

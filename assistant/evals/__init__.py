@@ -1,0 +1,1 @@
+"""Scoring the assistant: the gold set, the SQuAD harness, reports."""

@@ -1,0 +1,1 @@
+"""Documents to chunks: finding and reading files, cleaning the text, chunking."""

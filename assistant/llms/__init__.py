@@ -1,0 +1,1 @@
+"""Chat models behind the generative answerer: any OpenAI-compatible server."""

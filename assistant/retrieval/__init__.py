@@ -1,0 +1,1 @@
+"""Queries to passages: hybrid keyword + vector search and fusion."""

@@ -1,0 +1,1 @@
+"""Text shared by every stage: sentence splitting, the keyword tokenizer, names."""
