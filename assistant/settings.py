@@ -1,22 +1,30 @@
-"""One settings object for the whole assistant.
+"""One settings object for the whole assistant, in sections.
 
-Read once from environment variables prefixed `ASSISTANT_` (e.g.
-`ASSISTANT_TOP_K=8`), then from an optional TOML file (`assistant.toml` in the
-working directory, or the path in `ASSISTANT_CONFIG`), then the defaults.
-`OPENAI_API_KEY` / `OPENAI_BASE_URL` are read under their usual names too.
-Every module receives the object; none reads the environment itself.
+Read once, highest first: keyword options (`Settings(top_k=8)`), environment
+variables prefixed `ASSISTANT_` (e.g. `ASSISTANT_TOP_K=8`), an optional TOML
+file (`assistant.toml` in the working directory, or the path in
+`ASSISTANT_CONFIG`), a named profile (`ASSISTANT_PROFILE=ollama`, or
+`profile = "ollama"` in the file: `assistant/data/profiles/<name>.toml`),
+then the defaults. `OPENAI_API_KEY` / `OPENAI_BASE_URL` are read under their
+usual names too. No module reads the environment itself.
+
+The fields are declared in section classes (`IndexSettings`, ...): the flat
+object (`settings.top_k`) has them all, and `settings.retrieval` is the
+frozen view of one section, which is what a component should receive.
+Adding a setting is one line in its section.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
-import re
 import tomllib
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal, get_args, get_origin
+from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -25,7 +33,9 @@ from pydantic_settings import (
 )
 from pydantic_settings import SettingsError as _SourceError
 
+from assistant import settings_errors as _errors
 from assistant.errors import SettingsError
+from assistant.resources import data_path
 
 
 def _project_root() -> Path:
@@ -37,28 +47,29 @@ def _project_root() -> Path:
     return Path.cwd()
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="ASSISTANT_",
-        extra="ignore",
-        frozen=True,
-        populate_by_name=True,
-    )
+class _Section(BaseModel):
+    # Sections are values: frozen, hashable, comparable.
+    model_config = ConfigDict(frozen=True, populate_by_name=True)
 
-    # Corpus and index
+
+class IndexSettings(_Section):
+    """The corpus and how it is cut into chunks."""
+
     corpus: Path = Field(default_factory=lambda: _project_root() / "seeds")
     index_dir: Path = Field(default_factory=lambda: _project_root() / "index")
     file_types: tuple[str, ...] = (".txt", ".md")
-
     # Chunking (tiktoken tokens)
     chunk_size: int = Field(220, ge=32, le=2048)
     chunk_overlap: int = Field(40, ge=0, le=512)
     # Longest sentence unit embedded on its own; longer sentences are split.
     unit_max_tokens: int = Field(96, ge=16, le=256)
 
-    # Chroma server (client/server mode). Unset: an embedded store in
-    # index_dir/chroma. Set (e.g. http://127.0.0.1:8000): the vectors live on
-    # that server; index_dir keeps the manifest and the BM25 index.
+
+class ChromaSettings(_Section):
+    """Where the vectors live. No URL: an embedded store in index_dir/chroma.
+    A URL (e.g. http://127.0.0.1:8000): that server; index_dir keeps the
+    manifest and the BM25 index."""
+
     chroma_url: str | None = None
     chroma_tenant: str = "default_tenant"
     chroma_database: str = "default_database"
@@ -71,21 +82,30 @@ class Settings(BaseSettings):
     chroma_namespace: str | None = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
     chroma_timeout: float = Field(60.0, gt=0)  # seconds per request to the server
 
-    # Embeddings
+
+class EmbedSettings(_Section):
+    """The embedding model (see assistant/embedders/)."""
+
     embed_backend: Literal["local", "openai"] = "local"
     embed_model: str = "text-embedding-3-small"
     embed_threads: int = Field(default_factory=lambda: min(2, os.cpu_count() or 1), ge=1)
     embed_batch_size: int = Field(32, ge=1, le=1024)
 
-    # Retrieval
+
+class RetrievalSettings(_Section):
+    """How many passages, and the hybrid search's fusion."""
+
     top_k: int = Field(8, ge=1, le=50)
     candidates: int = Field(20, ge=1, le=200)
     rrf_k: int = Field(60, ge=1)
 
-    # Answering
+
+class AnswerSettings(_Section):
+    """The offline answerers and the questions they accept."""
+
     max_sentences: int = Field(3, ge=1, le=10)
     # The offline answerer: "rules" (extractive.py, the default) or "reader"
-    # (reader_answer.py: the trained reader, which does not yet beat the rules).
+    # (the trained reader, which does not yet beat the rules).
     offline_answerer: Literal["rules", "reader"] = "rules"
     # The reader model (an ONNX file with card.json beside it); unset: the
     # one shipped in assistant/data/reader/.
@@ -97,7 +117,10 @@ class Settings(BaseSettings):
     reader_threshold: float | None = Field(None, ge=0.0, le=1.0)
     max_question_chars: int = Field(2000, ge=10)
 
-    # OpenAI or any OpenAI-compatible server (used when configured)
+
+class LLMSettings(_Section):
+    """OpenAI or any OpenAI-compatible server (used when configured)."""
+
     openai_api_key: str | None = Field(
         None, validation_alias=AliasChoices("ASSISTANT_OPENAI_API_KEY", "OPENAI_API_KEY")
     )
@@ -105,7 +128,6 @@ class Settings(BaseSettings):
         None, validation_alias=AliasChoices("ASSISTANT_OPENAI_BASE_URL", "OPENAI_BASE_URL")
     )
     openai_timeout: float = Field(30.0, gt=0)  # seconds for a whole LLM answer, retries included
-
     # Generation: "auto" uses the LLM when OPENAI_API_KEY or OPENAI_BASE_URL is set
     backend: Literal["auto", "offline", "llm"] = "auto"
     llm_model: str = Field(
@@ -115,23 +137,20 @@ class Settings(BaseSettings):
     llm_temperature: float = Field(0.1, ge=0.0, le=2.0)
     llm_retries: int = Field(2, ge=0, le=10)  # on 429/5xx/connection errors, with backoff
 
-    # Chat page: local only unless asked; optional basic auth "user:password"
+    def use_llm(self) -> bool:
+        """Whether answers come from the LLM ("auto": when a key or URL is set)."""
+        if self.backend == "auto":
+            return bool(self.openai_api_key or self.openai_base_url)
+        return self.backend == "llm"
+
+
+class ChatSettings(_Section):
+    """The chat page: local only unless asked; optional basic auth "user:password"."""
+
     chat_host: str = "127.0.0.1"
     chat_port: int = Field(7860, ge=1, le=65535)
     chat_auth: str | None = None
     chat_share: bool = False
-
-    # Errors the CLI does not expect: a traceback instead of one line
-    debug: bool = False
-
-    def __init__(self, **values: Any) -> None:
-        # A bad value is a SettingsError naming it as the user wrote it; from
-        # override(), which options were given and how they are spelled.
-        given, names = values.pop("_given", (values, {}))
-        try:
-            super().__init__(**values)
-        except (ValidationError, _SourceError, tomllib.TOMLDecodeError) as e:
-            raise settings_error(e, given, names) from None
 
     @field_validator("chat_auth")
     @classmethod
@@ -143,10 +162,85 @@ class Settings(BaseSettings):
             raise ValueError("must be user:password")
         return value
 
-    def use_llm(self) -> bool:
-        if self.backend == "auto":
-            return bool(self.openai_api_key or self.openai_base_url)
-        return self.backend == "llm"
+
+def profiles() -> list[str]:
+    """The named profiles shipped in assistant/data/profiles/."""
+    return sorted(p.stem for p in data_path("profiles").glob("*.toml"))
+
+
+class AppSettings(_Section):
+    """How the program itself behaves."""
+
+    # The named set of defaults applied (see `profiles()`).
+    profile: str | None = None
+    # Errors the CLI does not expect: a traceback instead of one line
+    debug: bool = False
+
+    @field_validator("profile")
+    @classmethod
+    def _known_profile(cls, value: str | None) -> str | None:
+        if value is not None and value not in profiles():
+            raise ValueError("must be one of " + ", ".join(repr(p) for p in profiles()))
+        return value
+
+
+# Which section each field belongs to: a section's class declares its fields.
+SECTIONS: dict[str, type[_Section]] = {
+    "index": IndexSettings,
+    "chroma": ChromaSettings,
+    "embed": EmbedSettings,
+    "retrieval": RetrievalSettings,
+    "answer": AnswerSettings,
+    "llm": LLMSettings,
+    "chat": ChatSettings,
+    "app": AppSettings,
+}
+
+
+def _profile_name(init: dict[str, Any]) -> str | None:
+    """The profile asked for, by the same precedence as any setting."""
+    if init.get("profile") is not None:
+        return init["profile"]
+    var = next((k for k in os.environ if k.upper() == "ASSISTANT_PROFILE"), None)
+    if var is not None:
+        return os.environ[var]
+    path = _errors.toml_path()
+    if path.is_file():
+        return tomllib.loads(path.read_text(encoding="utf-8")).get("profile")
+    return None
+
+
+# Bases in reverse: pydantic lists inherited fields from the last base first,
+# and messages name bad settings in field order (index first).
+class Settings(
+    AppSettings,
+    ChatSettings,
+    LLMSettings,
+    AnswerSettings,
+    RetrievalSettings,
+    EmbedSettings,
+    ChromaSettings,
+    IndexSettings,
+    BaseSettings,
+):
+    """Every setting, flat (`settings.top_k`), with a frozen view per
+    section (`settings.retrieval.top_k`)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="ASSISTANT_",
+        extra="ignore",
+        frozen=True,
+        populate_by_name=True,
+    )
+
+    def __init__(self, **values: Any) -> None:
+        # A bad value is a SettingsError naming it as the user wrote it; from
+        # override(), which options were given and how they are spelled.
+        given, names = values.pop("_given", (values, {}))
+        try:
+            super().__init__(**values)
+        except (ValidationError, _SourceError, tomllib.TOMLDecodeError) as e:
+            raise _errors.settings_error(type(self), e, given, names) from None
 
     @classmethod
     def settings_customise_sources(
@@ -157,14 +251,66 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        toml_path = Path(os.environ.get("ASSISTANT_CONFIG", "assistant.toml"))
+        toml_path = _errors.toml_path()
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
         if toml_path.is_file():
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_path))
+        # An unknown profile adds nothing here; the field's check names it.
+        profile = _profile_name(init_settings())
+        if profile in profiles():
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=data_path("profiles", f"{profile}.toml")))
         return tuple(sources)
 
-    def with_options(self, **options) -> Settings:
-        """A copy with some fields replaced (unknown names are an error)."""
+    def section(self, name: str) -> _Section:
+        """The frozen view of one section ("index", "retrieval", ...)."""
+        cls = SECTIONS[name]
+        # Values already checked: construct without validating again.
+        return cls.model_construct(**{f: getattr(self, f) for f in cls.model_fields})
+
+    @property
+    def index(self) -> IndexSettings:
+        return self.section("index")  # type: ignore[return-value]
+
+    @property
+    def chroma(self) -> ChromaSettings:
+        return self.section("chroma")  # type: ignore[return-value]
+
+    @property
+    def embed(self) -> EmbedSettings:
+        return self.section("embed")  # type: ignore[return-value]
+
+    @property
+    def retrieval(self) -> RetrievalSettings:
+        return self.section("retrieval")  # type: ignore[return-value]
+
+    @property
+    def answer(self) -> AnswerSettings:
+        return self.section("answer")  # type: ignore[return-value]
+
+    @property
+    def llm(self) -> LLMSettings:
+        return self.section("llm")  # type: ignore[return-value]
+
+    @property
+    def chat(self) -> ChatSettings:
+        return self.section("chat")  # type: ignore[return-value]
+
+    @property
+    def app(self) -> AppSettings:
+        return self.section("app")  # type: ignore[return-value]
+
+    def key(self, *sections: str) -> str:
+        """A stable string for the values of `sections` (all when none are
+        named), for caches: equal settings give equal keys, in any process.
+        A digest, so that secrets in the values never show in a key."""
+        names = sections or tuple(SECTIONS)
+        values = {name: self.section(name).model_dump(mode="json") for name in names}
+        return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()
+
+    def with_options(self, **options: Any) -> Settings:
+        """A copy with some fields replaced (unknown names are an error).
+        The profile's defaults were applied when these settings were read:
+        `profile=` here changes only the field."""
         if not options:
             return self
         unknown = set(options) - set(type(self).model_fields)
@@ -190,131 +336,18 @@ def override(settings: Settings, options: dict, names: dict[str, str] | None = N
     return type(settings)(**data, _given=(options, names or {}))
 
 
-# Values never repeated in a message.
-_SECRETS = {"chat_auth", "chroma_token", "openai_api_key"}
-
-
-def _toml_path() -> Path:
-    return Path(os.environ.get("ASSISTANT_CONFIG", "assistant.toml"))
-
-
-def _spellings(name: str) -> list[str]:
-    """The names a field is read under: its aliases, or ASSISTANT_<NAME>."""
-    alias = Settings.model_fields[name].validation_alias
-    if isinstance(alias, AliasChoices):
-        return [c for c in alias.choices if isinstance(c, str)]
-    return [f"ASSISTANT_{name.upper()}"]
-
-
-def _field_of(key: Any) -> str | None:
-    if not isinstance(key, str):
-        return None
-    if key in Settings.model_fields:
-        return key
-    for name in Settings.model_fields:
-        if key.upper() in (s.upper() for s in _spellings(name)):
-            return name
-    return None
-
-
-def _env_var(name: str) -> str | None:
-    """The environment variable (as written: case does not matter) that sets `name`."""
-    wanted = {s.upper() for s in _spellings(name)}
-    return next((k for k in os.environ if k.upper() in wanted), None)
-
-
-def _toml_key(name: str) -> str | None:
-    path = _toml_path()
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
-    except (OSError, ValueError):
-        return None
-    return next((k for k in data if _field_of(k) == name), None)
-
-
 def setting_source(name: str) -> str:
     """Where the user set `name`, for messages: the environment variable,
     `key in assistant.toml`, or (not set anywhere) the variable that would set it."""
-    if var := _env_var(name):
-        return var
-    if key := _toml_key(name):
-        return f"{key} in {_toml_path()}"
-    return _spellings(name)[0]
-
-
-def _bounds(metadata: list) -> str:
-    b = {k: getattr(m, k) for m in metadata for k in ("ge", "gt", "le", "lt") if getattr(m, k, None) is not None}
-    if "ge" in b and "le" in b:
-        return f" from {b['ge']} to {b['le']}"
-    words = {"ge": "of at least", "gt": "greater than", "le": "of at most", "lt": "less than"}
-    return "".join(f" {'and ' if i else ''}{words[k]} {v}" for i, (k, v) in enumerate(b.items()))
+    return _errors.setting_source(Settings, name)
 
 
 def allowed(name: str) -> str | None:
-    """What `name` may be, in words ("an integer from 1 to 50")."""
-    field = Settings.model_fields[name]
-    kind = field.annotation
-    if name == "chat_auth":
-        return "user:password (both non-empty)"
-    if get_origin(kind) is Literal:
-        return "one of " + ", ".join(repr(a) for a in get_args(kind))
-    if kind is bool:
-        return "true or false"
-    if kind is int:
-        return "an integer" + _bounds(field.metadata)
-    if kind is float:
-        return "a number" + _bounds(field.metadata)
-    if get_origin(kind) is tuple:
-        return 'a JSON list, e.g. [".txt", ".md"]'
-    pattern = next((m.pattern for m in field.metadata if getattr(m, "pattern", None)), None)
-    if pattern:
-        return f"text matching {pattern}"
-    if kind is Path:
-        return "a path"
-    return None
-
-
-def _one(name: str | None, value: Any, message: str, given: dict, names: dict) -> str:
-    if name is None:
-        return message
-    if name in given:
-        value = given[name]
-        where = f"{names[name]} {value}" if name in names else f"{name}={value!r}"
-        if name in _SECRETS:
-            where = f"{names.get(name, name)} (value not shown)"
-    elif var := _env_var(name):
-        where = f"{var} (value not shown)" if name in _SECRETS else f"{var}={os.environ[var]!r}"
-    elif key := _toml_key(name):
-        shown = "(value not shown)" if name in _SECRETS else f"= {value!r}"
-        where = f"{key} {shown} in {_toml_path()}"
-    else:
-        where = f"{name} (value not shown)" if name in _SECRETS else f"{name}={value!r}"
-    rule = allowed(name)
-    return f"{where} is not valid: " + (f"must be {rule}" if rule else message)
+    """What setting `name` may be, in words ("an integer from 1 to 50")."""
+    return _errors.allowed(Settings, name)
 
 
 def settings_error(error: Exception, given: dict | None = None, names: dict[str, str] | None = None) -> SettingsError:
-    """A SettingsError of one line for what pydantic (or the TOML parser)
-    rejected: each bad setting as the user wrote it (the environment
-    variable, the key in assistant.toml, `names`' spelling of an option such
-    as `--top-k`, or a keyword argument), its value and what is allowed.
-    `given` holds the values passed in code or on the command line, which
-    take precedence over the environment and the file."""
-    given, names = given or {}, names or {}
-    if isinstance(error, tomllib.TOMLDecodeError):
-        return SettingsError(f"{_toml_path()} is not valid TOML: {error}")
-    if isinstance(error, ValidationError):
-        problems = []
-        for e in error.errors():
-            loc = e.get("loc") or ()
-            msg = e.get("msg", "").removeprefix("Value error, ")
-            problems.append(
-                _one(_field_of(loc[0]) if loc else None, e.get("input"), msg[:1].lower() + msg[1:], given, names)
-            )
-        return SettingsError("; ".join(dict.fromkeys(problems)))
-    # pydantic-settings could not parse a value (e.g. a list that is not JSON)
-    m = re.search(r'field "(\w+)"', str(error))
-    name = _field_of(m.group(1)) if m else None
-    if name is None:
-        return SettingsError(f"invalid setting: {error}")
-    return SettingsError(_one(name, None, "a valid value", given, names))
+    """A one-line SettingsError for what pydantic or the TOML parser rejected
+    (see `settings_errors.settings_error`)."""
+    return _errors.settings_error(Settings, error, given, names)
