@@ -6,26 +6,14 @@
     for c in a.citations:    # what each [n] stands for
         print(c.n, c.source, c.start, c.end, c.text)
 
-Heavy dependencies load on the first call, not on import.
+Heavy dependencies load on the first call, not on import, and importing
+changes nothing in the process environment (see `resources.offline_env`).
 """
 
-import os
-
-# No hub downloads, telemetry or version checks, on this or any air-gapped box.
-for _k, _v in {
-    "HF_HUB_OFFLINE": "1",
-    "TRANSFORMERS_OFFLINE": "1",
-    "HF_HUB_DISABLE_TELEMETRY": "1",
-    "ANONYMIZED_TELEMETRY": "False",
-    "GRADIO_ANALYTICS_ENABLED": "False",
-    "TOKENIZERS_PARALLELISM": "false",
-}.items():
-    os.environ.setdefault(_k, _v)
-
-from assistant.api import answer, answer_stream, build_index  # noqa: E402
-from assistant.errors import AssistantError, CorpusError, IndexConfigError, IndexStoreError, QuestionError  # noqa: E402
-from assistant.settings import Settings, get_settings  # noqa: E402
-from assistant.types import Answer, Citation, Passage  # noqa: E402
+from assistant.api import answer, answer_stream, build_index
+from assistant.errors import AssistantError, CorpusError, IndexConfigError, IndexStoreError, QuestionError
+from assistant.settings import Settings, get_settings
+from assistant.types import Answer, Citation, Passage
 
 __all__ = [
     "answer",

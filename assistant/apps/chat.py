@@ -17,6 +17,7 @@ import re
 import uuid
 
 from assistant.errors import AssistantError, SettingsError
+from assistant.resources import offline_env
 from assistant.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -169,6 +170,7 @@ def backend_label(settings: Settings) -> str:
 
 def build(settings: Settings):
     """The Gradio Blocks app for `settings` (not launched)."""
+    offline_env()  # before gradio loads: no analytics or version check
     import gradio as gr
 
     from assistant.api import answer_stream, example_questions
@@ -228,6 +230,7 @@ def build(settings: Settings):
 
 
 def launch(settings: Settings, host: str = "127.0.0.1", port: int = 7860, auth: str | None = None, share: bool = False):
+    offline_env()  # before gradio loads: no analytics or version check
     import gradio as gr
 
     user, _, password = (auth or "").partition(":")

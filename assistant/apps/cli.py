@@ -19,7 +19,7 @@ import traceback
 from pathlib import Path
 
 from assistant.errors import AssistantError, SettingsError
-from assistant.resources import data_path
+from assistant.resources import data_path, offline_env
 
 # Settings the command line sets, and the option that sets each.
 _FLAGS = {
@@ -360,6 +360,7 @@ def _report(e: Exception) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    offline_env()  # before any library that reads it loads
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
