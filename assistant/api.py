@@ -40,7 +40,7 @@ class Engine:
     SERVER_CHECK_EVERY = 2.0  # seconds between build-token checks on a Chroma server
 
     def __init__(self, settings: Settings):
-        from assistant.embedders.local import get_embedder
+        from assistant.embedders import get_embedder
         from assistant.retrieval.hybrid import Retriever
         from assistant.stores.store import IndexStore
 
@@ -462,7 +462,7 @@ def example_questions(n: int = 4, **options) -> list[str]:
 def index_status(**options) -> str:
     """'ready', 'missing', 'incomplete', 'stale', 'outdated' or 'corrupt' for the
     configured index; IndexStoreError when its folder cannot be one."""
-    from assistant.embedders.local import get_embedder
+    from assistant.embedders import get_embedder
     from assistant.stores.store import IndexStore, ensure_dir
 
     settings = _resolve(dict(options))
@@ -472,7 +472,7 @@ def index_status(**options) -> str:
 
 def build_index(rebuild: bool = False, progress=None, **options):
     """Index the corpus (idempotent); returns a `SyncReport`."""
-    from assistant.embedders.local import get_embedder
+    from assistant.embedders import get_embedder
     from assistant.stores.store import sync
 
     settings = _resolve(dict(options))

@@ -84,7 +84,7 @@ def write_corpus(folder: Path, mb: float, small: int) -> int:
 
 def child(args) -> dict:
     from assistant import Settings
-    from assistant.embedders.local import get_embedder
+    from assistant.embedders import get_embedder
     from assistant.stores.store import IndexStore, sync
 
     settings = Settings(corpus=Path(args.corpus), index_dir=Path(args.index))

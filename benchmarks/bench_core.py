@@ -21,8 +21,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from assistant import Settings, answer, build_index  # noqa: E402
-from assistant.embedders.local import get_embedder  # noqa: E402
-from assistant.evals.evaluate import load_gold  # noqa: E402
+from assistant.embedders import get_embedder  # noqa: E402
+from assistant.evals.gold import load_gold  # noqa: E402
 from assistant.ingest.chunk import chunk_doc  # noqa: E402
 from assistant.ingest.files import load_corpus  # noqa: E402
 

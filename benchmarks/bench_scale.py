@@ -45,11 +45,15 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+if TYPE_CHECKING:  # the protocols the benchmark's embedders implement
+    from assistant.embedders.base import Embedder, EmbedJob
 
 PACKAGES = ["numpy", "pandas", "matplotlib", "networkx", "sqlalchemy", "nltk", "llama_index", "gradio", "pydantic",
             "openai", "aiohttp", "huggingface_hub", "jinja2", "kubernetes", "chromadb", "rich", "fsspec", "starlette",
@@ -113,10 +117,10 @@ def write_corpus(folder: Path, paras: list[str], n_chunks: int) -> tuple[int, in
 # -- child processes ----------------------------------------------------------
 class ReplayEmbedder:
     """Vectors recorded by an earlier run, looked up by text; misses go to the
-    real model and are counted."""
+    real model and are counted. An `Embedder` (assistant/embedders/base.py)."""
 
-    def __init__(self, inner, files: list[Path]):
-        self.inner, self.id, self.dim = inner, inner.id, inner.dim
+    def __init__(self, inner: Embedder, files: list[Path]):
+        self.inner, self.id, self.dim, self.batch_size = inner, inner.id, inner.dim, inner.batch_size
         self.table: dict[str, np.ndarray] = {}
         for f in files:
             data = np.load(f)
@@ -137,10 +141,15 @@ class ReplayEmbedder:
         self.misses += len(miss)
         return out
 
+    def worker(self) -> None:
+        return None  # lookups: nothing to run in a child process
+
 
 class RecordingEmbedder:
-    def __init__(self, inner):
-        self.inner, self.id, self.dim = inner, inner.id, inner.dim
+    """The real model, keeping every vector it makes. An `Embedder`."""
+
+    def __init__(self, inner: Embedder):
+        self.inner, self.id, self.dim, self.batch_size = inner, inner.id, inner.dim, inner.batch_size
         self.keys: list[str] = []
         self.vectors: list[np.ndarray] = []
 
@@ -150,17 +159,19 @@ class RecordingEmbedder:
         self.vectors.append(v)
         return v
 
-    def worker(self):
-        return RecordingWorker(self, self.inner.worker())
+    def worker(self) -> RecordingWorker | None:
+        inner = self.inner.worker()
+        return RecordingWorker(self, inner) if inner is not None else None
 
     def save(self, path: Path) -> None:
         np.savez(path, keys=np.array(self.keys), vectors=np.concatenate(self.vectors))
 
 
 class RecordingWorker:
-    """The inner embedder's child process, recorded as RecordingEmbedder is."""
+    """The inner embedder's child process, recorded as RecordingEmbedder is.
+    An `EmbedJob`."""
 
-    def __init__(self, recorder: RecordingEmbedder, inner):
+    def __init__(self, recorder: RecordingEmbedder, inner: EmbedJob):
         self.recorder, self.inner, self.texts = recorder, inner, []
 
     def submit(self, texts):
@@ -190,7 +201,7 @@ def raw_throughput(embedder, texts: list[str]) -> float:
 
 def child_ingest(args) -> dict:
     from assistant import Settings
-    from assistant.embedders.local import get_embedder
+    from assistant.embedders import get_embedder
     from assistant.ingest.chunk import chunk_doc
     from assistant.ingest.files import load_corpus
     from assistant.stores.store import sync
@@ -255,7 +266,7 @@ def child_ingest(args) -> dict:
 def child_query(args) -> dict:
     from assistant import Settings, answer
     from assistant.api import get_engine
-    from assistant.evals.evaluate import load_gold
+    from assistant.evals.gold import load_gold
 
     settings = Settings(corpus=Path(args.corpus), index_dir=Path(args.index), chroma_url=args.chroma_url or None)
     t = time.perf_counter()

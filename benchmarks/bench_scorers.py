@@ -77,14 +77,16 @@ def _key(*parts) -> str:
 
 
 def embed_cached(texts: list[str]) -> dict[str, np.ndarray]:
-    from assistant.embedders.local import LocalEmbedder
+    from assistant.embedders import Embedder, get_embedder
+    from assistant.settings import Settings
 
     uniq = sorted(set(texts))
-    path = CACHE / f"emb-{LocalEmbedder.id}-{_key(uniq)}.npy"
+    embedder: Embedder = get_embedder(Settings())  # the configured one: the local model by default
+    path = CACHE / f"emb-{embedder.id}-{_key(uniq)}.npy"
     if path.is_file():
         mat = np.load(path)
     else:
-        mat = LocalEmbedder().embed(uniq)
+        mat = embedder.embed(uniq)
         CACHE.mkdir(parents=True, exist_ok=True)
         np.save(path, mat)
     return dict(zip(uniq, mat))

@@ -13,7 +13,7 @@ import pytest
 from assistant import Settings, answer, build_index
 from assistant.api import reset_engines
 from assistant.apps.cli import main
-from assistant.embedders.local import get_embedder
+from assistant.embedders import get_embedder
 from assistant.ingest import files as ingest
 from assistant.ingest.files import Segments, open_file
 from assistant.stores.store import IndexStore, manifest_from_store, signature, sync

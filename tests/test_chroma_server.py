@@ -13,7 +13,7 @@ import pytest
 from assistant import IndexConfigError, IndexStoreError, Settings, answer, build_index
 from assistant.api import reset_engines
 from assistant.apps.cli import main
-from assistant.embedders.local import get_embedder
+from assistant.embedders import get_embedder
 from assistant.errors import ForeignFilesError
 from assistant.stores.store import IndexStore, read_all
 

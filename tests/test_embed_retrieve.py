@@ -12,7 +12,9 @@ import pytest
 
 from assistant import Settings, answer, build_index
 from assistant.api import reset_engines
-from assistant.embedders.local import LocalEmbedder, get_embedder, llama_embedding, model_files
+from assistant.embedders import get_embedder
+from assistant.embedders.llama import llama_embedding
+from assistant.embedders.local import LocalEmbedder, model_files
 
 
 def test_local_model_ships_in_site_packages():

@@ -7,7 +7,7 @@ import pytest
 
 from assistant import CorpusError, IndexStoreError, Settings, answer, build_index
 from assistant.api import reset_engines
-from assistant.embedders.local import get_embedder
+from assistant.embedders import get_embedder
 from assistant.stores.store import IndexStore, wipe
 
 

