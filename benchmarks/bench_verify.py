@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 from assistant import Settings, build_index  # noqa: E402
 from assistant.answerers.cite import Verifier, split_sentences  # noqa: E402
 from assistant.api import get_engine  # noqa: E402
-from assistant.evals.evaluate import load_gold  # noqa: E402
+from assistant.evals.gold import load_gold  # noqa: E402
 
 
 def main() -> None:

@@ -9,7 +9,9 @@ import sys
 import pytest
 
 from assistant import AssistantError, Settings
-from assistant.evals.evaluate import compare, load_gold, run
+from assistant.evals.evaluate import run
+from assistant.evals.gate import compare
+from assistant.evals.gold import load_gold
 from assistant.evals.report import markdown, page, write
 
 from conftest import ROOT, SEEDS

@@ -2,7 +2,7 @@
 
 from collections import Counter
 
-from assistant.evals.evaluate import load_gold
+from assistant.evals.gold import load_gold
 
 from conftest import ROOT, SEEDS
 

@@ -11,7 +11,7 @@ import pytest
 from assistant.apps.cli import main
 from assistant.errors import GoldFileError
 from assistant.evals import squad
-from assistant.evals.evaluate import baseline_from, compare, gate
+from assistant.evals.gate import baseline_from, compare, gate
 from assistant.evals.squad_eval import (
     answer_words,
     check_file,

@@ -192,7 +192,9 @@ def cmd_chat(args) -> int:
 def cmd_eval(args) -> int:
     from assistant.api import _resolve
     from assistant.errors import GoldFileError
-    from assistant.evals.evaluate import baseline_from, check_outputs, check_squad_baseline, gate, load_gold, run
+    from assistant.evals.evaluate import run
+    from assistant.evals.gate import baseline_from, check_outputs, check_squad_baseline, gate
+    from assistant.evals.gold import load_gold
     from assistant.evals.report import markdown, write
 
     settings = _resolve({**_options(args), "backend": args.backend})
