@@ -179,7 +179,9 @@ class AppSettings(_Section):
     @field_validator("profile")
     @classmethod
     def _known_profile(cls, value: str | None) -> str | None:
-        if value is not None and value not in profiles():
+        if not value:  # ASSISTANT_PROFILE= (empty): no profile
+            return None
+        if value not in profiles():
             raise ValueError("must be one of " + ", ".join(repr(p) for p in profiles()))
         return value
 
@@ -199,7 +201,7 @@ SECTIONS: dict[str, type[_Section]] = {
 
 def _profile_name(init: dict[str, Any]) -> str | None:
     """The profile asked for, by the same precedence as any setting."""
-    if init.get("profile") is not None:
+    if init.get("profile"):
         return init["profile"]
     var = next((k for k in os.environ if k.upper() == "ASSISTANT_PROFILE"), None)
     if var is not None:

@@ -76,7 +76,8 @@ def test_the_shipped_profiles():
     assert Settings(profile="chroma-server").chroma_url == "http://127.0.0.1:8000"
     offline = Settings(profile="offline", openai_api_key="sk-x")
     assert offline.backend == "offline" and not offline.use_llm()
-    assert Settings().backend == "auto" and Settings().chroma_url is None
+    assert Settings().backend == "auto" and Settings().chroma_url is None and Settings().profile is None
+    assert Settings(profile="").profile is None
 
 
 def test_a_profile_is_below_the_environment_and_the_file(tmp_path, monkeypatch):
@@ -133,3 +134,32 @@ def test_offline_env_sets_defaults_without_overriding():
     env.update(PYTHONPATH=str(ROOT), TOKENIZERS_PARALLELISM="true")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     assert out.stdout.split() == ["1", "False", "true"]
+
+
+def test_the_chat_page_turns_gradio_analytics_off_before_gradio_loads(tmp_path):
+    # A stand-in gradio reports the variable at its first use, and stops
+    # there; no example questions, so no engine (whose embedder sets it too).
+    code = """
+import os, sys, types
+class Stop(Exception):
+    pass
+def first_use(name):
+    raise Stop(os.environ.get("GRADIO_ANALYTICS_ENABLED"))
+stub = types.ModuleType("gradio")
+stub.__getattr__ = first_use
+sys.modules["gradio"] = stub
+import assistant.api
+assistant.api.example_questions = lambda *a, **k: []
+from assistant.apps.chat import launch
+from assistant.settings import Settings
+try:
+    launch(Settings(corpus=sys.argv[1], index_dir=sys.argv[2]))
+except Stop as e:
+    print(e)
+"""
+    env = {k: v for k, v in os.environ.items() if k != "GRADIO_ANALYTICS_ENABLED"}
+    env["PYTHONPATH"] = str(ROOT)
+    args = [sys.executable, "-c", code, str(tmp_path / "no-corpus"), str(tmp_path / "no-index")]
+    out = subprocess.run(args, capture_output=True, text=True, env=env, check=True)
+    assert out.stdout.strip() == "False"
+    assert not (tmp_path / "no-index").exists()
