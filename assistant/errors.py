@@ -43,6 +43,11 @@ class ForeignFilesError(IndexConfigError):
     Chroma server; nothing was deleted."""
 
 
+class LLMError(AssistantError):
+    """The model could not give an answer: unreachable, too slow, refused the
+    request, or sent something that is not a completion."""
+
+
 class GoldFileError(AssistantError, ValueError):
     """An eval gold set is missing, empty or malformed; `problems` holds one
     line per problem (`file:line (id): what is wrong`), the message all of them."""
