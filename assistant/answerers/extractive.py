@@ -13,11 +13,13 @@ name and no good sentence holds one, or when no sentence is close enough.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 
 from assistant import prompts
+from assistant.answerers.base import AnswerRequest, AnswerResult
 from assistant.answerers.cite import instruction_like
 from assistant.answerers.condense import alias_tokens, person_names, split_context
 from assistant.answerers.kinds import KIND_WORDS, NOT_NAMES, counted_noun, has_kind, question_kind
@@ -242,6 +244,19 @@ def offline_answer(
     text, citations = cited_answer([(s.unit, s.score) for s in chosen], by_key)
     debug["chosen"] = [round(s.score, 4) for s in chosen]
     return text, citations, False, debug
+
+
+class RulesAnswerer:
+    """The `Answerer` of these rules (`offline_answerer = "rules"`, the default)."""
+
+    def answer(self, request: AnswerRequest) -> Iterator[str | AnswerResult]:
+        """The whole answer at once, then its result."""
+        text, citations, refused, debug = offline_answer(
+            request.question, request.query, request.passages, request.retriever, request.qvec,
+            request.max_sentences, avoid=request.avoid,
+        )  # fmt: skip
+        yield text
+        yield AnswerResult(text, citations, refused, debug)
 
 
 def cited_answer(chosen: list[tuple[Unit, float]], by_key: dict) -> tuple[str, list[Citation]]:
