@@ -102,8 +102,9 @@ def run(
 ) -> Iterator[str | Answer]:
     """Answer the cleaned question `q`: text pieces, then the `Answer`.
 
-    `engine` and `chat` replace the loaded index and the configured chat
-    model (tests pass fakes); `started` is when the call began (`perf_counter`)."""
+    `engine` replaces the loaded index, `chat` the configured chat model
+    (used only when `settings.use_llm()`): tests pass fakes. `started` is
+    when the call began (`time.perf_counter()`), for `total_ms`."""
     from assistant.answerers.cite import flag_passages
     from assistant.answerers.condense import previous_answer_sentences
     from assistant.answerers.generative import LLMAnswerer
