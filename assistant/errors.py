@@ -43,6 +43,20 @@ class ForeignFilesError(IndexConfigError):
     Chroma server; nothing was deleted."""
 
 
+class LLMError(AssistantError):
+    """The model could not give an answer: unreachable, too slow, refused the
+    request, or sent something that is not a completion."""
+
+
+class ObeyedInstructions(LLMError):
+    """Every claim of the model's answer carried out instructions planted in
+    the passages: the caller answers offline instead, keeping what was dropped."""
+
+    def __init__(self, unsupported: list[str], verification: dict, notes: list[str]):
+        super().__init__("its answer carried out instructions found in the passages, and was left out")
+        self.unsupported, self.verification, self.notes = unsupported, verification, notes
+
+
 class GoldFileError(AssistantError, ValueError):
     """An eval gold set is missing, empty or malformed; `problems` holds one
     line per problem (`file:line (id): what is wrong`), the message all of them."""

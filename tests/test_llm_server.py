@@ -73,7 +73,7 @@ def test_answer_through_a_real_server(llm):
 
 def test_raw_model_output_goes_through_verification(llm):
     client = ChatClient(llm)
-    from assistant.api import get_engine
+    from assistant.engine import get_engine
 
     engine = get_engine(llm)
     passages, _ = engine.retriever.search("What tariff did Trump threaten?", 3)

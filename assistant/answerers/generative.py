@@ -9,12 +9,15 @@ points nowhere (RAGFlow loses citations when streaming; we verify them).
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+
+import numpy as np
 
 from assistant import prompts
+from assistant.answerers.base import AnswerRequest, AnswerResult
 from assistant.answerers.cite import REFUSAL, Verifier, flag_passages, markers, split_sentences
-from assistant.llms.openai_compat import ChatClient, LLMError
+from assistant.errors import LLMError, ObeyedInstructions
+from assistant.llms.base import ChatModel
 
 
 def _escape(text: str) -> str:
@@ -33,7 +36,7 @@ def build_messages(question: str, passages: list, max_sentences: int) -> list[di
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
 
-def condense_llm(client: ChatClient, question: str, history: list[dict], deadline: float) -> str:
+def condense_llm(client: ChatModel, question: str, history: list[dict], deadline: float) -> str:
     """A standalone version of a follow-up question, written by the model."""
     turns = "\n".join(f"{m['role']}: {m['content']}" for m in history[-6:] if m.get("role") in ("user", "assistant"))
     text = prompts.render(prompts.load("condense.txt"), history=turns, question=question)
@@ -44,28 +47,8 @@ def condense_llm(client: ChatClient, question: str, history: list[dict], deadlin
     return out
 
 
-@dataclass
-class LLMResult:
-    text: str
-    citations: list
-    refused: bool
-    unsupported: list[str] = field(default_factory=list)
-    verification: dict = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
-    timings: dict = field(default_factory=dict)
-
-
-class ObeyedInstructions(LLMError):
-    """Every claim of the model's answer carried out instructions planted in
-    the passages: the caller answers offline instead, keeping what was dropped."""
-
-    def __init__(self, unsupported: list[str], verification: dict, notes: list[str]):
-        super().__init__("its answer carried out instructions found in the passages, and was left out")
-        self.unsupported, self.verification, self.notes = unsupported, verification, notes
-
-
 def llm_answer_stream(
-    client: ChatClient,
+    client: ChatModel,
     question: str,
     passages: list,
     units: list,
@@ -73,8 +56,8 @@ def llm_answer_stream(
     max_sentences: int,
     deadline: float,
     relevance=None,
-) -> Iterator[str | LLMResult]:
-    """Yields verified text pieces, then an LLMResult. Raises LLMError when the
+) -> Iterator[str | AnswerResult]:
+    """Yields verified text pieces, then an AnswerResult. Raises LLMError when the
     model fails before anything was shown, or answers without any citation."""
     verifier = Verifier(passages, units, embed, relevance)
     messages = build_messages(question, passages, max_sentences)
@@ -147,7 +130,7 @@ def llm_answer_stream(
             f"{verifier.dropped - obeyed} sentence(s) of the model's answer had no support in the sources "
             "and were left out."
         )
-    yield LLMResult(
+    yield AnswerResult(
         text=text,
         citations=verifier.citations if not refused else [],
         refused=refused,
@@ -156,3 +139,20 @@ def llm_answer_stream(
         notes=notes,
         timings={"llm_ms": llm_ms, "verify_ms": verify_s * 1000},
     )
+
+
+class LLMAnswerer:
+    """The `Answerer` of a chat model, for one question: its sentences are
+    verified against `request.units` as they stream (the vectors by `embed`),
+    all within `deadline` (a `time.monotonic()` value)."""
+
+    def __init__(self, model: ChatModel, embed: Callable[[list[str]], np.ndarray], deadline: float):
+        self.model, self.embed, self.deadline = model, embed, deadline
+
+    def answer(self, request: AnswerRequest) -> Iterator[str | AnswerResult]:
+        """Verified text pieces, then the result; `LLMError` (or its
+        `ObeyedInstructions`) when the model fails before anything was shown."""
+        return llm_answer_stream(
+            self.model, request.question, request.passages, request.units, self.embed, request.max_sentences,
+            self.deadline, relevance=request.relevance,
+        )  # fmt: skip

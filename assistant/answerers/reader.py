@@ -17,10 +17,12 @@ does not yet beat the rules of `extractive.py` (see evals/README.md).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 
+from assistant.answerers.base import AnswerRequest, AnswerResult
 from assistant.answerers.cite import instruction_like
 from assistant.answerers.condense import alias_tokens, split_context
 from assistant.answerers.extractive import (
@@ -160,3 +162,19 @@ def reader_answer(
     text, citations = cited_answer([(s.unit, s.prob) for s in chosen], by_key)
     debug["chosen"] = [round(s.prob, 4) for s in chosen]
     return text, citations, False, debug
+
+
+class ReaderAnswerer:
+    """The `Answerer` of the reader (`offline_answerer = "reader"`)."""
+
+    def __init__(self, reader: Reader, candidates: int = 16, threshold: float | None = None):
+        self.reader, self.candidates, self.threshold = reader, candidates, threshold
+
+    def answer(self, request: AnswerRequest) -> Iterator[str | AnswerResult]:
+        """The whole answer at once, then its result."""
+        text, citations, refused, debug = reader_answer(
+            request.question, request.query, request.passages, request.retriever, request.qvec, self.reader,
+            request.max_sentences, avoid=request.avoid, candidates=self.candidates, threshold=self.threshold,
+        )  # fmt: skip
+        yield text
+        yield AnswerResult(text, citations, refused, debug)

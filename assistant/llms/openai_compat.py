@@ -24,13 +24,8 @@ import time
 from collections.abc import Iterator
 from functools import cache
 
-from assistant.errors import AssistantError
+from assistant.errors import LLMError
 from assistant.settings import Settings
-
-
-class LLMError(AssistantError):
-    """The model could not give an answer: unreachable, too slow, refused the
-    request, or sent something that is not a completion."""
 
 
 def _retry_after(err) -> float | None:
@@ -50,7 +45,7 @@ class _Watchdog:
     covered too) along with the one each response arrived on; `fire` shuts
     their sockets down, so a blocked read returns at once and the request or
     stream fails, which the client reports as a timeout. A ChatClient serves
-    one answer at a time (api.py makes one per answer).
+    one answer at a time (the pipeline makes one per answer).
     """
 
     def __init__(self):
@@ -150,6 +145,9 @@ def _http_client_class():
 
 
 class ChatClient:
+    """A `ChatModel` (llms/base.py) for OpenAI or any OpenAI-compatible server;
+    every failure is an `LLMError`."""
+
     def __init__(self, settings: Settings):
         from openai import OpenAI
 

@@ -1,0 +1,242 @@
+"""Loaded indexes: one `Engine` (store, embedder, retriever) per index
+configuration, cached, loaded again when another process rebuilt the index.
+
+Building or repairing the index is its own step (`ensure_index`), taken by
+`get_engine` before it opens one: the index is built on first use.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
+
+from assistant.errors import IndexConfigError, IndexStoreError
+from assistant.settings import Settings
+
+if TYPE_CHECKING:
+    from assistant.stores.store import IndexStore
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# Settings that only change how one question is answered, not which index
+# or models are loaded.
+_PER_CALL = {
+    "top_k", "max_sentences", "offline_answerer", "reader_model", "reader_candidates", "reader_threshold",
+    "max_question_chars", "backend", "llm_model", "llm_max_tokens", "llm_temperature", "llm_retries",
+    "openai_timeout", "chat_host", "chat_port", "chat_auth", "chat_share",
+}  # fmt: skip
+
+
+def engine_key(settings: Settings) -> str:
+    """The engine cache's key: the settings that choose the index and the models loaded."""
+    return settings.model_dump_json(exclude=_PER_CALL)
+
+
+def _sync(settings: Settings, store: IndexStore, embedder, rebuild: bool = False, refresh_only: bool = False) -> None:
+    from assistant.errors import ForeignFilesError
+    from assistant.stores.store import refresh, sync
+
+    if not refresh_only:
+        log.info("building the index in %s from %s", settings.index_dir, settings.corpus)
+        try:
+            report = sync(settings, embedder, rebuild=rebuild)
+            log.info("index: %s", report.summary())
+            return
+        except ForeignFilesError as e:
+            # Nothing is deleted to answer a question: answer from what the server holds.
+            log.warning("%s", e)
+    log.info("refreshing the index cache in %s from %s", settings.index_dir, store.where)
+    log.info("index: %s", refresh(settings, embedder).summary())
+
+
+def _whole(store: IndexStore) -> bool:
+    """The store holds what the manifest lists (an emptied store opens fine and holds nothing)."""
+    try:
+        return store.counts_match(store.read_manifest() or {})
+    except IndexConfigError:
+        raise
+    except IndexStoreError as e:
+        log.warning("%s", e)
+        return False
+
+
+def _corpus_unchanged(settings: Settings, store: IndexStore) -> bool:
+    """Cheap check (sizes and mtimes) that the corpus matches the manifest."""
+    from assistant.ingest.files import list_files
+
+    try:
+        manifest = store.read_manifest() or {}
+        files = list_files(Path(settings.corpus), settings.file_types)
+    except Exception:
+        return False
+    known = manifest.get("files", {})
+    corpus = Path(settings.corpus)
+    stats = {}
+    for p in files:
+        st = p.stat()
+        stats[p.relative_to(corpus).as_posix()] = (st.st_size, st.st_mtime_ns)
+    skipped = set(manifest.get("skipped", {}))
+    if set(stats) - skipped != set(known):
+        return False
+    return all((known[s].get("size"), known[s].get("mtime_ns")) == stats[s] for s in known) and all(
+        manifest["skipped"][s] == list(stats[s]) for s in skipped if s in stats
+    )
+
+
+def _writable(settings: Settings) -> bool:
+    # A read-only index (a read-only mount, another user's folder) is
+    # answered from as it is; it is not rebuilt, which would fail.
+    index_dir = Path(settings.index_dir)
+    return not index_dir.exists() or os.access(index_dir, os.W_OK)
+
+
+def ensure_index(settings: Settings, store: IndexStore, embedder) -> None:
+    """Build the index if it is missing, incomplete or damaged, and update it
+    if the corpus changed since (when its folder can be written)."""
+    status = store.status()
+    if status == "ready" and not store.remote and not _whole(store):
+        status = "damaged"
+    has_corpus = Path(settings.corpus).is_dir()
+    if status != "ready" and store.remote and not has_corpus:
+        # Server mode with no corpus here: answer from what the server holds.
+        _sync(settings, store, embedder, refresh_only=True)
+    elif status != "ready":
+        _sync(settings, store, embedder)
+    elif not has_corpus:
+        log.warning("corpus folder %s not found; answering from the existing index", settings.corpus)
+    elif not _corpus_unchanged(settings, store):
+        if _writable(settings):
+            _sync(settings, store, embedder)
+        else:
+            log.warning("index folder %s is read-only; answering from it as it is", settings.index_dir)
+
+
+def _close_store(settings: Settings, store: IndexStore) -> None:
+    from assistant.stores.store import forget_local
+
+    store.close()
+    if not store.remote:
+        forget_local(Path(settings.index_dir))
+
+
+class Engine:
+    """A loaded index (store, embedder, retriever) for one configuration.
+
+    It follows builds made by other processes: `changed()` notices a finished
+    build (a new manifest, or a new build token on a Chroma server), and
+    `get_engine` then loads the index again. Until then, and while another
+    process is building, it answers from what it loaded."""
+
+    SERVER_CHECK_EVERY = 2.0  # seconds between build-token checks on a Chroma server
+
+    def __init__(self, settings: Settings, store: IndexStore, embedder):
+        """Opens the index `ensure_index` made ready; IndexStoreError if it cannot."""
+        from assistant.retrieval.hybrid import Retriever
+
+        self.settings = settings
+        self.embedder = embedder
+        self.store = store
+        self.stamp = self._stamp()
+        self.build = self.store.server_build() if self.store.remote else None
+        self.checked = time.monotonic()
+        self.retriever = Retriever(self.store, self.embedder, settings.candidates, settings.rrf_k)
+        _ = self.store.chunks  # opens Chroma; a broken store fails here
+
+    def _stamp(self):
+        try:
+            st = os.stat(self.store.manifest_path)
+        except OSError:
+            return None
+        return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+    def changed(self) -> bool:
+        """Whether another process finished a build of this index since it was loaded."""
+        if self.store.remote and time.monotonic() - self.checked >= self.SERVER_CHECK_EVERY:
+            self.checked = time.monotonic()
+            try:
+                if self.store.server_build() != self.build:
+                    return True
+            except IndexStoreError:
+                return False  # the server is away: keep answering from the cache; the query will say
+        if self._stamp() == self.stamp:
+            return False
+        try:
+            manifest = self.store.read_manifest()
+        except IndexStoreError:
+            return True
+        # A build under way (incomplete manifest, or none while a rebuild starts):
+        # keep answering from what is loaded until it is finished.
+        return bool(manifest and manifest.get("complete"))
+
+    def close(self) -> None:
+        """Let go of the store, so that the next engine reads it from disk."""
+        _close_store(self.settings, self.store)
+
+
+def load_engine(settings: Settings) -> Engine:
+    """The index for these settings, built or repaired first if need be, opened."""
+    from assistant.embedders import get_embedder
+    from assistant.stores.store import IndexStore
+
+    embedder = get_embedder(settings)
+    store = IndexStore(settings, embedder.id, getattr(embedder, "dim", None))
+    writable = _writable(settings)  # before a first build makes the folder
+    ensure_index(settings, store, embedder)
+    try:
+        return Engine(settings, store, embedder)
+    except IndexConfigError:
+        raise  # unreachable server, wrong dimension: a rebuild would not help
+    except IndexStoreError as e:
+        if not writable:
+            raise
+        log.warning("%s; rebuilding the index", e)
+        _close_store(settings, store)
+        _sync(settings, store, embedder, rebuild=True)
+        return Engine(settings, store, embedder)
+
+
+_engines: dict[str, Engine] = {}
+_engines_lock = threading.Lock()
+
+
+def get_engine(settings: Settings, failed: Engine | None = None) -> Engine:
+    """The loaded engine for these settings; loaded again when another process
+    finished a build since, or when `failed` (the engine a question just
+    failed on) is still the current one."""
+    key = engine_key(settings)
+    with _engines_lock:
+        engine = _engines.get(key)
+        if engine is not None and (engine is failed or engine.changed()):
+            log.info("the index in %s changed; loading it again", settings.index_dir)
+            del _engines[key]
+            engine.close()
+            engine = None
+        if engine is None:
+            engine = _engines[key] = load_engine(settings)
+        return engine
+
+
+def retrying(settings: Settings, engine: Engine, step: Callable[[Engine], T]) -> tuple[Engine, T]:
+    """(engine, step(engine)); when the store fails under it (another process
+    rebuilt or changed the index), once more on the index loaded again."""
+    try:
+        return engine, step(engine)
+    except IndexConfigError:
+        raise
+    except IndexStoreError as e:
+        log.warning("%s; loading the index again", e)
+        engine = get_engine(settings, failed=engine)
+        return engine, step(engine)
+
+
+def reset_engines() -> None:
+    """Forget loaded indexes (after rebuilding one from another process)."""
+    with _engines_lock:
+        _engines.clear()
