@@ -22,7 +22,7 @@ from assistant import prompts
 from assistant.answerers.cite import instruction_like
 from assistant.answerers.condense import alias_tokens, is_place_word, metonyms, person_names, split_context
 from assistant.retrieval.hybrid import Retriever, Unit
-from assistant.stores.store import tokenize
+from assistant.text.tokens import tokenize
 from assistant.types import Citation, Passage
 
 # Score weights and thresholds, set by looking at the gold set in evals/
