@@ -42,7 +42,7 @@ class Engine:
     def __init__(self, settings: Settings):
         from assistant.embedders.local import get_embedder
         from assistant.retrieval.hybrid import Retriever
-        from assistant.stores.store import IndexStore
+        from assistant.stores import IndexStore
 
         self.settings = settings
         self.embedder = get_embedder(settings)
@@ -96,7 +96,7 @@ class Engine:
 
     def _sync(self, rebuild: bool = False, refresh_only: bool = False) -> None:
         from assistant.errors import ForeignFilesError
-        from assistant.stores.store import refresh, sync
+        from assistant.stores import refresh, sync
 
         if not refresh_only:
             log.info("building the index in %s from %s", self.settings.index_dir, self.settings.corpus)
@@ -138,7 +138,7 @@ class Engine:
 
     def close(self) -> None:
         """Let go of the store, so that the next engine reads it from disk."""
-        from assistant.stores.store import forget_local
+        from assistant.stores import forget_local
 
         self.store.close()
         if not self.store.remote:
@@ -443,14 +443,12 @@ def example_questions(n: int = 4, **options) -> list[str]:
     one per document in turn (built from the index, so any corpus works)."""
     settings = _resolve(dict(options))
     engine = get_engine(settings)
-    with engine.store.guard():
-        got = engine.store.units.get(where={"heading": True}, include=["documents", "metadatas"])
     by_source: dict[str, list[str]] = {}
-    for text, meta in sorted(zip(got["documents"], got["metadatas"]), key=lambda x: (x[1]["source"], x[1]["unit"])):
+    for source, unit, text in sorted(engine.store.headings()):
         words = text.split()
-        if int(meta["unit"]) == 0 or not 2 <= len(words) <= 8 or not text[0].isalpha() or ":" in text:
+        if unit == 0 or not 2 <= len(words) <= 8 or not text[0].isalpha() or ":" in text:
             continue  # titles, bylines, one-word labels
-        by_source.setdefault(meta["source"], []).append(text.strip())
+        by_source.setdefault(source, []).append(text.strip())
     out: list[str] = []
     while len(out) < n and any(by_source.values()):
         for heads in by_source.values():
@@ -463,7 +461,7 @@ def index_status(**options) -> str:
     """'ready', 'missing', 'incomplete', 'stale', 'outdated' or 'corrupt' for the
     configured index; IndexStoreError when its folder cannot be one."""
     from assistant.embedders.local import get_embedder
-    from assistant.stores.store import IndexStore, ensure_dir
+    from assistant.stores import IndexStore, ensure_dir
 
     settings = _resolve(dict(options))
     ensure_dir(Path(settings.index_dir))  # a file, or a path that cannot be made: said at once
@@ -473,7 +471,7 @@ def index_status(**options) -> str:
 def build_index(rebuild: bool = False, progress=None, **options):
     """Index the corpus (idempotent); returns a `SyncReport`."""
     from assistant.embedders.local import get_embedder
-    from assistant.stores.store import sync
+    from assistant.stores import sync
 
     settings = _resolve(dict(options))
     report = sync(settings, get_embedder(settings), rebuild=rebuild, progress=progress)

@@ -137,6 +137,9 @@ class ReplayEmbedder:
         self.misses += len(miss)
         return out
 
+    def worker(self):
+        return None  # lookups run here; misses are few
+
 
 class RecordingEmbedder:
     def __init__(self, inner):
@@ -193,7 +196,7 @@ def child_ingest(args) -> dict:
     from assistant.embedders.local import get_embedder
     from assistant.ingest.chunk import chunk_doc
     from assistant.ingest.files import load_corpus
-    from assistant.stores.store import sync
+    from assistant.stores import sync
 
     settings = Settings(corpus=Path(args.corpus), index_dir=Path(args.index), chroma_url=args.chroma_url or None)
     real = get_embedder(settings)
