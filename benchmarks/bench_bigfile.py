@@ -17,6 +17,10 @@ printed as the build goes. `--edit` then changes one line in the middle of
 the large file and times the re-index, once keeping the stored vectors of
 unchanged sentences (content-hash skipping) and once, after a second
 one-line edit, embedding the whole file again (as builds did before).
+Measured 2026-11-25 (`--sizes 0.5 --small 2 --edit`, 2 cores shared with
+other jobs): re-indexing after a one-line edit of a 0.5 MB file (4 segments,
+4,378 sentences) took 4.4 s with 1 sentence embedded and 4,378 reused,
+against 25.5 s with all 4,380 embedded again.
 
 Measured 2026-11-25 on 2 shared cores (segments of 128K characters, 5 small
 files beside the large one; `--sizes 1,5 --whole 1`, then `--sizes 1 --whole 1`
