@@ -111,14 +111,12 @@ def example_questions(n: int = 4, **options) -> list[str]:
     one per document in turn (built from the index, so any corpus works)."""
     settings = _resolve(dict(options))
     engine = get_engine(settings)
-    with engine.store.guard():
-        got = engine.store.units.get(where={"heading": True}, include=["documents", "metadatas"])
     by_source: dict[str, list[str]] = {}
-    for text, meta in sorted(zip(got["documents"], got["metadatas"]), key=lambda x: (x[1]["source"], x[1]["unit"])):
+    for source, unit, text in sorted(engine.store.headings()):
         words = text.split()
-        if int(meta["unit"]) == 0 or not 2 <= len(words) <= 8 or not text[0].isalpha() or ":" in text:
+        if unit == 0 or not 2 <= len(words) <= 8 or not text[0].isalpha() or ":" in text:
             continue  # titles, bylines, one-word labels
-        by_source.setdefault(meta["source"], []).append(text.strip())
+        by_source.setdefault(source, []).append(text.strip())
     out: list[str] = []
     while len(out) < n and any(by_source.values()):
         for heads in by_source.values():
@@ -131,7 +129,7 @@ def index_status(**options) -> str:
     """'ready', 'missing', 'incomplete', 'stale', 'outdated' or 'corrupt' for the
     configured index; IndexStoreError when its folder cannot be one."""
     from assistant.embedders import get_embedder
-    from assistant.stores.store import IndexStore, ensure_dir
+    from assistant.stores import IndexStore, ensure_dir
 
     settings = _resolve(dict(options))
     ensure_dir(Path(settings.index_dir))  # a file, or a path that cannot be made: said at once
@@ -141,7 +139,7 @@ def index_status(**options) -> str:
 def build_index(rebuild: bool = False, progress=None, **options):
     """Index the corpus (idempotent); returns a `SyncReport`."""
     from assistant.embedders import get_embedder
-    from assistant.stores.store import sync
+    from assistant.stores import sync
 
     settings = _resolve(dict(options))
     report = sync(settings, get_embedder(settings), rebuild=rebuild, progress=progress)

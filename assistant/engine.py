@@ -19,7 +19,7 @@ from assistant.errors import IndexConfigError, IndexStoreError
 from assistant.settings import Settings
 
 if TYPE_CHECKING:
-    from assistant.stores.store import IndexStore
+    from assistant.stores import IndexStore
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ def engine_key(settings: Settings) -> str:
 
 def _sync(settings: Settings, store: IndexStore, embedder, rebuild: bool = False, refresh_only: bool = False) -> None:
     from assistant.errors import ForeignFilesError
-    from assistant.stores.store import refresh, sync
+    from assistant.stores import refresh, sync
 
     if not refresh_only:
         log.info("building the index in %s from %s", settings.index_dir, settings.corpus)
@@ -119,7 +119,7 @@ def ensure_index(settings: Settings, store: IndexStore, embedder) -> None:
 
 
 def _close_store(settings: Settings, store: IndexStore) -> None:
-    from assistant.stores.store import forget_local
+    from assistant.stores import forget_local
 
     store.close()
     if not store.remote:
@@ -183,10 +183,10 @@ class Engine:
 def load_engine(settings: Settings) -> Engine:
     """The index for these settings, built or repaired first if need be, opened."""
     from assistant.embedders import get_embedder
-    from assistant.stores.store import IndexStore
+    from assistant.stores import IndexStore
 
     embedder = get_embedder(settings)
-    store = IndexStore(settings, embedder.id, getattr(embedder, "dim", None))
+    store = IndexStore(settings, embedder.id, embedder.dim)
     writable = _writable(settings)  # before a first build makes the folder
     ensure_index(settings, store, embedder)
     try:

@@ -141,8 +141,8 @@ class ReplayEmbedder:
         self.misses += len(miss)
         return out
 
-    def worker(self) -> None:
-        return None  # lookups: nothing to run in a child process
+    def worker(self):
+        return None  # lookups run here; misses are few
 
 
 class RecordingEmbedder:
@@ -204,7 +204,7 @@ def child_ingest(args) -> dict:
     from assistant.embedders import get_embedder
     from assistant.ingest.chunk import chunk_doc
     from assistant.ingest.files import load_corpus
-    from assistant.stores.store import sync
+    from assistant.stores import sync
 
     settings = Settings(corpus=Path(args.corpus), index_dir=Path(args.index), chroma_url=args.chroma_url or None)
     real = get_embedder(settings)

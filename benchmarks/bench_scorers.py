@@ -44,7 +44,7 @@ sys.path.insert(0, str(ROOT))
 
 from assistant.evals import squad  # noqa: E402
 from assistant.reader.train import SEED, Pair, article_sentences, build_pairs, ranking_figures  # noqa: E402
-from assistant.stores.store import tokenize  # noqa: E402
+from assistant.text.tokens import tokenize  # noqa: E402
 
 CACHE = Path("/tmp/bench-scorers")
 DATA = ROOT / "evals/squad/squad2-10-articles.json"

@@ -16,7 +16,7 @@ from assistant.apps.cli import main
 from assistant.embedders import get_embedder
 from assistant.ingest import files as ingest
 from assistant.ingest.files import Segments, open_file
-from assistant.stores.store import IndexStore, manifest_from_store, signature, sync
+from assistant.stores import IndexStore, manifest_from_store, signature, sync
 
 SEGMENT = 2048
 BIG = "big.txt"
@@ -59,6 +59,9 @@ class Counting:
     def embed(self, texts):
         self.texts += len(texts)
         return self.inner.embed(texts)
+
+    def worker(self):
+        return None
 
 
 class Stop(BaseException):

@@ -15,7 +15,7 @@ from assistant.api import reset_engines
 from assistant.apps.cli import main
 from assistant.embedders import get_embedder
 from assistant.errors import ForeignFilesError
-from assistant.stores.store import IndexStore, read_all
+from assistant.stores import IndexStore, read_all
 
 from servers import free_port, serve
 
@@ -128,7 +128,10 @@ def test_an_interrupted_build_on_the_server_resumes(chroma_url, corpus_dir, tmp_
                 raise RuntimeError("power cut")
             return embedder.embed(texts)
 
-    from assistant.stores.store import sync
+        def worker(self):
+            return None  # the model runs in this process
+
+    from assistant.stores import sync
 
     with pytest.raises(RuntimeError):
         sync(s, Flaky(), group_units=1)
@@ -275,7 +278,7 @@ def test_a_shared_namespace_refuses_to_delete_another_corpus_files(chroma_url, c
 def test_a_server_lost_during_a_build_is_one_line_and_the_build_resumes(how, corpus_dir, tmp_path):
     """kill -9 or SIGSTOP of the server while `assistant index` writes to it: an
     IndexConfigError of one line (exit 4 in the CLI), not an httpx traceback."""
-    from assistant.stores.store import sync
+    from assistant.stores import sync
 
     reset_engines()
     with chroma_server(tmp_path / "server") as (url, proc):
@@ -290,6 +293,9 @@ def test_a_server_lost_during_a_build_is_one_line_and_the_build_resumes(how, cor
                 if self.calls == 2:  # the first group is stored: the server goes away mid-build
                     proc.send_signal(signal.SIGKILL if how == "killed" else signal.SIGSTOP)
                 return embedder.embed(texts)
+
+            def worker(self):
+                return None  # the model runs in this process
 
         with pytest.raises(IndexConfigError) as lost:
             sync(s, LosesTheServer(), group_units=200)

@@ -144,7 +144,7 @@ def test_llama_index_reads_both_collections(seeds_settings):
     from llama_index.core import VectorStoreIndex
     from llama_index.vector_stores.chroma import ChromaVectorStore
 
-    from assistant.stores.store import IndexStore
+    from assistant.stores import IndexStore
 
     embedder = get_embedder(seeds_settings)
     store = IndexStore(seeds_settings, embedder.id)
@@ -152,7 +152,7 @@ def test_llama_index_reads_both_collections(seeds_settings):
     found = {}
     for name, collection in (("chunks", store.chunks), ("units", store.units)):
         index = VectorStoreIndex.from_vector_store(
-            ChromaVectorStore(chroma_collection=collection), embed_model=llama_embedding(embedder)
+            ChromaVectorStore(chroma_collection=collection.collection), embed_model=llama_embedding(embedder)
         )
         found[name] = index.as_retriever(similarity_top_k=3).retrieve(question)
         assert len(found[name]) == 3 and all(n.node.metadata["source"] for n in found[name])

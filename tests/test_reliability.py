@@ -185,7 +185,7 @@ def test_a_rust_panic_in_the_store_is_an_index_error_not_a_traceback():
     """chromadb's Rust core panics on some damage; pyo3's PanicException
     derives from BaseException, which `except Exception` lets through."""
     from assistant import IndexConfigError, IndexStoreError
-    from assistant.stores.store import store_errors
+    from assistant.stores import store_errors
 
     class PanicException(BaseException):  # as pyo3_runtime defines it
         pass

@@ -8,7 +8,7 @@ import pytest
 from assistant import CorpusError, IndexStoreError, Settings, answer, build_index
 from assistant.api import reset_engines
 from assistant.embedders import get_embedder
-from assistant.stores.store import IndexStore, wipe
+from assistant.stores import IndexStore, wipe
 
 
 def stored(settings: Settings) -> dict:
@@ -123,7 +123,7 @@ def test_interrupted_build_is_not_complete_and_resumes(settings):
         pass
 
     class Flaky:
-        id = embedder.id
+        id, dim = embedder.id, embedder.dim
 
         def __init__(self):
             self.calls = 0
@@ -134,7 +134,10 @@ def test_interrupted_build_is_not_complete_and_resumes(settings):
                 raise Boom("power cut")
             return embedder.embed(texts)
 
-    from assistant.stores.store import sync
+        def worker(self):
+            return None  # the model runs in this process
+
+    from assistant.stores import sync
 
     with pytest.raises(Boom):
         sync(settings, Flaky(), group_units=1)  # one file per embedding call
@@ -225,7 +228,7 @@ def test_a_build_of_several_groups_embeds_in_a_child_process(settings):
     stored vectors are the model's, and the process is gone afterwards."""
     import numpy as np
 
-    from assistant.stores.store import sync
+    from assistant.stores import sync
 
     embedder = get_embedder(settings)
     report = sync(settings, embedder, group_units=60)  # 326 sentences: six groups
@@ -247,7 +250,7 @@ def test_a_build_of_several_groups_embeds_in_a_child_process(settings):
 
 def test_a_dead_embedding_process_stops_the_build_which_then_resumes(settings):
     from assistant import AssistantError
-    from assistant.stores.store import sync
+    from assistant.stores import sync
 
     embedder = get_embedder(settings)
 
@@ -278,7 +281,7 @@ def test_chunks_of_an_older_format_are_not_taken_as_indexed(settings):
     """A server may hold chunks written by an older version, whose sentence
     offsets are not in the chunk: their file is left out of the derived
     manifest, so the next build indexes it again."""
-    from assistant.stores.store import manifest_from_store, signature
+    from assistant.stores import manifest_from_store, signature
 
     build_index(settings=settings)
     embedder = get_embedder(settings)
@@ -286,7 +289,87 @@ def test_chunks_of_an_older_format_are_not_taken_as_indexed(settings):
     got = store.chunks.get(include=["metadatas"])
     old = sorted({m["source"] for m in got["metadatas"]})[0]
     ids = [cid for cid, m in zip(got["ids"], got["metadatas"]) if m["source"] == old]
-    store.chunks.update(ids=ids, metadatas=[{"units": None}] * len(ids))  # None deletes the key
+    store.chunks.collection.update(ids=ids, metadatas=[{"units": None}] * len(ids))  # None deletes the key
     assert all("units" not in m for m in store.chunks.get(ids=ids, include=["metadatas"])["metadatas"])
     files = manifest_from_store(store, signature(settings, embedder.id))["files"]
     assert old not in files and len(files) == 4
+
+
+class CountingEmbedder:
+    """The real local embedder, recording every text it is asked to embed."""
+
+    def __init__(self, inner):
+        self.inner, self.id, self.dim, self.batch_size = inner, inner.id, inner.dim, inner.batch_size
+        self.texts: list[str] = []
+
+    def embed(self, texts):
+        self.texts += texts
+        return self.inner.embed(texts)
+
+    def worker(self):
+        return None  # everything in this process, so that every text is counted
+
+
+def _sentences(store, source: str) -> dict[str, str]:
+    """Unit id -> text of every sentence of `source`, sliced from its chunks."""
+    from assistant.stores import read_all, unit_id
+
+    out = {}
+    for _, doc, m in read_all(store.chunks, ["documents", "metadatas"], where={"source": source}):
+        for index, rs, re_, *_ in json.loads(m["units"]):
+            out[unit_id(source, index)] = doc[rs:re_]
+    return out
+
+
+@pytest.mark.parametrize("in_child", [False, True], ids=["in-process", "model-process"])
+def test_a_one_line_edit_re_embeds_only_the_changed_sentences(settings, corpus_dir, in_child):
+    """Content-hash skipping: in a changed file, the sentences the stored
+    version had too keep their stored vectors; only the new sentence is
+    embedded, the old chunks go, answers cite the new text."""
+    import numpy as np
+
+    from assistant.stores import read_all, sync
+
+    embedder = get_embedder(settings)
+    sync(settings, embedder)
+    name = "001_822ce0cbe2c49b13.txt"
+    store = IndexStore(settings, embedder.id)
+    old_hashes = {m["hash"] for _, m in read_all(store.chunks, ["metadatas"], where={"source": name})}
+    old = set(_sentences(store, name).values())
+    store.close()
+    path = corpus_dir / name
+    line = "The expansion of geostrategic conflict is undoubtedly a factor"
+    text = path.read_text(encoding="utf-8")
+    assert text.count(line) == 1
+    start = text.index(line)
+    end = text.index("\n", start)
+    path.write_text(text[:start] + "The zebra tariff was cut to 3 percent on Tuesday." + text[end:], encoding="utf-8")
+
+    if in_child:  # small groups: the model runs in a child process, and some groups need no model at all
+        report = sync(settings, embedder, group_units=20)
+        assert report.embed_process
+    else:
+        counting = CountingEmbedder(embedder)
+        report = sync(settings, counting)
+        assert counting.texts == ["The zebra tariff was cut to 3 percent on Tuesday."]
+    assert report.updated == [name] and not report.added and not report.removed
+
+    store = IndexStore(settings, embedder.id)
+    now = _sentences(store, name)
+    assert len(now) > 40 and [t for t in now.values() if t not in old] == [
+        "The zebra tariff was cut to 3 percent on Tuesday."
+    ]
+    assert (report.embedded, report.reused) == (1, len(now) - 1)
+    # The chunks from the edit on were cut again (new hashes); the old ones are gone.
+    chunks = list(read_all(store.chunks, ["documents", "metadatas"], where={"source": name}))
+    assert any(m["hash"] not in old_hashes for _, _, m in chunks)
+    assert any(m["hash"] in old_hashes for _, _, m in chunks)
+    docs = [doc for _, doc, _ in chunks]
+    assert not any(line in d for d in docs) and any("zebra tariff" in d for d in docs)
+    assert stored(settings)["chunk_ids"] == stored(settings)["bm25_ids"]
+    # The stored vectors, reused or not, are the model's for each sentence.
+    got = store.units.get(where={"source": name}, include=["embeddings"])
+    assert set(got["ids"]) == set(now)
+    assert np.allclose(np.asarray(got["embeddings"]), embedder.embed([now[i] for i in got["ids"]]), atol=1e-5)
+    a = answer("What was the zebra tariff cut to?", settings=settings)
+    assert not a.refused and "3 percent" in a.text and a.citations[0].source == name

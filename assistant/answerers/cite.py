@@ -14,7 +14,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from assistant.stores.store import tokenize
+from assistant.text.tokens import tokenize
 
 # Claim-to-span thresholds: close in meaning, or in words.
 MIN_SEMANTIC = 0.6

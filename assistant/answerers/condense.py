@@ -544,7 +544,7 @@ def expand_aliases(query: str) -> str:
 
 def alias_tokens(query: str) -> dict[str, list[set[str]]]:
     """BM25 token of each capital in the query -> token sets of its aliases."""
-    from assistant.stores.store import tokenize
+    from assistant.text.tokens import tokenize
 
     out: dict[str, list[set[str]]] = {}
     for m in _alias_pattern().finditer(query):

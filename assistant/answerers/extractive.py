@@ -24,7 +24,7 @@ from assistant.answerers.cite import instruction_like
 from assistant.answerers.condense import alias_tokens, person_names, split_context
 from assistant.answerers.kinds import KIND_WORDS, NOT_NAMES, counted_noun, has_kind, question_kind
 from assistant.retrieval.hybrid import Retriever, Unit
-from assistant.stores.store import tokenize
+from assistant.text.tokens import tokenize
 from assistant.types import Citation, Passage
 
 # Score weights and thresholds, set by looking at the gold set in evals/

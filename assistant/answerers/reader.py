@@ -40,7 +40,7 @@ from assistant.answerers.extractive import (
 )
 from assistant.reader.model import Reader
 from assistant.retrieval.hybrid import Retriever, Unit
-from assistant.stores.store import tokenize
+from assistant.text.tokens import tokenize
 from assistant.types import Citation, Passage
 
 # A further sentence is quoted only when the reader is nearly as sure of it as

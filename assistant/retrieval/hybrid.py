@@ -1,10 +1,10 @@
 """Hybrid retrieval: BM25 and vector search fused by reciprocal rank fusion.
 
-Queries go to chromadb and bm25s directly rather than through llama-index's
-retrievers: importing llama_index.core alone takes ~1.5 s here, which would
-blow the 3 s cold-start budget of `answer()`. The collections are the ones
-llama-index's ChromaVectorStore wrote, so llama-index retrievers work on them
-too (see `embed.llama_embedding`).
+Queries go to the store's `VectorIndex`es and to bm25s directly rather than
+through llama-index's retrievers: importing llama_index.core alone takes
+~1.5 s here, which would blow the 3 s cold-start budget of `answer()`. The
+chunks are stored as llama-index's ChromaVectorStore stores nodes, so
+llama-index retrievers work on them too (see `embed.llama_embedding`).
 """
 
 from __future__ import annotations
@@ -15,7 +15,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from assistant.stores.store import IndexStore, tokenize, unit_id
+from assistant.embedders.base import Embedder
+from assistant.stores.index import IndexStore, unit_id
+from assistant.text.tokens import tokenize
 from assistant.types import Passage
 
 
@@ -51,7 +53,7 @@ def top_scores(scores: np.ndarray, k: int) -> list[tuple[int, float]]:
 
 
 class Retriever:
-    def __init__(self, store: IndexStore, embedder, candidates: int = 20, rrf_k: int = 60):
+    def __init__(self, store: IndexStore, embedder: Embedder, candidates: int = 20, rrf_k: int = 60):
         self.store = store
         self.embedder = embedder
         self.candidates = candidates
@@ -92,14 +94,12 @@ class Retriever:
         t = time.perf_counter()
         n = min(self.candidates, self.num_docs)
         with self.guard():
-            res = self.store.chunks.query(
-                query_embeddings=[qvec.tolist()], n_results=n, include=["documents", "metadatas", "distances"]
-            )
+            res = self.store.chunks.query(qvec.tolist(), n, include=["documents", "metadatas", "distances"])
         found: dict[str, tuple[str, dict]] = {}
         vec_rank: dict[str, int] = {}
         vec_score: dict[str, float] = {}
         for rank, (cid, doc, meta, dist) in enumerate(
-            zip(res["ids"][0], res["documents"][0], res["metadatas"][0], res["distances"][0])
+            zip(res["ids"], res["documents"], res["metadatas"], res["distances"])
         ):
             if meta is None:  # deleted by another process since this engine loaded the index
                 continue
@@ -110,13 +110,11 @@ class Retriever:
         # which a chunk's averaged vector can blur.
         with self.guard():
             res = self.store.units.query(
-                query_embeddings=[qvec.tolist()],
-                n_results=max(1, min(2 * self.candidates, self.num_units)),
-                include=["metadatas", "distances"],
+                qvec.tolist(), max(1, min(2 * self.candidates, self.num_units)), include=["metadatas", "distances"]
             )
         sent_rank: dict[str, int] = {}
         sent_score: dict[str, float] = {}
-        for meta, dist in zip(res["metadatas"][0], res["distances"][0]):
+        for meta, dist in zip(res["metadatas"], res["distances"]):
             if meta is None:  # as above
                 continue
             for cid in filter(None, str(meta.get("chunks", "")).split(",")):
@@ -181,7 +179,7 @@ class Retriever:
 
         A unit record holds only its vector: its text is sliced from the
         passage, and its offsets come from the chunk's `units` key (see
-        `store._records`)."""
+        `stores.records.item_records`)."""
         with self.guard():
             got = self.store.chunks.get(ids=[p.id for p in passages], include=["metadatas"])
         metas = dict(zip(got["ids"], got["metadatas"]))

@@ -1,1 +1,24 @@
-"""The index: the vector store (Chroma), the BM25 index, the manifest and the builder."""
+"""The index: the vector store (Chroma), the BM25 index, the manifest and the builder.
+
+base.py      VectorIndex, the interface of a vector collection
+chroma.py    Chroma: connection, collections, its errors wrapped (the only chromadb import)
+bm25.py      the BM25 index over the chunks
+manifest.py  manifest read/write, the settings signature, `manifest_from_store`
+locks.py     one builder at a time; readers kept out of a rebuild
+index.py     IndexStore, the handle on a built index; `wipe`
+records.py   the records of one embedded item
+builder.py   IndexBuilder and `sync` (opening.py, reading.py: its start and its reading side)
+"""
+
+from assistant.stores.base import VectorIndex
+from assistant.stores.builder import IndexBuilder, refresh, sync
+from assistant.stores.chroma import forget_local, store_errors
+from assistant.stores.index import IndexStore, manifest_from_store, read_all, unit_id, wipe
+from assistant.stores.locks import ensure_dir
+from assistant.stores.manifest import signature
+from assistant.stores.report import SyncReport
+
+__all__ = [
+    "IndexBuilder", "IndexStore", "SyncReport", "VectorIndex", "ensure_dir", "forget_local", "manifest_from_store",
+    "read_all", "refresh", "signature", "store_errors", "sync", "unit_id", "wipe",
+]  # fmt: skip
