@@ -12,7 +12,7 @@ import re
 from functools import cache
 
 from assistant.answerers.condense import is_place_word, metonyms
-from assistant.stores import tokenize
+from assistant.text.tokens import tokenize
 
 _NUM_WORDS = r"one|two|three|four|five|six|seven|eight|nine|ten|dozen|hundred|thousand|million|billion|trillion|half|twice|double"
 _MONTHS = r"jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t|tember)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?"
