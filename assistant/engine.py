@@ -25,18 +25,14 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-# Settings that only change how one question is answered, not which index
-# or models are loaded.
-_PER_CALL = {
-    "top_k", "max_sentences", "offline_answerer", "reader_model", "reader_candidates", "reader_threshold",
-    "max_question_chars", "backend", "llm_model", "llm_max_tokens", "llm_temperature", "llm_retries",
-    "openai_timeout", "chat_host", "chat_port", "chat_auth", "chat_share",
-}  # fmt: skip
-
-
 def engine_key(settings: Settings) -> str:
-    """The engine cache's key: the settings that choose the index and the models loaded."""
-    return settings.model_dump_json(exclude=_PER_CALL)
+    """The engine cache's key: the sections that choose the index, its store
+    and the embedding model. Everything else (retrieval, answering, the LLM,
+    the chat page) is read per call, so changing it loads nothing again."""
+    sections = ["index", "chroma", "embed"]
+    if settings.embed_backend == "openai":
+        sections.append("llm")  # the OpenAI embedder is built with its key and URL
+    return settings.key(*sections)
 
 
 def _sync(settings: Settings, store: IndexStore, embedder, rebuild: bool = False, refresh_only: bool = False) -> None:
@@ -146,7 +142,7 @@ class Engine:
         self.stamp = self._stamp()
         self.build = self.store.server_build() if self.store.remote else None
         self.checked = time.monotonic()
-        self.retriever = Retriever(self.store, self.embedder, settings.candidates, settings.rrf_k)
+        self.retriever = Retriever(self.store, self.embedder)
         _ = self.store.chunks  # opens Chroma; a broken store fails here
 
     def _stamp(self):

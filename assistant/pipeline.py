@@ -77,16 +77,15 @@ def rewrite(
 
 
 def rerank(settings: Settings, question: str, passages: list, units: list, timings: dict):
-    """(passages, units, relevance): with the reader as the offline answerer,
-    the passages in order of what answers, and each unit's probability of
-    answering (which tells the verifier which sentence answers); else as given."""
-    if settings.offline_answerer != "reader":
-        return passages, units, None
-    from assistant.reader.model import get_reader, rerank_passages
+    """(passages, units, relevance) after the configured reranker
+    (`reader.rerank.get_reranker`); as given, with no relevance, when none."""
+    from assistant.reader.rerank import get_reranker
 
+    reranker = get_reranker(settings)
+    if reranker is None:
+        return passages, units, None
     t = time.perf_counter()
-    relevance = get_reader(settings.reader_model).score(question, [" ".join(u.text.split()) for u in units])
-    passages, units = rerank_passages(passages, units, relevance)
+    passages, units, relevance = reranker.rerank(question, passages, units)
     timings["rerank_ms"] = (time.perf_counter() - t) * 1000
     return passages, units, relevance
 
@@ -131,7 +130,9 @@ def run(
     qvec = engine.retriever.embed_query(rw.query)
 
     def retrieve(engine: Engine):
-        passages, stage = engine.retriever.search(rw.query, settings.top_k, qvec=qvec)
+        passages, stage = engine.retriever.search(
+            rw.query, settings.top_k, qvec=qvec, candidates=settings.candidates, rrf_k=settings.rrf_k
+        )
         # The LLM's sentences are checked against these; fetched here, where a
         # store that changed under the question can still be retried.
         return passages, stage, engine.retriever.units_of(passages) if chat is not None and passages else []

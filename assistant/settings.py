@@ -98,6 +98,9 @@ class RetrievalSettings(_Section):
     top_k: int = Field(8, ge=1, le=50)
     candidates: int = Field(20, ge=1, le=200)
     rrf_k: int = Field(60, ge=1)
+    # Passages reordered before the LLM reads them: "auto" (the reader when it
+    # is the offline answerer), "none", or a name of reader/rerank.py's RERANKERS.
+    reranker: str = Field("auto", pattern=r"^[a-z][a-z0-9_-]*$")
 
 
 class AnswerSettings(_Section):

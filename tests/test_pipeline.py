@@ -34,7 +34,7 @@ class FakeRetriever:
     def embed_query(self, query: str) -> np.ndarray:
         return FakeEmbedder().embed([query])[0]
 
-    def search(self, query: str, top_k: int, qvec=None) -> tuple[list[Passage], dict]:
+    def search(self, query: str, top_k: int, qvec=None, candidates=None, rrf_k=None) -> tuple[list[Passage], dict]:
         self.queries.append(query)
         return [PASSAGE], {"search_ms": 1.0}
 
@@ -202,8 +202,14 @@ def test_the_model_s_rewrite_is_what_is_searched(tmp_path, answerers):
 
 def test_the_engine_cache_ignores_per_call_settings(tmp_path):
     s = settings(tmp_path)
-    assert engine_key(s) == engine_key(s.with_options(top_k=9, backend="offline", offline_answerer="reader"))
+    per_call = dict(top_k=9, candidates=7, rrf_k=5, backend="offline", offline_answerer="reader", chat_port=9000)
+    assert engine_key(s) == engine_key(s.with_options(**per_call))
     assert engine_key(s) != engine_key(s.with_options(index_dir=tmp_path / "other"))
+    assert engine_key(s) != engine_key(s.with_options(chunk_size=128))
+    assert engine_key(s) != engine_key(s.with_options(chroma_url="http://127.0.0.1:9"))
+    # The OpenAI embedder is built with the LLM section's URL: a new URL, a new engine.
+    o = s.with_options(embed_backend="openai", openai_base_url="http://127.0.0.1:1/v1")
+    assert engine_key(o) != engine_key(o.with_options(openai_base_url="http://127.0.0.1:2/v1"))
 
 
 def test_the_chat_model_registry(tmp_path):
@@ -214,3 +220,33 @@ def test_the_chat_model_registry(tmp_path):
     with pytest.raises(SettingsError, match="unknown LLM provider 'nope'; known: openai"):
         get_chat_model(llm_settings(tmp_path), "nope")
     assert list(PROVIDERS) == ["openai"]
+
+
+def test_the_reranker_registry(tmp_path):
+    from assistant.reader import rerank
+
+    assert rerank.get_reranker(settings(tmp_path)) is None  # auto, rules answerer: none
+    assert isinstance(rerank.get_reranker(settings(tmp_path, offline_answerer="reader")), rerank.ReaderReranker)
+    assert rerank.get_reranker(settings(tmp_path, offline_answerer="reader", reranker="none")) is None
+    with pytest.raises(SettingsError, match="unknown reranker 'bogus'; known: auto, none, reader"):
+        rerank.get_reranker(settings(tmp_path, reranker="bogus"))
+
+
+def test_a_new_reranker_is_one_class_and_one_registry_line(tmp_path, monkeypatch):
+    """The pipeline hands the LLM's answerer the passages in the order the
+    configured reranker gives, renumbered."""
+    from dataclasses import replace
+
+    from assistant.pipeline import rerank as pipeline_rerank
+    from assistant.reader import rerank
+
+    class Reverse:
+        def rerank(self, question, passages, units):
+            order = list(reversed(passages))
+            return [replace(p, n=i + 1) for i, p in enumerate(order)], units, None
+
+    monkeypatch.setitem(rerank.RERANKERS, "reverse", lambda settings: Reverse())
+    a, b = replace(PASSAGE, n=1, id="a"), replace(PASSAGE, n=2, id="b")
+    timings: dict = {}
+    got, _, relevance = pipeline_rerank(settings(tmp_path, reranker="reverse"), "q", [a, b], [], timings)
+    assert [(p.id, p.n) for p in got] == [("b", 1), ("a", 2)] and relevance is None and "rerank_ms" in timings

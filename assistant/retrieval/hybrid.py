@@ -81,8 +81,19 @@ class Retriever:
     def embed_query(self, query: str) -> np.ndarray:
         return self.embedder.embed([query])[0]
 
-    def search(self, query: str, top_k: int, qvec: np.ndarray | None = None) -> tuple[list[Passage], dict]:
-        """The top_k passages for `query`, best first, and per-stage timings (ms)."""
+    def search(
+        self,
+        query: str,
+        top_k: int,
+        qvec: np.ndarray | None = None,
+        candidates: int | None = None,
+        rrf_k: int | None = None,
+    ) -> tuple[list[Passage], dict]:
+        """The top_k passages for `query`, best first, and per-stage timings (ms).
+        `candidates` and `rrf_k` (the retrieval settings) may be given per
+        call, so that changing them does not load the index again."""
+        candidates = candidates or self.candidates
+        rrf_k = rrf_k or self.rrf_k
         timings: dict[str, float] = {}
         if self.num_docs == 0:
             return [], timings
@@ -92,7 +103,7 @@ class Retriever:
         timings["embed_ms"] = (time.perf_counter() - t) * 1000
 
         t = time.perf_counter()
-        n = min(self.candidates, self.num_docs)
+        n = min(candidates, self.num_docs)
         with self.guard():
             res = self.store.chunks.query(qvec.tolist(), n, include=["documents", "metadatas", "distances"])
         found: dict[str, tuple[str, dict]] = {}
@@ -110,7 +121,7 @@ class Retriever:
         # which a chunk's averaged vector can blur.
         with self.guard():
             res = self.store.units.query(
-                qvec.tolist(), max(1, min(2 * self.candidates, self.num_units)), include=["metadatas", "distances"]
+                qvec.tolist(), max(1, min(2 * candidates, self.num_units)), include=["metadatas", "distances"]
             )
         sent_rank: dict[str, int] = {}
         sent_score: dict[str, float] = {}
@@ -137,7 +148,7 @@ class Retriever:
         fused: dict[str, float] = {}
         for ranks in (vec_rank, sent_rank, bm_rank):
             for cid, r in ranks.items():
-                fused[cid] = fused.get(cid, 0.0) + 1.0 / (self.rrf_k + r + 1)
+                fused[cid] = fused.get(cid, 0.0) + 1.0 / (rrf_k + r + 1)
         best = sorted(fused, key=lambda c: (-fused[c], vec_rank.get(c, n)))[:top_k]
         missing = [c for c in best if c not in found]
         if missing:
