@@ -17,6 +17,7 @@ from typing import BinaryIO
 
 from assistant.errors import CorpusError
 from assistant.ingest.clean import CleanText, clean_text, extract_title
+from assistant.ingest.readers import check_text_head, reader_for
 from assistant.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -119,9 +120,7 @@ def read_file(path: Path, root: Path) -> tuple[bytes, os.stat_result]:
         return fh.read(), st
 
 
-def _check_head(data: bytes) -> None:
-    if b"\x00" in data[:8192]:
-        raise ValueError("binary file (contains NUL bytes)")
+_check_head = check_text_head  # a large text file's segments are checked as a small file is
 
 
 def _not_utf8(data: bytes, at: int, pos: int) -> ValueError:
@@ -225,17 +224,13 @@ def file_digest(data: bytes) -> str:
 def read_doc(path: Path, corpus: Path, data: bytes | None = None) -> SourceDoc:
     """Read and clean one file; raises ValueError with the reason it is unusable.
 
-    Offsets everywhere refer to the decoded text (a leading BOM dropped), i.e.
-    `open(path, encoding="utf-8-sig", newline="").read()`.
+    Offsets everywhere refer to the text the file's reader gives
+    (`ingest.readers`); for a text file, its decoded text with a leading BOM
+    dropped, i.e. `open(path, encoding="utf-8-sig", newline="").read()`.
     """
     if data is None:
         data = read_file(path, corpus.resolve())[0]
-    _check_head(data)
-    try:
-        raw = data.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise _not_utf8(data, e.start, e.start) from None
-    ct = clean_text(raw)
+    ct = clean_text(reader_for(path).read(data, path))
     if not ct.text.strip():
         raise ValueError("empty after cleaning")
     source = path.relative_to(corpus).as_posix()

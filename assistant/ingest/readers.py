@@ -1,0 +1,48 @@
+"""The document readers, by file suffix. A new format is one module with a
+`DocumentReader` (see `base.py`) plus one line in `READERS`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from assistant.ingest.base import DocumentReader
+
+
+def check_text_head(data: bytes) -> None:
+    # NUL bytes early on: a binary file that happens to have a text suffix.
+    if b"\x00" in data[:8192]:
+        raise ValueError("binary file (contains NUL bytes)")
+
+
+class PlainText:
+    """UTF-8 text, Markdown included (its markup is plain text to the
+    cleaner); a leading BOM is dropped, so offsets index
+    `open(path, encoding="utf-8-sig", newline="").read()`."""
+
+    suffixes = (".txt", ".md")
+    streamable = True
+
+    def read(self, data: bytes, path: Path) -> str:
+        check_text_head(data)
+        try:
+            return data.decode("utf-8-sig")
+        except UnicodeDecodeError as e:
+            raise ValueError(f"not UTF-8 text (byte {e.start}: {data[e.start : e.start + 1]!r})") from None
+
+
+READERS: list[DocumentReader] = [
+    PlainText(),
+]
+
+
+def reader_for(path: Path) -> DocumentReader:
+    """The reader of this file's suffix; ValueError when none takes it."""
+    suffix = path.suffix.lower()
+    for reader in READERS:
+        if suffix in reader.suffixes:
+            return reader
+    raise ValueError(f"no reader for {suffix or 'files without a suffix'} files")
+
+
+def known_suffixes() -> tuple[str, ...]:
+    return tuple(s for r in READERS for s in r.suffixes)
