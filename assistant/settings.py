@@ -57,7 +57,9 @@ class IndexSettings(_Section):
 
     corpus: Path = Field(default_factory=lambda: _project_root() / "seeds")
     index_dir: Path = Field(default_factory=lambda: _project_root() / "index")
-    file_types: tuple[str, ...] = (".txt", ".md")
+    # Suffixes of the files indexed; empty: every suffix a document reader
+    # takes (assistant/ingest/readers.py: .txt and .md today).
+    file_types: tuple[str, ...] = ()
     # Chunking (tiktoken tokens)
     chunk_size: int = Field(220, ge=32, le=2048)
     chunk_overlap: int = Field(40, ge=0, le=512)

@@ -58,7 +58,7 @@ def test_a_new_reader_is_one_class_and_one_registry_line(tmp_path, monkeypatch):
     (corpus / "plain.txt").write_text("The ferry to Osk leaves every Tuesday at noon.\n", encoding="utf-8")
     monkeypatch.setattr(readers, "READERS", [*readers.READERS, NoteReader()])  # the registry line
 
-    settings = Settings(corpus=corpus, index_dir=tmp_path / "index", file_types=(".txt", ".note"))
+    settings = Settings(corpus=corpus, index_dir=tmp_path / "index")  # no setting: the registry says .note
     docs, warnings = load_corpus(settings)
     assert sorted(d.source for d in docs) == ["harbour.note", "plain.txt"]
     assert warnings == ["skipped empty.note: a note without a body"]

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from assistant.api import clean_question
 from assistant.errors import GoldFileError, QuestionError
+from assistant.ingest.readers import reader_for
 from assistant.settings import Settings
 
 TYPES = ("fact", "paraphrase", "numeric", "multi-document", "unanswerable", "follow-up", "adversarial")
@@ -203,8 +204,10 @@ class Sources:
     def text(self, source: str) -> str:
         if source not in self._texts:
             try:
-                self._texts[source] = open(self.corpus / source, encoding="utf-8-sig", newline="").read()
-            except (OSError, UnicodeDecodeError):  # ingest skips such a file too
+                path = self.corpus / source
+                # The text citation offsets index: what the file's reader gives.
+                self._texts[source] = reader_for(path).read(path.read_bytes(), path)
+            except (OSError, ValueError):  # ingest skips such a file too (UnicodeDecodeError is one)
                 self._texts[source] = ""
         return self._texts[source]
 

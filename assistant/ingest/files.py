@@ -17,7 +17,7 @@ from typing import BinaryIO
 
 from assistant.errors import CorpusError
 from assistant.ingest.clean import CleanText, clean_text, extract_title
-from assistant.ingest.readers import check_text_head, reader_for
+from assistant.ingest.readers import check_text_head, corpus_suffixes, reader_for
 from assistant.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -60,7 +60,7 @@ def scan_corpus(corpus: Path, file_types: tuple[str, ...]) -> tuple[list[Path], 
     if not corpus.is_dir():
         raise CorpusError(f"Corpus path is not a folder: {corpus}")
     root = corpus.resolve()
-    exts = {e.lower() for e in file_types}
+    exts = set(corpus_suffixes(file_types))
     files, warnings = [], []
     for p in corpus.rglob("*"):
         rel = p.relative_to(corpus)
@@ -248,7 +248,7 @@ def load_corpus(settings: Settings) -> tuple[list[SourceDoc], list[str]]:
     corpus = Path(settings.corpus)
     files = list_files(corpus, settings.file_types)
     if not files:
-        raise CorpusError(f"No {'/'.join(settings.file_types)} files in corpus folder {corpus}")
+        raise CorpusError(f"No {'/'.join(corpus_suffixes(settings.file_types))} files in corpus folder {corpus}")
     docs: list[SourceDoc] = []
     warnings: list[str] = []
     for path in files:

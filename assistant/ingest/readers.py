@@ -46,3 +46,9 @@ def reader_for(path: Path) -> DocumentReader:
 
 def known_suffixes() -> tuple[str, ...]:
     return tuple(s for r in READERS for s in r.suffixes)
+
+
+def corpus_suffixes(file_types: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """The suffixes a corpus is scanned for: those asked for, else every
+    suffix a reader takes (so a new reader needs no setting)."""
+    return tuple(e.lower() for e in file_types) or known_suffixes()

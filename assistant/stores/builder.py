@@ -38,6 +38,7 @@ import numpy as np
 from assistant.embedders.base import Embedder, EmbedJob
 from assistant.errors import CorpusError, IndexStoreError
 from assistant.ingest import files as ingest
+from assistant.ingest.readers import corpus_suffixes
 from assistant.settings import Settings
 from assistant.stores.index import IndexStore, manifest_from_store
 from assistant.stores.locks import build_lock
@@ -124,7 +125,8 @@ class IndexBuilder(ReadingSide):
         report = self.report
         files, report.warnings = ingest.scan_corpus(self.corpus, self.settings.file_types)  # CorpusError if none
         if not files:
-            raise CorpusError(f"No {'/'.join(self.settings.file_types)} files in corpus folder {self.corpus}")
+            suffixes = "/".join(corpus_suffixes(self.settings.file_types))
+            raise CorpusError(f"No {suffixes} files in corpus folder {self.corpus}")
         with build_lock(self.index_dir), ExitStack() as rebuilding:
             store, manifest, resuming = open_for_build(self.settings, self.embedder, report, files, rebuild, rebuilding)
             self.store, self.manifest, self.resuming = store, manifest, resuming

@@ -15,6 +15,7 @@ import numpy as np
 
 from assistant.ingest import files as ingest
 from assistant.ingest.files import Segments, file_digest, open_file, read_doc
+from assistant.ingest.readers import reader_for
 from assistant.settings import Settings
 from assistant.stores.index import PAGE, IndexStore, unit_id
 from assistant.stores.records import Part, Pending, unit_hash
@@ -87,7 +88,9 @@ class ReadingSide:
                 stored = old is not None or source in manifest["partial"]
                 segs = None
                 try:
-                    if st.st_size > b.segment_chars:
+                    # Only a reader whose text is the file's bytes decoded can
+                    # be read in segments; others take the whole file.
+                    if st.st_size > b.segment_chars and reader_for(path).streamable:
                         segs = Segments(fh, st, b.segment_chars)  # streams the file once
                         digest = segs.sha256
                     if segs is None or len(segs.segments) == 1:
