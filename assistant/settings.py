@@ -60,6 +60,8 @@ class IndexSettings(_Section):
     # Suffixes of the files indexed; empty: every suffix a document reader
     # takes (assistant/ingest/readers.py: .txt and .md today).
     file_types: tuple[str, ...] = ()
+    # Where the vectors are kept: a name of stores/backends.py's BACKENDS.
+    vector_store: str = Field("chroma", pattern=r"^[a-z][a-z0-9_-]*$")
     # Chunking (tiktoken tokens)
     chunk_size: int = Field(220, ge=32, le=2048)
     chunk_overlap: int = Field(40, ge=0, le=512)

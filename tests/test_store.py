@@ -373,3 +373,25 @@ def test_a_one_line_edit_re_embeds_only_the_changed_sentences(settings, corpus_d
     assert np.allclose(np.asarray(got["embeddings"]), embedder.embed([now[i] for i in got["ids"]]), atol=1e-5)
     a = answer("What was the zebra tariff cut to?", settings=settings)
     assert not a.refused and "3 percent" in a.text and a.citations[0].source == name
+
+
+def test_the_vector_store_registry(tmp_path, monkeypatch):
+    """A vector store is chosen by name; an unknown name is one line; another
+    store is another index (its name is in the signature), Chroma's is not
+    (indexes built before the setting existed stay valid)."""
+    from assistant.errors import SettingsError
+    from assistant.stores import backends
+    from assistant.stores.base import VectorBackend
+    from assistant.stores.chroma import ChromaBackend
+    from assistant.stores.manifest import signature
+
+    s = Settings(corpus=tmp_path, index_dir=tmp_path / "index")
+    assert isinstance(backends.get_backend(s, "e"), ChromaBackend)
+    assert isinstance(backends.get_backend(s, "e"), VectorBackend)
+    with pytest.raises(SettingsError, match="ASSISTANT_VECTOR_STORE='nope' is not valid: must be one of chroma"):
+        backends.get_backend(s.with_options(vector_store="nope"), "e")
+    assert "vector_store" not in signature(s, "e")
+    monkeypatch.setitem(backends.BACKENDS, "other", ChromaBackend)  # the registry line of a new store
+    other = s.with_options(vector_store="other")
+    assert isinstance(backends.get_backend(other, "e"), ChromaBackend)
+    assert signature(other, "e") != signature(s, "e")

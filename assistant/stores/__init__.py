@@ -10,9 +10,10 @@ records.py   the records of one embedded item
 builder.py   IndexBuilder and `sync` (opening.py, reading.py: its start and its reading side)
 """
 
+from assistant.stores.backends import forget_local
 from assistant.stores.base import VectorIndex
 from assistant.stores.builder import IndexBuilder, refresh, sync
-from assistant.stores.chroma import forget_local, store_errors
+from assistant.stores.chroma import store_errors
 from assistant.stores.index import IndexStore, manifest_from_store, read_all, unit_id, wipe
 from assistant.stores.locks import ensure_dir
 from assistant.stores.manifest import signature

@@ -227,6 +227,9 @@ class ChromaIndex:
 class ChromaBackend:
     """The connection and the two collections of one index; opening it never builds anything."""
 
+    local_dir = "chroma"  # index_dir/chroma: the embedded store (absent in server mode)
+    forget_local = staticmethod(forget_local)
+
     def __init__(self, settings: Settings, embedder_id: str):
         self.settings = settings
         self.embedder_id = embedder_id
@@ -308,6 +311,12 @@ class ChromaBackend:
     def server_meta(self) -> dict:
         with store_errors(self.where, True):
             return self._client.get_collection(self.collection_name("chunks")).metadata or {}
+
+    def server_build(self) -> str | None:
+        return self.server_meta().get(BUILD_KEY)
+
+    def server_writer(self) -> str | None:
+        return self.server_meta().get(WRITER_KEY)
 
     def set_server_build(self, token: str) -> None:
         with self.errors():

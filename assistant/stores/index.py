@@ -21,9 +21,9 @@ from pathlib import Path
 
 from assistant.errors import AssistantError, IndexStoreError
 from assistant.settings import Settings
+from assistant.stores.backends import forget_local, get_backend, local_dirs
 from assistant.stores.base import VectorIndex
 from assistant.stores.bm25 import load_bm25, write_bm25
-from assistant.stores.chroma import BUILD_KEY, WRITER_KEY, ChromaBackend, forget_local
 from assistant.stores.locks import GENERATION, READERS, ensure_dir, generation, readers
 from assistant.stores.manifest import MANIFEST, manifest_from_chunks, read_manifest, signature, write_manifest
 
@@ -59,7 +59,7 @@ class IndexStore:
         self.dir = Path(settings.index_dir)
         self.embedder_id = embedder_id
         self.dim = dim  # the embedder's vector size, when known, to check the collections against
-        self.backend = ChromaBackend(settings, embedder_id)
+        self.backend = get_backend(settings, embedder_id)
         self.building = False  # this store belongs to a build, which holds the build lock
         self._generation = None  # of the embedded store when it was opened (see `guard`)
 
@@ -184,12 +184,12 @@ class IndexStore:
     def server_build(self) -> str | None:
         """The build token the server's chunks collection carries (server mode)."""
         self._open()
-        return self.backend.server_meta().get(BUILD_KEY)
+        return self.backend.server_build()
 
     def server_writer(self) -> str | None:
         """The host and corpus folder that last wrote to the server's collections."""
         self._open()
-        return self.backend.server_meta().get(WRITER_KEY)
+        return self.backend.server_writer()
 
     def set_server_build(self, token: str) -> None:
         self._open()
@@ -223,7 +223,7 @@ def _looks_like_ours(index_dir: Path) -> bool:
     if not index_dir.exists():
         return True
     allowed = {
-        "chroma",
+        *local_dirs(),
         "bm25",
         "bm25.tmp",
         READERS,
@@ -248,7 +248,7 @@ def wipe(index_dir: Path, store: IndexStore | None = None) -> None:
     if store is not None and store.remote:
         store.drop_collections()
     forget_local(index_dir)
-    for name in ("chroma", "bm25", "bm25.tmp"):
+    for name in (*local_dirs(), "bm25", "bm25.tmp"):
         shutil.rmtree(index_dir / name, ignore_errors=True)
     for name in (MANIFEST, MANIFEST.replace(".json", ".tmp")):
         (index_dir / name).unlink(missing_ok=True)

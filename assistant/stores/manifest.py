@@ -42,6 +42,9 @@ def signature(settings: Settings, embedder_id: str) -> dict:
         ]  # fmt: skip
         if settings.chroma_url
         else None,
+        # Another vector store is another index (left out for Chroma, so
+        # indexes built before the setting existed stay valid).
+        **({"vector_store": settings.vector_store} if settings.vector_store != "chroma" else {}),
     }
 
 
