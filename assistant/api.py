@@ -287,19 +287,18 @@ def answer_stream(question: str, history: list[dict] | None = None, **options) -
             else:
                 final = piece  # the Answer, citations included
     """
-    from assistant.answerers.cite import flag_passages
     from assistant.answerers.condense import (
         asks_about_last_answer,
         condense_parts,
-        expand_aliases,
         previous_answer_sentences,
         resolve_references,
-        strip_instructions,
         usable_history,
     )
     from assistant.answerers.extractive import offline_answer
+    from assistant.answerers.instructions import flag_passages, strip_instructions
     from assistant.answerers.reader import reader_answer
     from assistant.reader.model import get_reader
+    from assistant.text.names import expand_aliases
 
     t0 = time.perf_counter()
     settings = _resolve(dict(options))

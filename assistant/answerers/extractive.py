@@ -19,10 +19,11 @@ from functools import cache
 import numpy as np
 
 from assistant import prompts
-from assistant.answerers.cite import instruction_like
-from assistant.answerers.condense import alias_tokens, is_place_word, metonyms, person_names, split_context
+from assistant.answerers.condense import alias_tokens, split_context
+from assistant.answerers.instructions import instruction_like
 from assistant.retrieval.hybrid import Retriever, Unit
 from assistant.stores.store import tokenize
+from assistant.text.names import is_place_word, metonyms, person_names
 from assistant.types import Citation, Passage
 
 # Score weights and thresholds, set by looking at the gold set in evals/
@@ -101,7 +102,7 @@ def _states() -> set[str]:
 
 # Words that make a capitalised phrase an organisation, an office or a thing,
 # not a person (generic English; states, capitals and their adjectives come
-# from the place lexicon, `condense.is_place_word`).
+# from the place lexicon, `text.names.is_place_word`).
 _NOT_PERSON = set(
     """national commission ministry ministers ministry's council university agency office institute committee
     forum summit economic framework strategy security service government administration house department
