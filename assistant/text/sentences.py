@@ -15,10 +15,14 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import sys
+import types
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from nltk.tokenize.punkt import PunktSentenceTokenizer
+if TYPE_CHECKING:
+    from nltk.tokenize.punkt import PunktSentenceTokenizer
 
 # Abbreviations that precede a number ("No. 1", "pp. 4-5"): punkt's model
 # lacks "no" on purpose (it ends sentences too), so glue only before a digit.
@@ -28,11 +32,35 @@ _SECTION_NUMBER = re.compile(r"\d{1,2}(?:\.\d{1,2})*\.?")
 
 @lru_cache(maxsize=1)
 def _punkt() -> PunktSentenceTokenizer:
+    if "nltk" in sys.modules:  # already paid for (indexing imports it)
+        return _english()
+    # nltk's package __init__ imports all of nltk, scikit-learn and scipy
+    # included (nltk.classify): 1.3 s and both libraries on the first answer,
+    # for a tokenizer that needs none of it. So punkt is loaded under a bare
+    # stand-in for the package and sys.modules is then put back as it was:
+    # a later `import nltk` still gets the real package, whole.
+    before = set(sys.modules)
+    spec = importlib.util.find_spec("nltk")
+    if spec is None or not spec.submodule_search_locations:
+        return _english()
+    package = types.ModuleType("nltk")
+    package.__path__ = list(spec.submodule_search_locations)
+    package.__spec__ = spec
+    sys.modules["nltk"] = package
+    try:
+        return _english()  # the model is read inside the window too (nltk.data)
+    finally:
+        for name in set(sys.modules) - before:
+            if name == "nltk" or name.startswith("nltk."):
+                del sys.modules[name]
+
+
+def _english() -> PunktSentenceTokenizer:
+    """Punkt with its English model, from the folder llama-index-core ships
+    (found without importing llama-index)."""
     import nltk.data
     from nltk.tokenize.punkt import PunktTokenizer
 
-    # The model's folder inside llama-index-core, found without importing
-    # llama-index (the answer side does not otherwise need it).
     spec = importlib.util.find_spec("llama_index.core")
     if spec and spec.origin:
         cache = str(Path(spec.origin).parent / "_static" / "nltk_cache")
