@@ -36,14 +36,9 @@ def rewrite(
     q: str, history: list[dict], chat: ChatModel | None, deadline: float | None, notes: list[str], timings: dict
 ) -> Rewritten:
     """The question as it reads on its own, and the query to search."""
-    from assistant.answerers.condense import (
-        asks_about_last_answer,
-        condense_parts,
-        expand_aliases,
-        resolve_references,
-        strip_instructions,
-        usable_history,
-    )
+    from assistant.answerers.condense import asks_about_last_answer, condense_parts, resolve_references, usable_history
+    from assistant.answerers.instructions import strip_instructions
+    from assistant.text.names import expand_aliases
 
     stripped = strip_instructions(q)
     # A refused turn, and the question it refused, are no context for this one.
@@ -104,9 +99,9 @@ def run(
     `engine` replaces the loaded index, `chat` the configured chat model
     (used only when `settings.use_llm()`): tests pass fakes. `started` is
     when the call began (`time.perf_counter()`), for `total_ms`."""
-    from assistant.answerers.cite import flag_passages
     from assistant.answerers.condense import previous_answer_sentences
     from assistant.answerers.generative import LLMAnswerer
+    from assistant.answerers.instructions import flag_passages
     from assistant.answerers.registry import offline_answerer
 
     t0 = time.perf_counter() if started is None else started

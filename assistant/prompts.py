@@ -9,10 +9,12 @@ from pathlib import Path
 
 
 def prompts_dir() -> Path:
-    # Source checkout: prompts/ beside the package (the agreed layout); an
-    # installed wheel carries the same files as assistant/_prompts/.
+    """The prompt templates: assistant/_prompts/ in an installed wheel, else
+    prompts/ beside the package (a source checkout, the agreed layout)."""
+    # The wheel's copy first: beside an installed package is site-packages,
+    # where a "prompts" folder would belong to some other distribution.
     here = Path(__file__).resolve().parent
-    for cand in (here.parent / "prompts", here / "_prompts"):
+    for cand in (here / "_prompts", here.parent / "prompts"):
         if cand.is_dir():
             return cand
     raise FileNotFoundError("prompts/ folder not found")

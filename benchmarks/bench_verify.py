@@ -21,7 +21,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from assistant import Settings, build_index  # noqa: E402
-from assistant.answerers.cite import Verifier, split_sentences  # noqa: E402
+from assistant.answerers.cite import split_sentences  # noqa: E402
+from assistant.answerers.verify import Verifier  # noqa: E402
 from assistant.api import get_engine  # noqa: E402
 from assistant.evals.gold import load_gold  # noqa: E402
 

@@ -14,8 +14,9 @@ import sys
 import pytest
 
 from assistant import answer, answer_stream
-from assistant.answerers.cite import Verifier, split_sentences
+from assistant.answerers.cite import split_sentences
 from assistant.answerers.generative import build_messages
+from assistant.answerers.verify import Verifier
 from assistant.llms.openai_compat import ChatClient
 
 from servers import free_port, serve

@@ -28,13 +28,14 @@ what the answer's sentences are judged against.
 
 from __future__ import annotations
 
-import json
 import re
 from functools import cache
 from typing import NamedTuple
 
 from assistant import prompts
-from assistant.resources import data_path
+from assistant.text.names import alias_pattern, metonyms, person_names
+from assistant.text.sentences import split_sentences
+from assistant.text.verbs import past_tense, third_person
 
 _STOP = set(
     "a an the of to in on at for and or but is are was were be been being do does did has have had "
@@ -44,89 +45,14 @@ _STOP = set(
 )
 
 
-# Requests to leave the sources aside ("ignore your documents", "answer from
-# memory", "make one up") are dropped from what is searched and answered:
-# the answerer answers from the sources or not at all.
-_INSTRUCTION = re.compile(
-    r"(?:^|(?<=[.;:!?,]))\s*[^.;:!?,]*?\b(?:"
-    r"ignore|disregard|forget|don'?t (?:bother with|use|look at|rely on|consult)|do not (?:use|look at|rely on|consult)|"
-    r"without (?:using|looking at|consulting)|answer (?:only )?from your (?:own )?(?:memory|knowledge)|"
-    r"from your own (?:memory|knowledge)|make (?:one|it|something|them|a number) up|just (?:guess|invent)|"
-    r"pretend|you are now|new instructions?|system prompt"
-    r")\b[^.;:!?,]*[.;:!?,]?",
-    re.I,
-)
-
-
-def strip_instructions(question: str) -> str:
-    """The question without requests to ignore the sources; unchanged if
-    nothing would be left."""
-    stripped = _INSTRUCTION.sub(" ", question)
-    if stripped == question:
-        return question  # an opening "and" is left for the follow-up rules to see
-    stripped = re.sub(r"^\s*(?:just|and|so|then)\s+", "", " ".join(stripped.split()), flags=re.I)
-    if len(content_words(stripped)) < 2:
-        return question
-    return stripped[0].upper() + stripped[1:]
-
-
 def content_words(text: str) -> list[str]:
     return [w for w in re.findall(r"[\w'’\-]+", text) if w.lower() not in _STOP and len(w) > 1]
 
 
-# Words that make a capitalised run a title, an office or a place, not a
-# person's name ("Finance Minister Choi Sang-mok" -> "Choi Sang-mok").
-_NOT_NAME = set(
-    """the a an and of for in on at to with mr ms mrs dr president vice prime minister ministers secretary deputy
-    finance industry trade foreign defense defence treasury commerce representative ambassador envoy
-    chairman chief professor senator governor acting former current general leader premier king queen south north
-    east west state states united white house ministry office national assembly forum institute university times
-    news agency herald economic security council party government administration department""".split()
-)
-_DEMONYM = re.compile(r"(?:n|an|ian|ese|ish|i)$")
-
-
-@cache
-def _place_words() -> frozenset[str]:
-    """Words of the states and capitals in the metonyms data (a world
-    lexicon, not the corpus's): "korea", "china", "u.s."."""
-    words = set()
-    for capital, states in metonyms().items():
-        for name in [capital, *states]:
-            words.update(w.lower() for w in name.split())
-    return frozenset(words)
-
-
-def is_place_word(word: str) -> bool:
-    """A state or capital ("Korea") or its adjective ("Korean", "Chinese")."""
-    w = word.lower()
-    if w in _place_words():
-        return True
-    return bool(_DEMONYM.search(w)) and any(len(p) >= 4 and w.startswith(p[:4]) and w != p for p in _place_words())
-
-
 _MARKERS = re.compile(r"\s*\[\d+(?:\s*,\s*\d+)*\]")
-_NAME_RUN = re.compile(r"[A-Z][a-zà-ÿ'’]+(?:-[A-Za-zà-ÿ]+)?(?:\s+[A-Z][a-zà-ÿ'’.]*(?:-[A-Za-zà-ÿ]+)?)*")
 _SINGULAR = re.compile(r"\b(?:he|she|him)\b", re.I)
 _POSSESSIVE = re.compile(r"\b(?:his)\b", re.I)
 _PLURAL = re.compile(r"\b(?:the two of them|both of them|the two men|the two women|the pair)\b", re.I)
-
-
-def _bare(word: str) -> str:
-    """`word` without a possessive "'s" or trailing punctuation."""
-    return re.sub(r"['’]s$", "", word.rstrip(".,;:")).rstrip(".,;:")
-
-
-def person_names(text: str) -> list[str]:
-    """Personal names in `text` (runs of two or more capitalised words, titles,
-    offices and places taken out), in order of appearance."""
-    out: list[str] = []
-    for m in _NAME_RUN.finditer(text):
-        # Titles and offices dropped: "Industry Minister Ahn Duk-geun" -> "Ahn Duk-geun".
-        words = [_bare(w) for w in m.group(0).split() if _bare(w).lower() not in _NOT_NAME and not is_place_word(_bare(w))]
-        if (len(words) >= 2 or (len(words) == 1 and "-" in words[0])) and " ".join(words) not in out:
-            out.append(" ".join(words))
-    return out
 
 
 def _named_before(question: str, pos: int) -> bool:
@@ -298,49 +224,6 @@ def is_follow_up(question: str) -> bool:
 
 # --- the standalone question -------------------------------------------------------
 
-_IRREGULAR = dict(
-    pair.split(":")
-    for pair in """arise:arose be:was bear:bore beat:beat become:became begin:began bend:bent bet:bet bind:bound
-    bite:bit bleed:bled blow:blew break:broke bring:brought build:built burn:burnt buy:bought catch:caught
-    choose:chose come:came cost:cost creep:crept cut:cut deal:dealt dig:dug do:did draw:drew drink:drank drive:drove
-    eat:ate fall:fell feed:fed feel:felt fight:fought find:found flee:fled fly:flew forbid:forbade forget:forgot
-    forgive:forgave freeze:froze get:got give:gave go:went grow:grew hang:hung have:had hear:heard hide:hid hit:hit
-    hold:held hurt:hurt keep:kept know:knew lay:laid lead:led leave:left lend:lent let:let lie:lay light:lit
-    lose:lost make:made mean:meant meet:met overcome:overcame oversee:oversaw pay:paid put:put quit:quit read:read
-    ride:rode ring:rang rise:rose run:ran say:said see:saw seek:sought sell:sold send:sent set:set shake:shook
-    shed:shed shine:shone shoot:shot show:showed shut:shut sing:sang sink:sank sit:sat sleep:slept slide:slid
-    speak:spoke spend:spent split:split spread:spread stand:stood steal:stole stick:stuck strike:struck swear:swore
-    sweep:swept swim:swam take:took teach:taught tear:tore tell:told think:thought throw:threw undergo:underwent
-    understand:understood undertake:undertook upset:upset wake:woke wear:wore win:won withdraw:withdrew write:wrote""".split()
-)
-
-
-def _past(verb: str) -> str:
-    """The simple past of an English verb ("threaten" -> "threatened", "meet" -> "met")."""
-    v = verb.lower()
-    if v in _IRREGULAR:
-        return _IRREGULAR[v]
-    if v.endswith("e"):
-        return v + "d"
-    if re.search(r"[^aeiou]y$", v):
-        return v[:-1] + "ied"
-    if re.fullmatch(r"[^aeiou]*[aeiou][bdgklmnprt]", v):  # one syllable: "plan" -> "planned"
-        return v + v[-1] + "ed"
-    return v + "ed"
-
-
-def _third_person(verb: str) -> str:
-    """The third person singular of an English verb ("want" -> "wants")."""
-    v = verb.lower()
-    if v in ("have", "do", "go"):
-        return {"have": "has", "do": "does", "go": "goes"}[v]
-    if re.search(r"(?:s|sh|ch|x|z)$", v):
-        return v + "es"
-    if re.search(r"[^aeiou]y$", v):
-        return v[:-1] + "ies"
-    return v + "s"
-
-
 _WH_NOUN = re.compile(
     r"\b(?:what|which|how many|how much)\s+((?:[\w'’.-]+\s+){1,4}?)(" + "|".join(sorted(_AUX)) + r")\s+([^?;,]+)",
     re.I,
@@ -390,7 +273,7 @@ def subject_phrase(question: str) -> str | None:
     if aux in ("did", "does", "do"):
         if j == i or j >= len(rest) or not rest[j].isalpha() or not rest[j].islower():
             return None
-        verb = _past(rest[j]) if aux == "did" else _third_person(rest[j]) if aux == "does" else rest[j]
+        verb = past_tense(rest[j]) if aux == "did" else third_person(rest[j]) if aux == "does" else rest[j]
         return " ".join([head, *rest[:j], verb, *rest[j + 1 :]])
     if j > i:
         return " ".join([head, *rest[:j], aux, *rest[j:]])
@@ -516,30 +399,10 @@ def previous_answer_sentences(history: list[dict] | None) -> list[str]:
     for m in reversed(history):
         if m["role"] == "assistant":
             text = _MARKERS.sub("", m["content"])
-            return [s for s in re.split(r"(?<=[.!?])\s+", text) if len(s.split()) >= 4][:10]
+            return [s for s in split_sentences(text) if len(s.split()) >= 4][:10]
         if m["role"] == "user":
             return []
     return []
-
-
-@cache
-def metonyms() -> dict[str, list[str]]:
-    """Capitals and the states they stand for (assistant/data/metonyms.json)."""
-    data = json.loads(data_path("metonyms.json").read_text(encoding="utf-8"))
-    return {k: v for k, v in data.items() if not k.startswith("_")}
-
-
-def _alias_pattern():
-    names = sorted(metonyms(), key=len, reverse=True)
-    return re.compile(r"\b(" + "|".join(re.escape(n) for n in names) + r")\b")
-
-
-def expand_aliases(query: str) -> str:
-    """The query with the states its capitals stand for ("Pyongyang" ->
-    "Pyongyang (North Korea)"), so either form in a source is found."""
-    found = dict.fromkeys(m.group(1) for m in _alias_pattern().finditer(query))
-    extra = [a for name in found for a in metonyms()[name][:1] if a.lower() not in query.lower()]
-    return f"{query} ({', '.join(extra)})" if extra else query
 
 
 def alias_tokens(query: str) -> dict[str, list[set[str]]]:
@@ -547,7 +410,7 @@ def alias_tokens(query: str) -> dict[str, list[set[str]]]:
     from assistant.text.tokens import tokenize
 
     out: dict[str, list[set[str]]] = {}
-    for m in _alias_pattern().finditer(query):
+    for m in alias_pattern().finditer(query):
         key = tokenize([m.group(1)])[0]
         if len(key) != 1:
             continue

@@ -20,10 +20,11 @@ import numpy as np
 
 from assistant import prompts
 from assistant.answerers.base import AnswerRequest, AnswerResult
-from assistant.answerers.cite import instruction_like
-from assistant.answerers.condense import alias_tokens, person_names, split_context
+from assistant.answerers.condense import alias_tokens, split_context
+from assistant.answerers.instructions import instruction_like
 from assistant.answerers.kinds import KIND_WORDS, NOT_NAMES, counted_noun, has_kind, question_kind
 from assistant.retrieval.hybrid import Retriever, Unit
+from assistant.text.names import person_names
 from assistant.text.tokens import tokenize
 from assistant.types import Citation, Passage
 

@@ -1,6 +1,6 @@
 """The LLM answerer: numbered passages → prompt → model → verified citations.
 
-The model's answer is streamed sentence by sentence through `cite.Verifier`:
+The model's answer is streamed sentence by sentence through `verify.Verifier`:
 a sentence reaches the reader only once its citations were checked (kept,
 re-cited or the sentence dropped), so streaming never shows a `[n]` that
 points nowhere (RAGFlow loses citations when streaming; we verify them).
@@ -15,7 +15,9 @@ import numpy as np
 
 from assistant import prompts
 from assistant.answerers.base import AnswerRequest, AnswerResult
-from assistant.answerers.cite import REFUSAL, Verifier, flag_passages, markers, split_sentences
+from assistant.answerers.cite import REFUSAL, markers, split_sentences
+from assistant.answerers.instructions import flag_passages
+from assistant.answerers.verify import Verifier
 from assistant.errors import LLMError, ObeyedInstructions
 from assistant.llms.base import ChatModel
 

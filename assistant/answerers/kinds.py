@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from functools import cache
 
-from assistant.answerers.condense import is_place_word, metonyms
+from assistant.text.names import is_place_word, metonyms
 from assistant.text.tokens import tokenize
 
 _NUM_WORDS = r"one|two|three|four|five|six|seven|eight|nine|ten|dozen|hundred|thousand|million|billion|trillion|half|twice|double"

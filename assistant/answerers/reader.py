@@ -23,7 +23,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from assistant.answerers.base import AnswerRequest, AnswerResult
-from assistant.answerers.cite import instruction_like
 from assistant.answerers.condense import alias_tokens, split_context
 from assistant.answerers.extractive import (
     _PRONOUN_START,
@@ -38,6 +37,7 @@ from assistant.answerers.extractive import (
     refuse,
     refuse_early,
 )
+from assistant.answerers.instructions import instruction_like
 from assistant.reader.model import Reader
 from assistant.retrieval.hybrid import Retriever, Unit
 from assistant.text.tokens import tokenize
