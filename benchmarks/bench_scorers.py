@@ -42,8 +42,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from assistant.apps.train_reader import SEED, Pair, article_sentences, build_pairs, ranking_figures  # noqa: E402
 from assistant.evals import squad  # noqa: E402
-from assistant.reader.train import SEED, Pair, article_sentences, build_pairs, ranking_figures  # noqa: E402
 from assistant.text.tokens import tokenize  # noqa: E402
 
 CACHE = Path("/tmp/bench-scorers")

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from assistant.apps import train_reader as reader_train
 from assistant.evals import squad
-from assistant.reader import train as reader_train
 from assistant.reader.model import READER_DIR, Reader, get_reader
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -249,7 +249,7 @@ def cmd_eval(args) -> int:
 
 def cmd_train_reader(args) -> int:
     try:
-        from assistant.reader.train import calibrate, train
+        from assistant.apps.train_reader import calibrate, train
     except ImportError as e:  # pragma: no cover - depends on the extra
         print(f"error: training needs the [train] extra: pip install -e '.[train]' ({e})", file=sys.stderr)
         return 2
