@@ -137,6 +137,9 @@ class LLMSettings(_Section):
     openai_timeout: float = Field(30.0, gt=0)  # seconds for a whole LLM answer, retries included
     # Generation: "auto" uses the LLM when OPENAI_API_KEY or OPENAI_BASE_URL is set
     backend: Literal["auto", "offline", "llm"] = "auto"
+    # Which client talks to the model: a name of llms/base.py's PROVIDERS
+    # ("openai": OpenAI or any OpenAI-compatible server).
+    llm_provider: str = Field("openai", pattern=r"^[a-z][a-z0-9_-]*$")
     llm_model: str = Field(
         "gpt-4o-mini", validation_alias=AliasChoices("ASSISTANT_LLM_MODEL", "OPENAI_MODEL", "llm_model")
     )

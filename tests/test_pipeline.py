@@ -220,6 +220,18 @@ def test_the_chat_model_registry(tmp_path):
     with pytest.raises(SettingsError, match="unknown LLM provider 'nope'; known: openai"):
         get_chat_model(llm_settings(tmp_path), "nope")
     assert list(PROVIDERS) == ["openai"]
+    with pytest.raises(SettingsError, match="unknown LLM provider 'nope'"):
+        get_chat_model(llm_settings(tmp_path, llm_provider="nope"))
+
+
+def test_a_new_llm_provider_is_one_class_and_one_registry_line(tmp_path, monkeypatch):
+    """ASSISTANT_LLM_PROVIDER picks the provider the pipeline answers with."""
+    from assistant.llms import base
+
+    chat = FakeChat(["Seoul will invest $350 billion [1]."])
+    monkeypatch.setitem(base.PROVIDERS, "fake", lambda settings: chat)
+    a = final(list(run(llm_settings(tmp_path, llm_provider="fake"), "How much will Seoul invest?", [], engine=FakeEngine())))
+    assert chat.calls == 1 and a.backend == "llm:fake"
 
 
 def test_the_reranker_registry(tmp_path):

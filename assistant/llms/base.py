@@ -42,9 +42,10 @@ PROVIDERS: dict[str, Callable[[Settings], ChatModel]] = {
 }
 
 
-def get_chat_model(settings: Settings, provider: str = "openai") -> ChatModel:
-    """A chat model of `provider` for these settings (one per answer: it holds
-    that answer's deadline watchdog)."""
+def get_chat_model(settings: Settings, provider: str | None = None) -> ChatModel:
+    """A chat model of `provider` (default: `ASSISTANT_LLM_PROVIDER`) for these
+    settings (one per answer: it holds that answer's deadline watchdog)."""
+    provider = provider or settings.llm_provider
     try:
         factory = PROVIDERS[provider]
     except KeyError:
