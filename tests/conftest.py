@@ -1,4 +1,5 @@
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -35,3 +36,12 @@ def corpus_dir(tmp_path) -> Path:
     d = tmp_path / "corpus"
     shutil.copytree(SEEDS, d)
     return d
+
+
+def alnum(s: str) -> str:
+    return re.sub(r"[\W_]+", "", s)
+
+
+def is_subsequence(small: str, big: str) -> bool:
+    it = iter(big)
+    return all(c in it for c in small)

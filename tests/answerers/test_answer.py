@@ -8,7 +8,7 @@ from assistant import Answer, Citation, QuestionError, answer
 from assistant.answerers.condense import condense
 from assistant.answerers.instructions import strip_instructions
 
-from test_clean import alnum, is_subsequence
+from conftest import alnum, is_subsequence
 
 
 def read_source(settings, source: str) -> str:

@@ -1,20 +1,10 @@
 import random
-import re
 
 import pytest
 
 from assistant.ingest.clean import clean_text, extract_title
 
-from conftest import SEEDS
-
-
-def alnum(s: str) -> str:
-    return re.sub(r"[\W_]+", "", s)
-
-
-def is_subsequence(small: str, big: str) -> bool:
-    it = iter(big)
-    return all(c in it for c in small)
+from conftest import SEEDS, alnum, is_subsequence
 
 
 def test_entities_and_debris_are_cleaned():

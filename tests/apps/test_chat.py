@@ -19,6 +19,7 @@ from assistant.apps.chat import chat_history, escape, plain, render_answer, rend
 from assistant.errors import QuestionError
 from assistant.types import Answer, Citation, Passage
 
+from conftest import ROOT
 from servers import free_port, serve
 
 CHROMIUM = "/usr/bin/chromium"
@@ -191,7 +192,7 @@ def test_documents_cannot_inject_scripts_into_the_page(browser, tmp_path):
         "according to [the ministry](javascript:window.__pwned=2) and <img src=x onerror='window.__pwned=3'>.\n",
         encoding="utf-8",
     )
-    shutil.copy(Path(__file__).parent.parent / "seeds" / "004_b6b4be5490c3fc00.txt", corpus)
+    shutil.copy(ROOT / "seeds" / "004_b6b4be5490c3fc00.txt", corpus)
     with running_chat(corpus, tmp_path / "index") as url:
         page = browser.new_page()
         ask(page, url, "What was the zebra tariff set at?")

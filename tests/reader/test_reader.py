@@ -15,7 +15,7 @@ from assistant.apps import train_reader as reader_train
 from assistant.evals import squad
 from assistant.reader.model import READER_DIR, Reader, get_reader
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_the_model_ships_in_the_package_with_its_card():

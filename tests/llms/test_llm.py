@@ -6,11 +6,12 @@ import re
 import time
 
 import pytest
-from fake_openai import EMPTY_DELTA, KEEPALIVE, SILENCE, TRICKLE, FakeOpenAI, Reply, passage_with, sentence_of
 
 from assistant import answer, answer_stream
 from assistant.answerers.generative import build_messages
 from assistant.answerers.instructions import find_instructions, instruction_like, instruction_payloads
+
+from fake_openai import EMPTY_DELTA, KEEPALIVE, SILENCE, TRICKLE, FakeOpenAI, Reply, passage_with, sentence_of
 
 Q = "How much is Seoul expected to invest in the US?"
 FACT = "Seoul is expected to invest around US$350 billion"

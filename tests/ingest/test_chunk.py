@@ -6,8 +6,7 @@ from assistant import Settings
 from assistant.ingest.chunk import chunk_doc, split_units
 from assistant.ingest.files import load_corpus
 
-from conftest import SEEDS
-from test_clean import alnum, is_subsequence
+from conftest import SEEDS, alnum, is_subsequence
 
 
 @pytest.fixture(scope="module")
