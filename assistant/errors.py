@@ -66,3 +66,8 @@ class GoldFileError(AssistantError, ValueError):
     def __init__(self, problems: list[str]):
         self.problems = list(problems)
         super().__init__("\n".join(self.problems))
+
+
+class FileChanged(ValueError):
+    """A large corpus file changed while it was read in segments (the file is
+    skipped with this reason, and read again by the next build)."""

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from assistant.errors import CorpusError
+from assistant.errors import CorpusError, FileChanged
 from assistant.ingest.clean import CleanText, clean_text, extract_title
 from assistant.ingest.readers import check_text_head, corpus_suffixes, reader_for
 from assistant.settings import Settings
@@ -125,10 +125,6 @@ _check_head = check_text_head  # a large text file's segments are checked as a s
 
 def _not_utf8(data: bytes, at: int, pos: int) -> ValueError:
     return ValueError(f"not UTF-8 text (byte {pos}: {data[at : at + 1]!r})")
-
-
-class FileChanged(ValueError):
-    """A large file changed while it was read in segments."""
 
 
 @dataclass

@@ -32,7 +32,7 @@ def _openai(settings: Settings) -> ChatModel:
     # Imported on first use: the openai client is a heavy import.
     from assistant.llms.openai_compat import ChatClient
 
-    return ChatClient(settings)
+    return ChatClient(settings.llm)  # its own section only
 
 
 # Provider name -> factory. "openai" is any OpenAI-compatible server (OpenAI,

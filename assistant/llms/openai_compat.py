@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from functools import cache
 
 from assistant.errors import LLMError
-from assistant.settings import Settings
+from assistant.settings import LLMSettings
 
 
 def _retry_after(err) -> float | None:
@@ -148,7 +148,7 @@ class ChatClient:
     """A `ChatModel` (llms/base.py) for OpenAI or any OpenAI-compatible server;
     every failure is an `LLMError`."""
 
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: LLMSettings):
         from openai import OpenAI
 
         self.model = settings.llm_model

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.ingest import files as ingest
+from assistant.errors import FileChanged
 from assistant.ingest.files import Segments, file_digest, open_file, read_doc
 from assistant.ingest.readers import reader_for
 from assistant.settings import Settings
@@ -115,7 +115,7 @@ class ReadingSide:
                 if segs is not None:
                     try:
                         self.segmented(i, path, source, segs, stat, old is not None, more)
-                    except (OSError, ingest.FileChanged) as e:
+                    except (OSError, FileChanged) as e:
                         msg = f"skipped {source}: {e}; the next build indexes it"
                         log.warning(msg)
                         report.warnings.append(msg)
