@@ -219,17 +219,28 @@ def get_engine(settings: Settings, failed: Engine | None = None) -> Engine:
         return engine
 
 
+# Attempts of one step on a store that another process keeps changing: the
+# engine reloaded after a failure may itself be closed by another thread, or
+# meet the next rebuild starting (two rebuilds in a row with two questions
+# under way failed a second attempt on a loaded CI machine).
+STORE_ATTEMPTS = 3
+
+
 def retrying(settings: Settings, engine: Engine, step: Callable[[Engine], T]) -> tuple[Engine, T]:
     """(engine, step(engine)); when the store fails under it (another process
-    rebuilt or changed the index), once more on the index loaded again."""
-    try:
-        return engine, step(engine)
-    except IndexConfigError:
-        raise
-    except IndexStoreError as e:
-        log.warning("%s; loading the index again", e)
-        engine = get_engine(settings, failed=engine)
-        return engine, step(engine)
+    rebuilt or changed the index), again on the index loaded again, up to
+    STORE_ATTEMPTS times in all."""
+    for attempt in range(1, STORE_ATTEMPTS + 1):
+        try:
+            return engine, step(engine)
+        except IndexConfigError:
+            raise
+        except IndexStoreError as e:
+            if attempt == STORE_ATTEMPTS:
+                raise
+            log.warning("%s; loading the index again", e)
+            engine = get_engine(settings, failed=engine)
+    raise AssertionError("unreachable")
 
 
 def reset_engines() -> None:

@@ -262,3 +262,40 @@ def test_a_new_reranker_is_one_class_and_one_registry_line(tmp_path, monkeypatch
     timings: dict = {}
     got, _, relevance = pipeline_rerank(settings(tmp_path, reranker="reverse"), "q", [a, b], [], timings)
     assert [(p.id, p.n) for p in got] == [("b", 1), ("a", 2)] and relevance is None and "rerank_ms" in timings
+
+
+def test_a_store_failing_under_a_question_is_tried_again_on_the_index_loaded_again(monkeypatch):
+    from assistant import engine as eng
+    from assistant.errors import IndexConfigError, IndexStoreError
+
+    loads: list = []
+    monkeypatch.setattr(eng, "get_engine", lambda settings, failed=None: loads.append(failed) or f"e{len(loads)}")
+
+    def failing(times: int):
+        calls: list = []
+
+        def step(engine):
+            calls.append(engine)
+            if len(calls) <= times:
+                raise IndexStoreError("rebuilt by another process")
+            return "answered"
+
+        return step, calls
+
+    step, calls = failing(2)
+    assert eng.retrying(None, "e0", step) == ("e2", "answered")
+    assert calls == ["e0", "e1", "e2"] and loads == ["e0", "e1"]
+
+    loads.clear()
+    step, calls = failing(eng.STORE_ATTEMPTS)
+    with pytest.raises(IndexStoreError):
+        eng.retrying(None, "e0", step)
+    assert len(calls) == eng.STORE_ATTEMPTS
+
+    def misconfigured(engine):
+        raise IndexConfigError("wrong dimension")
+
+    loads.clear()
+    with pytest.raises(IndexConfigError):
+        eng.retrying(None, "e0", misconfigured)
+    assert loads == []  # a setting is wrong: loading again would not help
