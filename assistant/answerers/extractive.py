@@ -25,6 +25,7 @@ from assistant.answerers.instructions import instruction_like
 from assistant.answerers.kinds import KIND_WORDS, NOT_NAMES, counted_noun, has_kind, question_kind
 from assistant.retrieval.hybrid import Retriever, Unit
 from assistant.text.names import person_names
+from assistant.text.sentences import sentence_spans
 from assistant.text.tokens import tokenize
 from assistant.types import Citation, Passage
 
@@ -260,6 +261,13 @@ class RulesAnswerer:
         yield AnswerResult(text, citations, refused, debug)
 
 
+def _cut_short(unit: str, following: str) -> bool:
+    """Whether `unit` ends at a full stop that is not a sentence's end, the
+    next unit `following` being the rest of the sentence."""
+    joined = f"{unit.rstrip()} {following.lstrip()}"
+    return unit.rstrip().endswith(".") and len(sentence_spans(joined)) == 1
+
+
 def cited_answer(chosen: list[tuple[Unit, float]], by_key: dict) -> tuple[str, list[Citation]]:
     """The answer text quoting the chosen sentence units, each cited [n] by
     its exact span (`by_key`: (source, index) -> unit, for the sentence
@@ -272,6 +280,13 @@ def cited_answer(chosen: list[tuple[Unit, float]], by_key: dict) -> tuple[str, l
         said = [u.text]
         if _PRONOUN_START.match(u.text) and prev is not None and not prev.heading:
             start, text, said = prev.start, f"{prev.text} {u.text}", [prev.text, u.text]
+        # The index's units were cut by an untrained splitter that ends a
+        # sentence at an abbreviation ("... Scott Bessent and U.S." | "Trade
+        # Representative ..."): quote the rest of the sentence too.
+        nxt = by_key.get((u.source, u.index + 1))
+        if nxt is not None and not nxt.heading and _cut_short(said[-1], nxt.text):
+            end, text = nxt.end, f"{text} {nxt.text}"
+            said[-1] = f"{said[-1]} {nxt.text}"
         n = len(citations) + 1
         citations.append(
             Citation(

@@ -291,3 +291,26 @@ def test_a_refused_flag_must_be_a_boolean(seeds_settings):
             history=[{"role": "assistant", "content": "x", "refused": "no"}],
             settings=seeds_settings,
         )
+
+
+def test_a_unit_cut_at_an_abbreviation_is_quoted_with_the_rest_of_its_sentence():
+    """The index's units end at "U.S." (an untrained splitter); the answer
+    quotes and cites the whole sentence, and only when it was cut short."""
+    import numpy as np
+
+    from assistant.answerers.extractive import cited_answer
+    from assistant.retrieval.hybrid import Unit
+
+    text = "Treasury Secretary Scott Bessent and U.S. Trade Representative Jamieson Greer will join. Talks start Monday."
+    cuts = [(0, 41), (42, 88), (89, len(text))]
+    units = [
+        Unit(f"u{i}", "a.txt", "A", text[s:e], s, e, False, i, np.zeros(2, dtype=np.float32), 1)
+        for i, (s, e) in enumerate(cuts)
+    ]
+    by_key = {(u.source, u.index): u for u in units}
+    answer_text, cites = cited_answer([(units[0], 0.9)], by_key)
+    assert answer_text == "Treasury Secretary Scott Bessent and U.S. Trade Representative Jamieson Greer will join [1]."
+    assert (cites[0].start, cites[0].end) == (0, 88) and text[0:88] == cites[0].text
+    # A unit that ends its sentence is quoted alone.
+    answer_text, cites = cited_answer([(units[1], 0.9)], by_key)
+    assert answer_text == "Trade Representative Jamieson Greer will join [1]." and cites[0].end == 88
