@@ -232,14 +232,7 @@ def offline_answer(
     for s in typed[1:]:
         if len(chosen) >= limit or s.score < best.score * ratio:
             break
-        if any(float(s.unit.vector @ c.unit.vector) > MAX_DUP_SIM for c in chosen):
-            continue
-        if any(
-            c.unit.source == s.unit.source
-            and abs(c.unit.index - s.unit.index) <= 1
-            and _PRONOUN_START.match(s.unit.text)
-            for c in chosen
-        ):
+        if repeats(s.unit, [c.unit for c in chosen]):
             continue
         chosen.append(s)
 
@@ -259,6 +252,16 @@ class RulesAnswerer:
         )  # fmt: skip
         yield text
         yield AnswerResult(text, citations, refused, debug)
+
+
+def repeats(unit: Unit, chosen: list[Unit]) -> bool:
+    """Whether a further sentence would say again what a chosen one says:
+    nearly the same meaning, or a "He"/"This" sentence next to a chosen one
+    (which `cited_answer` quotes with the sentence before it)."""
+    return any(float(unit.vector @ c.vector) > MAX_DUP_SIM for c in chosen) or any(
+        c.source == unit.source and abs(c.index - unit.index) <= 1 and _PRONOUN_START.match(unit.text)
+        for c in chosen
+    )
 
 
 def _cut_short(unit: str, following: str) -> bool:

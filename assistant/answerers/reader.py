@@ -25,10 +25,8 @@ import numpy as np
 from assistant.answerers.base import AnswerRequest, AnswerResult
 from assistant.answerers.condense import alias_tokens, split_context
 from assistant.answerers.extractive import (
-    _PRONOUN_START,
     CARRIED_WEIGHT,
     IDF_POWER,
-    MAX_DUP_SIM,
     REPEAT_SIM,
     W_LEX,
     W_PASSAGE,
@@ -36,6 +34,7 @@ from assistant.answerers.extractive import (
     cited_answer,
     refuse,
     refuse_early,
+    repeats,
 )
 from assistant.answerers.instructions import instruction_like
 from assistant.reader.model import Reader
@@ -145,14 +144,7 @@ def reader_answer(
     for s in scored[1:]:
         if len(chosen) >= max_sentences or s.prob < max(threshold, KEEP_RATIO * best.prob):
             break
-        if any(float(s.unit.vector @ c.unit.vector) > MAX_DUP_SIM for c in chosen):
-            continue
-        if any(
-            c.unit.source == s.unit.source
-            and abs(c.unit.index - s.unit.index) <= 1
-            and _PRONOUN_START.match(s.unit.text)
-            for c in chosen
-        ):
+        if repeats(s.unit, [c.unit for c in chosen]):
             continue
         chosen.append(s)
     # Read in the order the sources tell it when they come from one document.
