@@ -164,21 +164,28 @@ def check_gold(gold: list[dict], settings: Settings | None = None) -> None:
         raise GoldFileError(problems)
 
 
+def read_eval_file(path: Path, what: str, encoding: str = "utf-8") -> str:
+    """The text of an eval input file (`what` names it in messages); a
+    GoldFileError of one line when it is missing, a folder, unreadable or
+    not UTF-8."""
+    try:
+        return path.read_bytes().decode(encoding)
+    except FileNotFoundError:
+        raise GoldFileError([f"{what} not found: {path}"]) from None
+    except IsADirectoryError:
+        raise GoldFileError([f"{what} is a folder, not a file: {path}"]) from None
+    except OSError as e:
+        raise GoldFileError([f"cannot read {what} {path}: {e.strerror or e}"]) from None
+    except UnicodeDecodeError as e:
+        raise GoldFileError([f"{what} is not UTF-8 text: {path} (byte {e.start})"]) from None
+
+
 def load_gold(path: Path, settings: Settings | None = None) -> list[dict]:
     """Read and validate a gold set (JSONL, see evals/README.md); raise
     GoldFileError with one line per problem (bad JSON, fields, duplicate ids,
     and with `settings`, files missing from the corpus)."""
     path = Path(path)
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except FileNotFoundError:
-        raise GoldFileError([f"gold set not found: {path}"]) from None
-    except IsADirectoryError:
-        raise GoldFileError([f"gold set is a folder, not a file: {path}"]) from None
-    except OSError as e:
-        raise GoldFileError([f"cannot read gold set {path}: {e.strerror or e}"]) from None
-    except UnicodeDecodeError as e:
-        raise GoldFileError([f"gold set is not UTF-8 text: {path} (byte {e.start})"]) from None
+    text = read_eval_file(path, "gold set", "utf-8-sig")
     records: list[tuple[str, object]] = []
     for i, line in enumerate(text.splitlines(), 1):
         if line.strip():

@@ -33,6 +33,7 @@ from pathlib import Path
 
 from assistant.errors import GoldFileError
 from assistant.evals import squad
+from assistant.evals.gold import read_eval_file
 
 DEFAULT_FILE = "evals/squad/squad2-10-articles.json"
 SEED = 13  # of `--squad-sample`: the same file, articles and N give the same questions
@@ -234,17 +235,9 @@ def check_file(path: str | Path) -> str:
     sha256. Raises GoldFileError with one line: where the file is, its first
     problem and how many more there are."""
     path = Path(path)
+    text = read_eval_file(path, "SQuAD file")
     try:
-        raw = path.read_bytes()
-        data = json.loads(raw.decode("utf-8"))
-    except FileNotFoundError:
-        raise GoldFileError([f"SQuAD file not found: {path}"]) from None
-    except IsADirectoryError:
-        raise GoldFileError([f"SQuAD file is a folder, not a file: {path}"]) from None
-    except OSError as e:
-        raise GoldFileError([f"cannot read SQuAD file {path}: {e.strerror or e}"]) from None
-    except UnicodeDecodeError as e:
-        raise GoldFileError([f"SQuAD file is not UTF-8 text: {path} (byte {e.start})"]) from None
+        data = json.loads(text)
     except ValueError as e:
         raise GoldFileError([f"{path}: not a SQuAD-format JSON file (not JSON: {e})"]) from None
     problems = _problems(data)
@@ -253,7 +246,7 @@ def check_file(path: str | Path) -> str:
         raise GoldFileError([f"{path}: not a SQuAD-format file: {problems[0]}{more}"])
     import hashlib
 
-    return hashlib.sha256(raw).hexdigest()
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()  # the bytes read (valid UTF-8 round-trips)
 
 
 def select(articles: list[squad.Article], which: str = "held-out") -> tuple[list[squad.Article], str]:
