@@ -67,6 +67,10 @@ class IndexSettings(_Section):
     chunk_overlap: int = Field(40, ge=0, le=512)
     # Longest sentence unit embedded on its own; longer sentences are split.
     unit_max_tokens: int = Field(96, ge=16, le=256)
+    # A file larger than this (MB) is skipped with a reason, and reading one
+    # file (PDF, Word, HTML) may take at most read_timeout seconds.
+    max_file_mb: float = Field(200.0, gt=0)
+    read_timeout: float = Field(120.0, gt=0)
 
 
 class ChromaSettings(_Section):
@@ -161,6 +165,12 @@ class ChatSettings(_Section):
     chat_port: int = Field(7860, ge=1, le=65535)
     chat_auth: str | None = None
     chat_share: bool = False
+    # Saved conversations (SQLite); unset: index_dir/conversations.sqlite3.
+    chat_db: Path | None = None
+    # Where files uploaded in the page are stored: a folder inside the corpus
+    # ("" is the corpus folder itself), and the largest file taken (MB).
+    upload_dir: str = ""
+    upload_max_mb: float = Field(50.0, gt=0)
 
     @field_validator("chat_auth")
     @classmethod

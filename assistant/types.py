@@ -19,6 +19,9 @@ class Passage:
     `flags` marks what a reader should know about it: "instructions" when it
     holds text addressed to the assistant (a prompt injection), which was not
     followed and is not evidence (set when an LLM answers).
+    For a document that is not plain text (PDF, Word, HTML) the offsets index
+    the text extracted from it, which the index keeps; `page` is the 1-based
+    page the passage starts on (PDF), None where a format has no pages.
     """
 
     n: int
@@ -32,6 +35,7 @@ class Passage:
     chunk: int = 0
     scores: dict[str, float] = field(default_factory=dict)
     flags: list[str] = field(default_factory=list)
+    page: int | None = None
 
 
 @dataclass
@@ -40,7 +44,8 @@ class Citation:
 
     `text` is the quoted sentence (cleaned); `start`/`end` are offsets of that
     sentence in the original file `source`; `passage` is the 1-based number of
-    the retrieved `Passage` it lies in.
+    the retrieved `Passage` it lies in. `page` is the 1-based page the
+    sentence starts on (PDF), None where a format has no pages.
     """
 
     n: int
@@ -51,6 +56,7 @@ class Citation:
     end: int
     passage: int = 0
     score: float = 0.0
+    page: int | None = None
 
 
 @dataclass
