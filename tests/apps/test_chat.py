@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.apps.chat import chat_history, escape, plain, render_answer, render_error, render_sources
+from assistant.apps.chat_render import chat_history, escape, plain, render_answer, render_error, render_sources
 from assistant.errors import QuestionError
 from assistant.types import Answer, Citation, Passage
 
