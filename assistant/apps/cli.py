@@ -18,7 +18,7 @@ import sys
 import traceback
 from pathlib import Path
 
-from assistant.errors import AssistantError, SettingsError
+from assistant.errors import AssistantError, CorpusError, SettingsError
 from assistant.resources import data_path, offline_env
 
 # Settings the command line sets, and the option that sets each.
@@ -96,6 +96,9 @@ def cmd_ask(args) -> int:
     if args.question:  # a bad question is told before the index is looked at
         clean_question(" ".join(args.question), _resolve(dict(opts)).max_question_chars)
     status = index_status(**opts)
+    corpus = _resolve(dict(opts)).corpus
+    if status != "ready" and not Path(corpus).is_dir():  # said before "building it now", which would not happen
+        raise CorpusError(f"Corpus folder not found: {corpus}")
     if status != "ready":
         print(f"(the index is {status}: building it now, this takes a few seconds)", file=sys.stderr)
     if args.question:
@@ -106,6 +109,8 @@ def cmd_ask(args) -> int:
     # question check rejects, instead of an UnicodeDecodeError ending the session.
     if hasattr(sys.stdin, "reconfigure"):
         sys.stdin.reconfigure(errors="surrogateescape")
+    if sys.stdin.isatty():
+        import readline  # noqa: F401  (input() then has line editing and Up for history)
     history: list[dict] = []
     print("Ask a question about the corpus (empty line or Ctrl-D to quit, /new to start over).")
     while True:
@@ -264,9 +269,9 @@ def cmd_train_reader(args) -> int:
 
 def _store_options(p: argparse.ArgumentParser, corpus_help: str | None = None) -> None:
     """The options every subcommand shares: which corpus, which index."""
-    p.add_argument("--corpus", help=corpus_help)
+    p.add_argument("--corpus", help=corpus_help or "folder of documents (default: seeds/)")
     p.add_argument("--chroma-url", help="a Chroma server (http://host:port) instead of the embedded store")
-    p.add_argument("--index-dir", help="where the index lives (default: index/)" if corpus_help else None)
+    p.add_argument("--index-dir", help="where the index lives (default: index/)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -277,13 +282,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     pi = sub.add_parser("index", help="index the corpus (skips unchanged files)")
-    _store_options(pi, "folder of .txt/.md files (default: seeds/)")
+    _store_options(pi, "folder of documents: .txt, .md and every format a reader takes (default: seeds/)")
     pi.add_argument("--rebuild", action="store_true", help="drop the index and build it anew")
     pi.add_argument("-q", "--quiet", action="store_true")
     pi.set_defaults(func=cmd_index)
 
     pa = sub.add_parser("ask", help="answer a question (no question: interactive)")
-    pa.add_argument("question", nargs="*")
+    pa.add_argument("question", nargs="*", help="the question (none: ask interactively, with the conversation kept)")
     pa.add_argument("--json", action="store_true", help="print the Answer as JSON")
     pa.add_argument("--top-k", type=int, help="passages to retrieve")
     _store_options(pa)
