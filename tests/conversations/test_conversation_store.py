@@ -10,12 +10,13 @@ import threading
 from dataclasses import replace
 
 import pytest
-from saved import refusal, seed_answers
 
 from assistant.conversations import Conversation, ConversationStore, Summary, db_path
 from assistant.conversations.store import SCHEMA_VERSION, TITLE_MAX
 from assistant.errors import AssistantError, ConversationError
 from assistant.settings import Settings
+
+from saved import refusal, seed_answers
 
 
 @pytest.fixture
