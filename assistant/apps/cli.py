@@ -1,9 +1,10 @@
-"""Command line: `assistant index`, `assistant ask`, `assistant chat`, `assistant eval`.
+"""Command line: `assistant index`, `assistant ask`, `assistant chat`, `assistant eval`, `assistant feedback`.
 
 assistant index [--corpus DIR] [--index-dir DIR] [--rebuild]
 assistant ask "QUESTION" [--json] [--top-k N]
 assistant ask                 # interactive: follow-up questions keep context
 assistant eval [--gold FILE] [--squad FILE [--squad-sample N]] [--baseline FILE [--update-baseline]]
+assistant feedback export [--out PATH] [--rating down|up|all]
 """
 
 from __future__ import annotations
@@ -252,6 +253,23 @@ def cmd_eval(args) -> int:
     return 0
 
 
+def cmd_feedback(args) -> int:
+    from assistant.conversations.export import candidates, write_jsonl
+    from assistant.settings import get_settings, override
+
+    settings = override(get_settings(), _options(args), _FLAGS)
+    items = candidates(settings, args.rating, args.user)
+    write_jsonl(items, args.out)
+    up = sum(item["feedback"]["rating"] == "up" for item in items)
+    where = f" to {args.out}" if args.out and args.out != "-" else ""
+    print(
+        f"{len(items)} rated turns exported{where} ({up} up, {len(items) - up} down); review each, "
+        'fill in what is missing and delete "needs_review" before adding it to evals/gold.jsonl',
+        file=sys.stderr,
+    )
+    return 0
+
+
 def cmd_train_reader(args) -> int:
     try:
         from assistant.apps.train_reader import calibrate, train
@@ -326,6 +344,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--squad-seed", type=int, default=SQUAD_SEED, metavar="S", help=f"seed of --squad-sample (default {SQUAD_SEED})"
     )
     pe.set_defaults(func=cmd_eval)
+
+    pf = sub.add_parser("feedback", help="the thumbs up/down of the chat page")
+    pfe = pf.add_subparsers(dest="action", required=True).add_parser(
+        "export", help="write the rated answers as gold-set candidates (JSONL, see evals/README.md)"
+    )
+    pfe.add_argument("--out", help="file to write (default: stdout)")
+    pfe.add_argument("--rating", choices=["down", "up", "all"], default="all")
+    pfe.add_argument("--user", help="only this user's (the login of the chat page; default: every user)")
+    pfe.add_argument("--corpus", help="the corpus the evidence quotes are read from (default: seeds/)")
+    pfe.add_argument("--index-dir", help="where the conversations database is, unless ASSISTANT_CHAT_DB says")
+    pfe.set_defaults(func=cmd_feedback)
 
     pt = sub.add_parser("train-reader", help="retrain the reader model (needs the [train] extra; ~45 min on 2 cores)")
     pt.add_argument("--out", default=str(data_path("reader")), help="model folder")
