@@ -16,11 +16,15 @@ from pathlib import Path
 
 from assistant.ingest.base import DocumentReader
 
+STARTUP_SECONDS = 60
 _lock = threading.Lock()  # one read at a time goes to the process
 _worker: tuple | None = None  # (process, connection)
 
 
 def _serve(conn) -> None:
+    import assistant.ingest.readers  # noqa: F401  (the readers' modules, before the clock starts)
+
+    conn.send(("ready", None))
     while True:
         try:
             reader, data, path = conn.recv()
@@ -40,6 +44,15 @@ def _start():
     proc = ctx.Process(target=_serve, args=(child,), name="assistant-reader", daemon=True)
     proc.start()
     child.close()
+    # The time limit is for reading, not for starting Python (slow on a busy machine).
+    if not parent.poll(STARTUP_SECONDS):
+        proc.kill()
+        raise ValueError(f"the reading process did not start within {STARTUP_SECONDS} s")
+    try:
+        parent.recv()
+    except EOFError:
+        proc.kill()
+        raise ValueError("the reading process failed to start") from None
     return proc, parent
 
 
@@ -77,7 +90,7 @@ def read_text(reader: DocumentReader, data: bytes, path: Path, timeout: float) -
                 conn.send((reader, data, Path(path)))
                 if not conn.poll(timeout):
                     _stop()
-                    raise ValueError(f"reading it took longer than {timeout:g} s (read_timeout); skipped")
+                    raise ValueError(f"reading it took longer than {timeout:g} s (the read_timeout setting)")
                 status, value = conn.recv()
                 break
             except (EOFError, BrokenPipeError, ConnectionResetError, OSError):

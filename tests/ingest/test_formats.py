@@ -173,7 +173,7 @@ def test_a_read_longer_than_read_timeout_is_abandoned(tmp_path, monkeypatch):
     t = time.perf_counter()
     docs, warnings = load_corpus(Settings(corpus=corpus, read_timeout=2))
     assert time.perf_counter() - t < 20
-    assert warnings == ["skipped stuck.slow: reading it took longer than 2 s (read_timeout); skipped"]
+    assert warnings == ["skipped stuck.slow: reading it took longer than 2 s (the read_timeout setting)"]
     assert [d.source for d in docs] == ["a.pdf"]  # the next file is read in a fresh process
     isolate.stop()
 
