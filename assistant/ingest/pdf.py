@@ -110,7 +110,8 @@ class PdfReader:
             text = _flow(lines, width)
             if parts:  # between pages: a paragraph that goes on, or a new one
                 prev = raw[k - 1][-1] if raw[k - 1] else ""
-                sep = " " if prev and len(prev) >= 0.8 * width and text[:1].islower() else "\n"
+                goes_on = text[:1].islower() or not prev.rstrip().endswith((".", "!", "?", ":", '"', "”"))
+                sep = " " if prev and len(prev) >= 0.8 * width and goes_on else "\n"
                 parts.append(sep)
                 at += 1
             pages.append(at)

@@ -37,7 +37,7 @@ def make_pdf(pages: list[str], password: str | None = None) -> bytes:
     import pypdf
 
     writer = pypdf.PdfWriter(clone_from=pypdf.PdfReader(io.BytesIO(data)))
-    writer.encrypt(user_password=password, owner_password=password, algorithm="AES-128")
+    writer.encrypt(user_password=password, owner_password=password, algorithm="RC4-128")  # pure Python: no crypto library
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue()
