@@ -1,12 +1,13 @@
 """PDF files, read with pypdfium2 (Google's PDFium, the engine of Chrome's
 PDF viewer). Chosen by measurement (`benchmarks/bench_readers.py`,
-2026-11-26, 2 cores): on PDFs written from Wikipedia prose and on the two
-PDFs Debian ships, pypdf 7.1.0, pdfminer.six and pypdfium2 gave the same
-words (recall 0.999-1.000 against what was written; 0.97-0.995 agreement
-with each other on the Debian files), and pypdfium2 read them 15-40 times
-faster (a 20-page PDF in 33 ms against 263 ms for pypdf and 1.4 s for
-pdfminer.six). It is one wheel with no Python dependencies, and it marks
-words hyphenated at a line end, so they are joined again here."""
+2026-11-26, 2 shared cores, two runs): on PDFs written from Wikipedia prose
+and on the two PDFs Debian ships, pypdf 7.1.0, pdfminer.six and pypdfium2
+gave the same words (recall 0.999-1.000 of what was written; 0.97-0.995
+agreement with each other on the Debian files), and pypdfium2 read them
+4-24 times faster (a 20-page PDF in 33-148 ms against 263-524 ms for pypdf
+and 1.4-2.1 s for pdfminer.six). It is one wheel with no Python
+dependencies, and it marks words hyphenated at a line end, so they are
+joined again here."""
 
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
 """Word files (.docx), read with python-docx. Chosen by measurement
 (`benchmarks/bench_readers.py`, 2026-11-26): python-docx, docx2python and
 mammoth all gave every word of a Word file written from a Wikipedia article
-(recall 1.000, no noise); python-docx and docx2python in ~20-26 ms, mammoth
-(which converts to HTML first) in ~300 ms. python-docx is the most used and
+(recall 1.000, no noise); python-docx and docx2python in 14-30 ms, mammoth
+(which converts to HTML first) in ~290 ms. python-docx is the most used and
 maintained of them and needs only lxml; it also walks the body in order,
 tables included, so text keeps the order it has in the document."""
 
