@@ -214,7 +214,8 @@ def test_answers_cite_the_extracted_text_exactly_with_the_page(formats_settings,
     text = source_text(source, settings=formats_settings)
     assert " ".join(text[c.start : c.end].split()) == c.text
     p = a.passages[c.passage - 1]
-    assert p.start <= c.start and c.end <= p.end and p.page is not None if page else p.page is None
+    assert p.source == source and p.start <= c.start and c.end <= p.end
+    assert (p.page is not None and p.page <= page) if page else p.page is None
     shown = a.format()
     assert (f"p. {page}, chars" in shown) == (page is not None)
 
@@ -236,3 +237,17 @@ def test_the_kept_text_outlives_the_file(formats_settings):
         source_text("nothing.pdf", settings=formats_settings)
     with pytest.raises(CorpusError):
         source_text("../../etc/passwd", settings=formats_settings)
+
+
+def test_only_extracted_texts_are_kept_and_they_go_with_their_file(tmp_path):
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text("The ferry to Osk leaves every Tuesday at noon.\n", encoding="utf-8")
+    (corpus / "b.docx").write_bytes(make_docx(["The Velmora town hall was built of grey granite in 1874."]))
+    settings = Settings(corpus=corpus, index_dir=tmp_path / "i")
+    build_index(settings=settings)
+    kept = list((tmp_path / "i" / "texts").glob("*.json"))
+    assert len(kept) == 1 and "granite" in kept[0].read_text(encoding="utf-8")  # not the .txt: it is its own text
+    (corpus / "b.docx").unlink()
+    build_index(settings=settings)
+    assert list((tmp_path / "i" / "texts").glob("*.json")) == []
