@@ -251,3 +251,21 @@ def test_only_extracted_texts_are_kept_and_they_go_with_their_file(tmp_path):
     (corpus / "b.docx").unlink()
     build_index(settings=settings)
     assert list((tmp_path / "i" / "texts").glob("*.json")) == []
+
+
+def test_an_llm_answer_cites_the_page_too(formats_settings):
+    from fake_openai import FakeOpenAI, Reply, passage_with
+
+    server = FakeOpenAI()
+    try:
+        server.script = [lambda r: Reply(text=f"Ferries leave Velmora for Osk every Tuesday at noon [{passage_with(r, 'Tuesday')}].")]
+        settings = formats_settings.with_options(
+            openai_base_url=server.url, openai_api_key="sk-test", llm_model="fake-model", openai_timeout=6.0
+        )
+        a = answer("When do ferries leave Velmora for Osk?", settings=settings)
+    finally:
+        server.close()
+    assert a.backend == "llm:fake-model" and a.verification["dropped"] == 0, a
+    [c] = a.citations
+    assert c.source == "velmora.pdf" and c.page == 3 and "Tuesday" in c.text
+    assert " ".join(source_text(c.source, settings=formats_settings)[c.start : c.end].split()) == c.text
