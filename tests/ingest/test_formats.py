@@ -178,6 +178,30 @@ def test_a_read_longer_than_read_timeout_is_abandoned(tmp_path, monkeypatch):
     isolate.stop()
 
 
+class CrashingReader:
+    """A reader whose parser takes the process down (a segfault in C code)."""
+
+    suffixes = (".crash",)
+    streamable = False
+    isolated = True
+
+    def read(self, data: bytes, path: Path) -> str:
+        import os
+
+        os._exit(11)
+
+
+def test_a_reader_that_crashes_its_process_costs_only_its_file(tmp_path, monkeypatch):
+    monkeypatch.setattr(readers, "READERS", [*readers.READERS, CrashingReader()])
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    (corpus / "a.crash").write_bytes(b"x")
+    (corpus / "b.pdf").write_bytes(make_pdf(PAGES))
+    docs, warnings = load_corpus(Settings(corpus=corpus))
+    assert warnings == ["skipped a.crash: the reader crashed on it"]
+    assert [d.source for d in docs] == ["b.pdf"] and docs[0].pages is not None
+
+
 # -- indexed, answered, cited -------------------------------------------------
 @pytest.fixture(scope="module")
 def formats_settings(tmp_path_factory) -> Settings:
