@@ -36,7 +36,7 @@ LAYERS: list[set[str]] = [
     {"llms"},
     {"answerers"},
     {"engine", "pipeline"},
-    {"api", "__init__"},
+    {"api", "library", "__init__"},
     {"evals"},
     {"apps"},
 ]
