@@ -36,7 +36,7 @@ LAYERS: list[set[str]] = [
     {"llms"},
     {"answerers"},
     {"engine", "pipeline"},
-    {"api", "library", "__init__"},
+    {"api", "library", "examples", "__init__"},
     {"evals"},
     {"apps"},
 ]
