@@ -53,7 +53,18 @@ _PASSIVE = re.compile(
     rf"introduced|signed|announced|elected|discovered|invented|designed|produced|written|composed|held)\b[^.;]*?\b{_DATE}"
 )
 _ACTIVE = re.compile(
-    rf"^(?P<subj>[^,;:()]{{3,60}}?)\s+(?P<verb>[a-z]+ed|began|began|rose|fell|won|left|met|struck|took)\s+[^.;]*?\b{_DATE}"
+    rf"^(?P<subj>[^,;:()]{{3,60}}?)\s+(?P<verb>[a-z]+ed|began|rose|fell|won|left|met|struck|took|came|became)"
+    rf"(?P<obj>(?:\s+[^\s,;.()]+){{0,6}}?)\s+{_DATE}"
+)
+# Verbs that make a question without an object ("When did the museum open?").
+_INTRANSITIVE = set(
+    """open close begin start end die arrive return occur happen collapse retire marry graduate resign erupt strike
+    fall rise win leave meet come become launch debut premiere""".split()
+)
+# Words a subject cannot start with: the sentence is a fragment or opens with a clause.
+_NOT_SUBJECT = set(
+    """though although however after before while since because also then in on at by for with as if but and or so
+    yet from to of into during under over about than""".split()
 )
 _HAS = re.compile(
     r"^(?P<subj>[^,;:()]{3,60}?)\s+(?P<verb>has|had|have|holds|held|contains|contained|employs|employed)\s+"
@@ -89,12 +100,14 @@ def _words(text: str) -> list[str]:
     return re.findall(r"[\w’'-]+", text)
 
 
-def _subject(raw: str, proper: set[str]) -> str | None:
+def _subject(raw: str, lower: set[str]) -> str | None:
     """The subject words of a sentence as they read inside a question ("The
     Quillmoor museum" -> "the Quillmoor museum"), None for a pronoun, a
     clause or a long phrase."""
     words = raw.split()
-    if (
+    if not words or not (words[0][0].isupper() or words[0][0].isdigit()) or words[0].lower() in _NOT_SUBJECT:
+        return None
+    if words[0].lower().endswith("ly") or (
         not 1 <= len(words) <= 6
         or words[0].lower() in _PRONOUN
         or any(w.lower() in ("and", "or", "but", "which", "who", "that", "if", "when") for w in words[1:])
@@ -105,8 +118,8 @@ def _subject(raw: str, proper: set[str]) -> str | None:
     first = words[0]
     if first.lower() in ("the", "a", "an"):
         words[0] = first.lower()
-    elif first not in proper and not any(c.isupper() for c in first[1:]) and len(words) > 1:
-        words[0] = first.lower()  # "Solar energy is..." -> "solar energy"
+    elif first.lower() in lower and not any(c.isupper() for c in first[1:]) and len(words) > 1:
+        words[0] = first.lower()  # "Solar energy is..." -> "solar energy" (written so elsewhere)
     return " ".join(words)
 
 
@@ -138,7 +151,8 @@ def candidates_of(
     for name in person_names(s):
         at = s.find(name)
         before = [w.lower().rstrip(".") for w in _words(s[max(0, at - 40) : at])][-3:]
-        if len(name.split()) >= 2 and any(w in _OFFICE for w in before):
+        whole = len(name.split()) >= 2 and len(name.split()[-1]) >= 2 and name in s  # not "Destiny's Child"
+        if whole and any(w in _OFFICE for w in before):
             yield make(f"Who is {name}?")
     m = _INTRO.match(s)
     if m and m.group("name") in person_names(m.group("name")):
@@ -147,15 +161,15 @@ def candidates_of(
         m = pattern.match(s)
         if not m:
             continue
-        subj = _subject(m.group("subj"), proper)
+        subj = _subject(m.group("subj"), vocab)
         if subj is None:
             continue
         if pattern is _PASSIVE:
             yield make(f"When {m.group('be')} {subj} {m.group('verb')}?")
         elif pattern is _ACTIVE:
-            base = _base(m.group("verb"), vocab)
-            if base:
-                yield make(f"When did {subj} {base}?")
+            base, obj = _base(m.group("verb"), vocab), m.group("obj").strip()
+            if base and (obj or base in _INTRANSITIVE) and not re.search(r"\d", obj):
+                yield make(f"When did {subj} {base}{' ' + obj if obj else ''}?")
         elif pattern is _MONEY_FUTURE:
             aux, mid = m.group("aux"), m.group("mid") or ""
             yield make(
@@ -197,7 +211,7 @@ def sentences(store) -> list[tuple[str, int, int, str]]:
 
 def candidates(rows: list[tuple[str, int, int, str]]) -> dict[str, list[Candidate]]:
     """Candidates by document, in the order of their sentences, each question once."""
-    vocab = {w.lower() for _, _, _, t in rows for w in _words(t)}
+    vocab = {w for _, _, _, t in rows for w in _words(t) if w.islower()}  # words written in lower case
     proper = set()
     for _, _, _, t in rows:  # words written with a capital inside a sentence: names
         proper.update(w for w in _words(t)[1:] if w[:1].isupper())
@@ -271,9 +285,15 @@ def example_questions(settings: Settings, n: int = 4, budget: float = 4.0) -> li
     path = Path(settings.index_dir) / CACHE
     try:
         cached = json.loads(path.read_text(encoding="utf-8"))
-        if {k: cached.get(k) for k in key} == key and isinstance(cached.get("questions"), list):
+        same = all(cached.get(k) == key[k] for k in ("version", "settings"))
+        # Fewer questions than asked for are all there were: a larger n is not asked again either.
+        if (
+            same
+            and isinstance(cached.get("questions"), list)
+            and (cached.get("n", 0) >= n or len(cached["questions"]) < cached.get("n", 0))
+        ):
             return cached["questions"][:n]
-    except (OSError, ValueError):
+    except (OSError, ValueError, AttributeError):  # none yet, or not ours
         pass
     questions, figures = choose(settings, n, budget)
     log.info("example questions: %s", figures)
