@@ -258,6 +258,8 @@ class IndexBuilder(ReadingSide):
                 n_chunks, n_units = p.totals()
                 entry = {"sha256": p.digest, "title": p.doc.title, "chunks": n_chunks, "units": n_units, **p.stat,
                          "indexed_at": time.time()}  # fmt: skip
+                if getattr(p.doc, "pages", None):  # the Documents view shows a PDF's page count
+                    entry["pages"] = len(p.doc.pages)
                 if p.whole:
                     manifest["files"][p.source] = entry
                     manifest["partial"].pop(p.source, None)

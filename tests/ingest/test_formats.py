@@ -293,3 +293,13 @@ def test_an_llm_answer_cites_the_page_too(formats_settings):
     [c] = a.citations
     assert c.source == "velmora.pdf" and c.page == 3 and "Tuesday" in c.text
     assert " ".join(source_text(c.source, settings=formats_settings)[c.start : c.end].split()) == c.text
+
+
+def test_the_documents_view_shows_pages_and_skip_reasons(formats_settings):
+    from assistant.library import documents
+
+    docs = {d.source: d for d in documents(settings=formats_settings)}
+    assert docs["velmora.pdf"].status == "indexed" and docs["velmora.pdf"].pages == len(PAGES)
+    assert docs["facts.docx"].pages is None and docs["facts.docx"].chunks >= 1
+    skipped = [d for d in docs.values() if d.status == "skipped"]
+    assert len(skipped) == 6 and all(d.problem and "\n" not in d.problem for d in skipped)
