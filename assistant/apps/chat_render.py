@@ -189,19 +189,21 @@ HEAD = """<script>
       if (tip && tip.id) a.setAttribute('aria-describedby', tip.id);
     });
   }
-  function visit(node) {
-    if (node.nodeType !== 1) return;
-    if (node.hasAttribute('aria-label')) relabel(node);
-    node.querySelectorAll('[aria-label]').forEach(relabel);
-    describe(node);
-  }
+  // Once per batch of changes: a streamed or reopened conversation makes many.
   new MutationObserver(function (records) {
+    const labelled = new Set();
     records.forEach(function (r) {
-      if (r.type === 'attributes') { relabel(r.target); return; }
-      r.addedNodes.forEach(visit);
+      if (r.type === 'attributes') { labelled.add(r.target); return; }
+      r.addedNodes.forEach(function (node) {
+        if (node.nodeType !== 1) return;
+        if (node.hasAttribute('aria-label')) labelled.add(node);
+        node.querySelectorAll('[aria-label]').forEach(function (el) { labelled.add(el); });
+        describe(node);
+      });
       const host = r.target.closest && r.target.closest('[data-who]');
-      if (host) relabel(host);
+      if (host) labelled.add(host);
     });
+    labelled.forEach(relabel);
   }).observe(document.documentElement, {subtree: true, childList: true, attributes: true, attributeFilter: ['aria-label']});
 })();
 </script>"""
