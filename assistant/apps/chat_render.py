@@ -54,6 +54,7 @@ CSS = """
 .src-panel summary, .msg-sources summary{cursor:pointer;font-weight:600}
 .src-meta{color:#4b5563;font-weight:400;font-size:12px}
 .passage{white-space:pre-wrap;margin:6px 0 2px 0}
+.msg-sources{font-size:14px;line-height:1.45}
 mark.cited{background:#ffe58a;color:#000;padding:0 1px;border-radius:2px}
 a.cite{color:#1e40af;text-decoration:underline;text-underline-offset:2px;font-weight:600;border-radius:3px}
 a.cite:hover{text-decoration-thickness:2px}
