@@ -42,11 +42,12 @@ from assistant.ingest.readers import corpus_suffixes
 from assistant.settings import Settings
 from assistant.stores.index import IndexStore, manifest_from_store
 from assistant.stores.locks import build_lock
-from assistant.stores.manifest import signature
+from assistant.stores.manifest import keep_times, signature
 from assistant.stores.opening import open_for_build
 from assistant.stores.reading import ReadingSide
 from assistant.stores.records import Batch, Pending, item_records
 from assistant.stores.report import SyncReport
+from assistant.stores.texts import keep_text, prune_texts
 
 log = logging.getLogger(__name__)
 
@@ -170,6 +171,7 @@ class IndexBuilder(ReadingSide):
         report.bm25_seconds = time.perf_counter() - t
         report.chunks = sum(f["chunks"] for f in manifest["files"].values())
         report.units = sum(f["units"] for f in manifest["files"].values())
+        prune_texts(self.index_dir, {f["sha256"] for f in manifest["files"].values()})
         if not manifest["files"]:
             store.write_manifest(manifest)
             raise CorpusError(f"No usable document in corpus folder {self.corpus}: " + "; ".join(report.warnings))
@@ -224,6 +226,8 @@ class IndexBuilder(ReadingSide):
         self.writing()
         units, heads, chunks, offset = Batch(), Batch(), Batch(), 0
         for p in group:
+            if getattr(p.doc, "extracted", False):  # the text citations index (PDF, Word, HTML)
+                keep_text(self.index_dir, p.digest, p.doc.clean.original, p.doc.pages)
             doc_vecs = vecs[offset : offset + len(p.units)]
             offset += len(p.units)
             report.tokens += sum(u.tokens for u in p.units)
@@ -252,7 +256,10 @@ class IndexBuilder(ReadingSide):
         with self.lock:
             for p in group:
                 n_chunks, n_units = p.totals()
-                entry = {"sha256": p.digest, "title": p.doc.title, "chunks": n_chunks, "units": n_units, **p.stat}
+                entry = {"sha256": p.digest, "title": p.doc.title, "chunks": n_chunks, "units": n_units, **p.stat,
+                         "indexed_at": time.time()}  # fmt: skip
+                if getattr(p.doc, "pages", None):  # the Documents view shows a PDF's page count
+                    entry["pages"] = len(p.doc.pages)
                 if p.whole:
                     manifest["files"][p.source] = entry
                     manifest["partial"].pop(p.source, None)
@@ -379,7 +386,11 @@ def refresh(settings: Settings, embedder: Embedder) -> SyncReport:
     with build_lock(Path(settings.index_dir)):
         store = IndexStore(settings, embedder.id, embedder.dim)
         token = store.server_build()
-        manifest = manifest_from_store(store, signature(settings, embedder.id))
+        try:
+            previous = store.read_manifest()
+        except IndexStoreError:
+            previous = None
+        manifest = keep_times(manifest_from_store(store, signature(settings, embedder.id)), previous)
         manifest.pop("stored")
         if not manifest["files"]:
             raise IndexStoreError(f"{store.where} holds no index yet, and corpus folder {settings.corpus} is not here")
