@@ -14,7 +14,19 @@ from __future__ import annotations
 import logging
 import uuid
 
-from assistant.apps.chat_render import CSS, HEAD, chat_history, escape, render_answer, render_error, render_sources
+from assistant.apps.chat_render import (
+    CHATBOT_KWARGS,
+    CSS,
+    HEAD,
+    TEXTBOX_KWARGS,
+    chat_history,
+    escape,
+    plain,
+    render_answer,
+    render_error,
+    render_question,
+    render_sources,
+)
 from assistant.errors import AssistantError, SettingsError
 from assistant.resources import offline_env
 from assistant.settings import Settings
@@ -54,6 +66,20 @@ def build(settings: Settings):
                 log.exception("answering %r failed", message)
             yield render_error(e), gr.skip()
 
+    class _PlainQuestions(gr.ChatInterface):
+        """The user's message is shown as the plain text it is (not Markdown/HTML)."""
+
+        def _append_message_to_history(self, message, history, role="user"):
+            if role == "user" and isinstance(message, str):
+                message = render_question(message)
+            elif role == "user" and isinstance(message, dict) and "text" in message:  # an example
+                message = {**message, "text": render_question(message["text"])}
+            return super()._append_message_to_history(message, history, role)
+
+        def _pop_last_user_message(self, history):  # Retry asks the question as typed
+            history, message = super()._pop_last_user_message(history)
+            return history, plain(message) if isinstance(message, str) else message
+
     try:
         examples = example_questions(4, settings=settings)
     except Exception:  # no index yet and the corpus is broken: no examples
@@ -65,21 +91,18 @@ def build(settings: Settings):
                 sources = gr.HTML(placeholder, render=False, elem_id="sources")
                 chatbot = gr.Chatbot(
                     height=560,
-                    latex_delimiters=[],  # "$350 billion ... $55.7" is money, not LaTeX
-                    sanitize_html=True,
-                    buttons=["copy"],
-                    elem_id="chat",
+                    **CHATBOT_KWARGS,
                     placeholder="Ask a question about the documents. Follow-up questions use the conversation.",
                 )
-                chat = gr.ChatInterface(
+                chat = _PlainQuestions(
                     respond,
                     chatbot=chatbot,
+                    textbox=gr.Textbox(**TEXTBOX_KWARGS),
                     additional_outputs=[sources],
                     examples=examples or None,
                     run_examples_on_click=True,
                     cache_examples=False,
                     concurrency_limit=2,
-                    autofocus=True,
                     fill_height=False,
                     api_visibility="undocumented",
                 )
