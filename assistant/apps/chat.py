@@ -1,25 +1,55 @@
-"""The chat page: Gradio's ChatInterface with streaming answers, `[n]` links,
-and a sources panel that shows each cited passage with the exact cited span
-highlighted (the HTML it shows is made in `chat_render`).
+"""The chat page: a conversation sidebar (saved conversations, reopened with
+their sources), the chat with a visible status while a question is answered,
+a sources panel that shows each cited passage with the exact cited span
+highlighted, thumbs up/down with a comment, and a Documents tab (upload,
+progress, the table of documents, remove). The HTML it shows is made in
+`chat_render`; conversations are `chat_conversations`, documents `chat_docs`.
 
-The page only calls the public answer functions (`answer_stream`,
-`example_questions`); all retrieval and answering lives below it. Every text
-that comes from documents or the model is escaped for both HTML and Markdown
-before it is put into the page, so a document holding `<script>` or a
-Markdown link shows as text.
+The page only calls the public functions (`answer_stream`, `library`, the
+conversation store); all retrieval and answering lives below it. Nothing slow
+runs before the page is served: the documents, the last conversation and the
+example questions are loaded by the page once it is open, and a timer follows
+changes made to the index from elsewhere (`assistant index` in a shell).
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import threading
 import uuid
 
+from assistant.apps.chat_conversations import (
+    PLACEHOLDER,
+    RATINGS,
+    SEARCHING,
+    WRITING,
+    Conversations,
+    answer_id,
+    panel_html,
+    question_html,
+    status_html,
+)
+from assistant.apps.chat_docs import build_documents_tab, list_documents, summary
 from assistant.apps.chat_render import CSS, HEAD, chat_history, escape, render_answer, render_error, render_sources
 from assistant.errors import AssistantError, SettingsError
 from assistant.resources import offline_env
-from assistant.settings import Settings
+from assistant.settings import Settings, chat_users
 
 log = logging.getLogger(__name__)
+
+POLL_SECONDS = 3.0  # how often an open page looks for a changed index
+
+# The page's own styles (the messages' styles are chat_render.CSS).
+PAGE_CSS = """
+.status{display:flex;align-items:center;gap:8px;font-style:italic;margin-top:4px}
+.status .spinner{width:12px;height:12px;border:2px solid currentColor;border-right-color:transparent;border-radius:50%;
+ display:inline-block;animation:status-spin .8s linear infinite}
+@keyframes status-spin{to{transform:rotate(360deg)}}
+@media (prefers-reduced-motion: reduce){.status .spinner{animation:none}}
+#header p{margin:0}
+#conversations label{white-space:normal}
+"""
 
 
 def backend_label(settings: Settings) -> str:
@@ -29,64 +59,294 @@ def backend_label(settings: Settings) -> str:
     return "Answers by the **offline extractive answerer** (no LLM configured): every sentence is quoted from a source."
 
 
+def header(settings: Settings, docs: list | None) -> str:
+    """The line above the chat: which documents, which answerer."""
+    what = "Documents: loading…" if docs is None else f"**Documents:** {summary(docs)} (list in the Documents tab)."
+    return f"## Ask your documents\n{what} {backend_label(settings)}"
+
+
+class Examples:
+    """Example questions per index version, computed in a thread (asking
+    candidates takes seconds, and it also loads the index, so the first
+    question is quick): the page shows them once they are there."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.lock = threading.Lock()
+        self.version: str | None = None
+        self.questions: list[str] | None = None
+        self.running = False
+
+    def get(self, version: str) -> list[str] | None:
+        """The examples of `version`, or None while they are being found."""
+        with self.lock:
+            if self.version == version and self.questions is not None:
+                return self.questions
+            if not self.running:
+                self.running = True
+                threading.Thread(target=self._find, args=(version,), name="page-examples", daemon=True).start()
+            return None
+
+    def _find(self, version: str) -> None:
+        from assistant.api import example_questions
+
+        try:
+            questions = example_questions(4, settings=self.settings)
+        except Exception:  # no index yet, a broken corpus: no examples, the page works
+            log.info("no example questions", exc_info=True)
+            questions = []
+        with self.lock:
+            self.version, self.questions, self.running = version, questions, False
+
+
+def index_version(settings: Settings) -> str:
+    from assistant.library import index_version as version
+
+    try:
+        return version(settings=settings)
+    except AssistantError:
+        return ""
+
+
+def user_of(request) -> str:
+    """Who is asking: the login name with chat_auth, else "" (everyone)."""
+    return (getattr(request, "username", None) or "") if request is not None else ""
+
+
 def build(settings: Settings):
     """The Gradio Blocks app for `settings` (not launched)."""
     offline_env()  # before gradio loads: no analytics or version check
     import gradio as gr
 
-    from assistant.api import answer_stream, example_questions
+    from assistant.api import answer_stream
 
-    placeholder = "<div class='src-panel'><p>Cited passages appear here, with the cited words highlighted.</p></div>"
+    convs = Conversations(settings)
+    examples = Examples(settings)
+    # The browser keeps which conversation it had open (localStorage), across
+    # reloads and server restarts; the key must outlive the process. The id is
+    # no secret: the store gives a user only their own conversations.
+    secret = hashlib.sha256(f"assistant-chat:{settings.corpus}".encode()).hexdigest()[:32]
 
-    def respond(message: str, history: list[dict]):
-        history = chat_history(history)
-        aid = uuid.uuid4().hex[:8]
-        shown = ""
-        try:
-            for piece in answer_stream(message, history=history, settings=settings):
-                if isinstance(piece, str):
-                    shown += piece
-                    yield escape(shown), gr.skip()
-                else:
-                    yield render_answer(piece, aid), render_sources(piece, aid)
-        except Exception as e:  # any failure is a message in the chat; the page keeps working
-            if not isinstance(e, AssistantError):
-                log.exception("answering %r failed", message)
-            yield render_error(e), gr.skip()
-
-    try:
-        examples = example_questions(4, settings=settings)
-    except Exception:  # no index yet and the corpus is broken: no examples
-        examples = []
     with gr.Blocks(title="Assistant — answers from your documents", analytics_enabled=False) as demo:
-        gr.Markdown(f"## Ask your documents\n{backend_label(settings)}")
-        with gr.Row():
-            with gr.Column(scale=3):
-                sources = gr.HTML(placeholder, render=False, elem_id="sources")
-                chatbot = gr.Chatbot(
-                    height=560,
-                    latex_delimiters=[],  # "$350 billion ... $55.7" is money, not LaTeX
-                    sanitize_html=True,
-                    buttons=["copy"],
-                    elem_id="chat",
-                    placeholder="Ask a question about the documents. Follow-up questions use the conversation.",
-                )
-                chat = gr.ChatInterface(
-                    respond,
-                    chatbot=chatbot,
-                    additional_outputs=[sources],
-                    examples=examples or None,
-                    run_examples_on_click=True,
-                    cache_examples=False,
-                    concurrency_limit=2,
-                    autofocus=True,
-                    fill_height=False,
-                    api_visibility="undocumented",
-                )
-                new = gr.Button("New conversation", elem_id="new-conversation", variant="secondary")
-            with gr.Column(scale=2):
-                sources.render()
-        new.click(lambda: ([], [], placeholder), outputs=[chat.chatbot, chat.chatbot_state, sources], queue=False)
+        cid = gr.BrowserState(None, storage_key="assistant-conversation", secret=secret)
+        turns = gr.State({})  # assistant message index -> saved turn index, for ratings
+        asked = gr.State("")  # the question being answered
+        seen = gr.State(None)  # (index version, examples) the page shows
+        rated = gr.State(None)  # (conversation, turn, rating) a comment goes with
+        with gr.Sidebar(label="Conversations", elem_id="sidebar", open=True):
+            new = gr.Button("New conversation", elem_id="new-conversation", variant="primary")
+            listing = gr.Radio(choices=[], value=None, label="Conversations", elem_id="conversations")
+            title = gr.Textbox(label="Title of this conversation", max_lines=1, elem_id="rename-title")
+            with gr.Row():
+                rename = gr.Button("Rename", elem_id="rename", size="sm")
+                delete = gr.Button("Delete…", elem_id="delete", size="sm", variant="secondary")
+            with gr.Group(visible=False, elem_id="delete-confirm") as confirm:
+                gr.Markdown("Delete this conversation? This cannot be undone.")
+                with gr.Row():
+                    yes = gr.Button("Delete it", elem_id="delete-yes", variant="stop", size="sm")
+                    no = gr.Button("Cancel", elem_id="delete-no", size="sm")
+        with gr.Row(equal_height=True):
+            head = gr.Markdown(header(settings, None), elem_id="header")
+            show_docs = gr.Button("Show the documents", elem_id="show-documents", size="sm", scale=0, min_width=160)
+        with gr.Tabs(elem_id="tabs") as tabs:
+            with gr.Tab("Chat", id="chat-tab", elem_id="chat-tab"):
+                with gr.Row():
+                    with gr.Column(scale=3):
+                        chatbot = gr.Chatbot(
+                            height=560,
+                            latex_delimiters=[],  # "$350 billion ... $55.7" is money, not LaTeX
+                            sanitize_html=True,
+                            buttons=["copy"],
+                            elem_id="chat",
+                            feedback_options=("Like", "Dislike"),
+                            placeholder="Ask a question about the documents. Follow-up questions use the conversation.",
+                        )
+                        question = gr.Textbox(
+                            label="Your question", show_label=False, placeholder="Ask a question about the documents",
+                            submit_btn=True, autofocus=True, elem_id="question", lines=1,
+                        )  # fmt: skip
+                        with gr.Group(visible=False, elem_id="feedback") as feedback:
+                            comment = gr.Textbox(
+                                label="Thanks! Add a comment to your rating (optional)", max_lines=1,
+                                elem_id="feedback-comment", submit_btn="Save",
+                            )  # fmt: skip
+                    with gr.Column(scale=2):
+                        sources = gr.HTML(PLACEHOLDER, elem_id="sources")
+            with gr.Tab("Documents", id="docs-tab", elem_id="docs-tab"):
+                table, chosen, refresh_docs = build_documents_tab(settings, gr)
+        timer = gr.Timer(POLL_SECONDS)
+
+        # -- asking -----------------------------------------------------------
+        def take(q: str, messages: list):
+            """The question shows at once, with the status, before any work."""
+            messages = list(messages or [])
+            messages += [
+                {"role": "user", "content": question_html(q)},
+                {"role": "assistant", "content": status_html(SEARCHING)},
+            ]
+            return gr.update(value="", interactive=False), messages, q, panel_html(SEARCHING), gr.update(visible=False)
+
+        def respond(q: str, messages: list, conversation: str | None, turn_of: dict, request: gr.Request):
+            user = user_of(request)
+            saved = convs.open(conversation, user)
+            # A saved conversation is read as it was saved; else what the page shows.
+            history = convs.history(saved) if saved else chat_history(messages[:-2])
+            messages = list(messages)
+            shown, final = "", None
+            try:
+                for piece in answer_stream(q, history=history, settings=settings):
+                    if isinstance(piece, str):
+                        shown += piece
+                        messages[-1] = {"role": "assistant", "content": status_html(WRITING, escape(shown))}
+                        yield messages, gr.skip(), gr.skip(), gr.skip(), gr.skip()
+                    else:
+                        final = piece
+            except Exception as e:  # any failure is a message in the chat; the page keeps working
+                if not isinstance(e, AssistantError):
+                    log.exception("answering %r failed", q)
+                messages[-1] = {"role": "assistant", "content": render_error(e)}
+                yield messages, panel_html("No sources: the question was not answered."), gr.skip(), gr.skip(), gr.skip()
+                return
+            aid, turn_of = uuid.uuid4().hex[:8], dict(turn_of or {})
+            try:
+                conversation, turn = convs.save(conversation if saved else None, q, final, user)
+                aid = answer_id(conversation, turn)
+                turn_of[len(messages) - 1] = turn
+            except AssistantError as e:  # the answer is shown all the same
+                log.warning("the answer was not saved: %s", e)
+                gr.Warning(f"This answer could not be saved: {e}")
+            messages[-1] = {"role": "assistant", "content": render_answer(final, aid)}
+            listed = gr.update(choices=convs.choices(user), value=conversation)
+            yield messages, render_sources(final, aid), conversation, turn_of, listed
+
+        asking = dict(outputs=[chatbot, sources, cid, turns, listing], concurrency_limit=2, show_progress="hidden")
+        taking = dict(outputs=[question, chatbot, asked, sources, feedback], queue=False, show_progress="hidden")
+        inputs = [asked, chatbot, cid, turns]
+        question.submit(take, [question, chatbot], **taking).then(respond, inputs, **asking).then(
+            lambda: gr.update(interactive=True), None, [question], queue=False
+        )
+
+        def take_example(messages: list, evt: gr.SelectData):
+            return take(evt.value.get("text", "") if isinstance(evt.value, dict) else str(evt.value), messages)
+
+        chatbot.example_select(take_example, [chatbot], **taking).then(respond, inputs, **asking).then(
+            lambda: gr.update(interactive=True), None, [question], queue=False
+        )
+
+        # -- ratings ----------------------------------------------------------
+        def rate(conversation: str | None, turn_of: dict, data: gr.LikeData, request: gr.Request):
+            index = data.index[0] if isinstance(data.index, (list, tuple)) else data.index
+            turn = (turn_of or {}).get(index)
+            if not conversation or turn is None:
+                gr.Warning("This answer was not saved, so it cannot be rated.")
+                return None, gr.update(visible=False)
+            value = data.liked
+            rating = 1 if value is True or value == "Like" else -1 if value is False or value == "Dislike" else 0
+            try:
+                convs.rate(conversation, turn, rating, "", user_of(request))
+            except AssistantError as e:
+                gr.Warning(str(e))
+                return None, gr.update(visible=False)
+            return (conversation, turn, rating), gr.update(visible=rating != 0)
+
+        def add_comment(target, text: str, request: gr.Request):
+            if target and text.strip():
+                try:
+                    convs.rate(*target, text.strip(), user_of(request))
+                    gr.Info("Comment saved with your rating.")
+                except AssistantError as e:
+                    gr.Warning(str(e))
+            return None, "", gr.update(visible=False)
+
+        chatbot.like(rate, [cid, turns], [rated, feedback], queue=False)
+        comment.submit(add_comment, [rated, comment], [rated, comment, feedback], queue=False)
+
+        # -- conversations ----------------------------------------------------
+        def start_over():
+            # The panel goes back to its placeholder with the chat: no stale sources.
+            return None, [], PLACEHOLDER, {}, gr.update(value=None), "", gr.update(visible=False), gr.update(visible=False)
+
+        blank = [cid, chatbot, sources, turns, listing, title, feedback, confirm]
+        new.click(start_over, None, blank, queue=False)
+        chatbot.clear(start_over, None, blank, queue=False)
+
+        def show(conversation_id: str | None, request: gr.Request):
+            user = user_of(request)
+            saved = convs.open(conversation_id, user)
+            shown = convs.shown(saved)
+            listed = gr.update(choices=convs.choices(user), value=saved.id if saved else None)
+            box = gr.update(value=shown.messages, feedback_value=shown.feedback)
+            hide = gr.update(visible=False)
+            return saved.id if saved else None, box, shown.sources, shown.turns, listed, saved.title if saved else "", hide, hide
+
+        listing.input(show, [listing], blank, show_progress="hidden")
+
+        def do_rename(conversation: str | None, text: str, request: gr.Request):
+            user = user_of(request)
+            if not conversation:
+                gr.Warning("Ask a question first: a conversation is saved with its first answer.")
+                return gr.skip()
+            try:
+                convs.rename(conversation, text, user)
+            except AssistantError as e:
+                gr.Warning(str(e))
+            return gr.update(choices=convs.choices(user), value=conversation)
+
+        rename.click(do_rename, [cid, title], [listing], queue=False)
+        title.submit(do_rename, [cid, title], [listing], queue=False)
+        delete.click(lambda c: gr.update(visible=bool(c)), [cid], [confirm], queue=False)
+        no.click(lambda: gr.update(visible=False), None, [confirm], queue=False)
+
+        def do_delete(conversation: str | None, request: gr.Request):
+            user = user_of(request)
+            if conversation:
+                try:
+                    convs.delete(conversation, user)
+                except AssistantError as e:
+                    gr.Warning(str(e))
+            cleared = list(start_over())
+            cleared[4] = gr.update(choices=convs.choices(user), value=None)
+            return tuple(cleared)
+
+        yes.click(do_delete, [cid], blank, queue=False)
+
+        # -- the documents and what follows them --------------------------------
+        show_docs.click(lambda: gr.Tabs(selected="docs-tab"), None, [tabs], queue=False)
+
+        def follow(state):
+            """Header, documents table and examples, when the index or the examples changed."""
+            version = index_version(settings)
+            found = examples.get(version)
+            now = (version, tuple(found) if found is not None else None)
+            if state is not None and tuple(state) == now:
+                return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            docs = list_documents(settings)
+            rows, choices = refresh_docs(docs)
+            shown_examples = gr.update(examples=[{"text": q} for q in found]) if found is not None else gr.skip()
+            return now, header(settings, docs), rows, choices, shown_examples
+
+        watched = [seen, head, table, chosen, chatbot]
+        timer.tick(follow, [seen], watched, show_progress="hidden", queue=False)
+
+        def load(conversation_id: str | None, request: gr.Request):
+            return show(conversation_id, request) + follow(None)
+
+        demo.load(load, [cid], blank + watched, show_progress="hidden")
+
+        # Questions through the API as the page asks them (scripts, tests); not saved.
+        def respond_api(message: str, history: list) -> str:
+            result = ""
+            try:
+                for piece in answer_stream(message, history=chat_history(history or []), settings=settings):
+                    if not isinstance(piece, str):
+                        result = render_answer(piece, uuid.uuid4().hex[:8])
+            except Exception as e:
+                if not isinstance(e, AssistantError):
+                    log.exception("answering %r failed", message)
+                result = render_error(e)
+            return result
+
+        gr.api(respond_api, api_name="respond", api_visibility="undocumented", concurrency_limit=2)
     return demo
 
 
@@ -94,10 +354,10 @@ def launch(settings: Settings, host: str = "127.0.0.1", port: int = 7860, auth: 
     offline_env()  # before gradio loads: no analytics or version check
     import gradio as gr
 
-    user, _, password = (auth or "").partition(":")
-    if auth and not (user and password):  # never a page without the login asked for
-        raise SettingsError("ASSISTANT_CHAT_AUTH (value not shown) is not valid: must be user:password")
-    creds = (user, password) if auth else None
+    try:  # never a page without the login asked for
+        creds = chat_users(auth) if auth else None
+    except ValueError:
+        raise SettingsError("ASSISTANT_CHAT_AUTH (value not shown) is not valid: must be user:password") from None
     demo = build(settings)
     theme = gr.themes.Default(font=["system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
     demo.queue(default_concurrency_limit=2).launch(
@@ -106,9 +366,10 @@ def launch(settings: Settings, host: str = "127.0.0.1", port: int = 7860, auth: 
         share=share,
         auth=creds,
         theme=theme,
-        css=CSS,
+        css=CSS + PAGE_CSS,
         head=HEAD,
         ssr_mode=False,
         footer_links=[],
         quiet=False,
+        max_file_size=f"{settings.upload_max_mb}mb",
     )
