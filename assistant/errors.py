@@ -68,6 +68,14 @@ class GoldFileError(AssistantError, ValueError):
         super().__init__("\n".join(self.problems))
 
 
+class ConversationError(AssistantError):
+    """A saved conversation that is missing or another user's, a bad rating or
+    title, or a conversations database that cannot be opened (the message
+    names its path)."""
+
+    exit_code = 5
+
+
 class FileChanged(ValueError):
     """A large corpus file changed while it was read in segments (the file is
     skipped with this reason, and read again by the next build)."""

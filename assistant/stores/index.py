@@ -236,6 +236,10 @@ def _looks_like_ours(index_dir: Path) -> bool:
         ".gitignore",
         ".gitkeep",
         "squad",  # `assistant eval --squad`: SQuAD corpora and their own indexes (see squad_eval.prepare)
+        # the chat page's saved conversations (assistant.conversations), kept by a rebuild
+        "conversations.sqlite3",
+        "conversations.sqlite3-wal",
+        "conversations.sqlite3-shm",
     }
     return all(p.name in allowed for p in index_dir.iterdir())
 

@@ -1,0 +1,408 @@
+"""Saved conversations and their feedback, in one SQLite file.
+
+The chat page calls the store from several worker threads at once, and an
+`assistant feedback export` in a shell may read it while the page writes: one
+connection per store, used under a lock, in WAL mode (readers in other
+processes never wait for the writer), with explicit `BEGIN IMMEDIATE` for
+every write so two processes never interleave a read-then-write.
+
+Every call takes `user` ("" when the page has no login) and touches only that
+user's rows: another user's conversation is, to the caller, a missing one.
+The schema version is SQLite's `user_version`, so a later change migrates
+the file in place (see `_MIGRATIONS`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from assistant.errors import ConversationError
+from assistant.types import Answer
+
+from .answers import answer_from_dict, answer_to_json
+
+TITLE_MAX = 100  # characters; a longer title is cut at a word and ends with "…"
+AUTO_TITLE = 60  # the first question, shortened, when a conversation has no title
+COMMENT_MAX = 4000
+FILE_NAME = "conversations.sqlite3"
+
+# Each entry brings the schema from the version before it to its own number.
+_MIGRATIONS: dict[int, list[str]] = {
+    1: [
+        """CREATE TABLE conversations (
+            id TEXT PRIMARY KEY, user TEXT NOT NULL, title TEXT NOT NULL,
+            created REAL NOT NULL, updated REAL NOT NULL)""",
+        "CREATE INDEX conversations_by_user ON conversations(user, updated DESC)",
+        """CREATE TABLE turns (
+            conversation TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+            idx INTEGER NOT NULL, question TEXT NOT NULL,
+            answer TEXT NOT NULL,  -- Answer.to_dict() as JSON, without debug
+            asked_at REAL NOT NULL, rating INTEGER NOT NULL DEFAULT 0,
+            comment TEXT NOT NULL DEFAULT '', rated_at REAL,
+            PRIMARY KEY (conversation, idx))""",
+        "CREATE INDEX turns_rated ON turns(rating) WHERE rating != 0",
+    ],
+}
+SCHEMA_VERSION = max(_MIGRATIONS)
+
+
+@dataclass
+class Turn:
+    index: int
+    question: str
+    answer: Answer
+    asked_at: float
+    rating: int = 0  # +1 thumbs up, -1 thumbs down, 0 none
+    comment: str = ""
+
+
+@dataclass
+class Conversation:
+    id: str
+    title: str
+    user: str
+    created: float
+    updated: float
+    turns: list[Turn] = field(default_factory=list)
+
+
+@dataclass
+class Summary:
+    id: str
+    title: str
+    created: float
+    updated: float
+    turns: int
+
+
+@dataclass
+class Feedback:
+    """One rated turn, with the conversation before it (`history`: OpenAI-style
+    messages, oldest first, each assistant message with its `refused`)."""
+
+    conversation: str
+    user: str
+    title: str
+    turn: int
+    question: str
+    answer: Answer
+    rating: int
+    comment: str
+    asked_at: float
+    rated_at: float | None
+    history: list[dict] = field(default_factory=list)
+
+
+def db_path(settings) -> Path:
+    """Where the conversations are kept: `chat_db`, else beside the index."""
+    return Path(settings.chat_db) if settings.chat_db else Path(settings.index_dir) / FILE_NAME
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]")
+
+
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def plain_line(text: str) -> str:
+    """`text` as one line of plain text: control and direction characters and
+    runs of spaces become one space; lone surrogates (bytes that were not
+    text) become U+FFFD, which SQLite can store."""
+    return " ".join(_CONTROL.sub(" ", _safe_text(text)).split())
+
+
+def shorten(text: str, limit: int) -> str:
+    """At most `limit` characters, cut at a word when one ends in its second half."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    if " " in cut[limit // 2 :]:
+        cut = cut.rsplit(" ", 1)[0]
+    return cut.rstrip(" ,;:-") + "…"
+
+
+def clean_title(title) -> str:
+    if not isinstance(title, str):
+        raise ConversationError(f"a conversation title must be text, not {type(title).__name__}")
+    return shorten(plain_line(title), TITLE_MAX)
+
+
+def _safe_text(text: str) -> str:
+    """Text SQLite can store (no lone surrogates), otherwise unchanged."""
+    return _SURROGATE.sub("\ufffd", str(text))
+
+
+class ConversationStore:
+    """The conversations of every user, in the SQLite file `path` (created
+    with its tables when missing). Safe to share between threads."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self._lock = threading.RLock()
+        self._conn = self._open()
+
+    # --- opening -------------------------------------------------------
+
+    def _fail(self, e: Exception) -> ConversationError:
+        name = getattr(e, "sqlite_errorname", "")
+        if name in ("SQLITE_NOTADB", "SQLITE_CORRUPT") or "not a database" in str(e):
+            return ConversationError(
+                f"{self.path} is not a conversations database (not SQLite, or damaged: {e}); "
+                "move it away or set ASSISTANT_CHAT_DB to another file"
+            )
+        return ConversationError(
+            f"cannot use the conversations database {self.path}: {e} "
+            "(a read-only location? set ASSISTANT_CHAT_DB to a writable file)"
+        )
+
+    def _open(self) -> sqlite3.Connection:
+        path = self.path
+        if path.is_dir():
+            raise ConversationError(f"the conversations database {path} is a folder, not a file")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise ConversationError(
+                f"cannot create the folder of the conversations database {path}: {e.strerror or e}"
+            ) from None
+        conn = None
+        try:
+            # isolation_level=None: no implicit transactions; each write says BEGIN IMMEDIATE.
+            conn = sqlite3.connect(path, timeout=10, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA busy_timeout = 10000")
+            # Reading the version reads the file's header: a file that is not
+            # SQLite fails here, before anything could be written to it.
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version < SCHEMA_VERSION:
+                self._migrate(conn)
+            elif version > SCHEMA_VERSION:
+                raise ConversationError(
+                    f"{path} was written by a newer version of the assistant (schema {version}; "
+                    f"this one reads up to {SCHEMA_VERSION})"
+                )
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")  # with WAL: durable but for the last commits on power loss
+            conn.execute("PRAGMA foreign_keys = ON")
+        except sqlite3.Error as e:
+            if conn is not None:
+                conn.close()
+            raise self._fail(e) from None
+        except ConversationError:
+            if conn is not None:
+                conn.close()
+            raise
+        return conn
+
+    def _migrate(self, conn: sqlite3.Connection) -> None:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]  # another process may have done it
+            if version == 0:
+                tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+                if tables:  # someone else's database: never add our tables to it
+                    raise ConversationError(
+                        f"{self.path} is a SQLite database of something else (tables: {', '.join(tables[:5])}); "
+                        "set ASSISTANT_CHAT_DB to another file"
+                    )
+            for v in range(version + 1, SCHEMA_VERSION + 1):
+                for statement in _MIGRATIONS[v]:
+                    conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # --- helpers ------------------------------------------------------
+
+    def _read(self, sql: str, args: tuple = ()) -> list[tuple]:
+        with self._lock:
+            try:
+                return self._conn.execute(sql, args).fetchall()
+            except sqlite3.Error as e:
+                raise self._fail(e) from None
+
+    def _write(self, work):
+        """Run `work(conn)` in one IMMEDIATE transaction; its result."""
+        with self._lock:
+            conn = self._conn
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as e:
+                raise self._fail(e) from None
+            try:
+                out = work(conn)
+                conn.execute("COMMIT")
+                return out
+            except sqlite3.Error as e:
+                conn.execute("ROLLBACK")
+                raise self._fail(e) from None
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+    @staticmethod
+    def _owned(conn, cid: str, user: str) -> tuple:
+        row = conn.execute("SELECT title FROM conversations WHERE id = ? AND user = ?", (str(cid), user)).fetchone()
+        if row is None:  # missing or another user's: the same to the caller
+            raise ConversationError(f"no such conversation: {cid}")
+        return row
+
+    # --- the API ------------------------------------------------------
+
+    def create(self, user: str = "", title: str = "") -> str:
+        """A new, empty conversation of `user`; its id (hex)."""
+        cid, now, title = uuid.uuid4().hex, time.time(), clean_title(title)
+        self._write(
+            lambda c: c.execute(
+                "INSERT INTO conversations (id, user, title, created, updated) VALUES (?, ?, ?, ?, ?)",
+                (cid, _safe_text(user), title, now, now),
+            )
+        )
+        return cid
+
+    def list(self, user: str = "") -> list[Summary]:
+        """`user`'s conversations, the most recently updated first."""
+        rows = self._read(
+            """SELECT c.id, c.title, c.created, c.updated, COUNT(t.idx) FROM conversations c
+               LEFT JOIN turns t ON t.conversation = c.id WHERE c.user = ?
+               GROUP BY c.id ORDER BY c.updated DESC, c.created DESC""",
+            (_safe_text(user),),
+        )
+        return [Summary(*r) for r in rows]
+
+    def get(self, cid: str, user: str = "") -> Conversation | None:
+        """The conversation with its turns, or None when missing or another user's."""
+        with self._lock:  # both reads see the same state
+            head = self._read(
+                "SELECT id, title, user, created, updated FROM conversations WHERE id = ? AND user = ?",
+                (str(cid), _safe_text(user)),
+            )
+            if not head:
+                return None
+            rows = self._read(
+                "SELECT idx, question, answer, asked_at, rating, comment FROM turns WHERE conversation = ? ORDER BY idx",
+                (str(cid),),
+            )
+        turns = [Turn(i, q, answer_from_dict(_loads(a), q), at, r, cm) for i, q, a, at, r, cm in rows]
+        return Conversation(*head[0], turns=turns)
+
+    def add_turn(self, cid: str, question: str, answer: Answer, user: str = "") -> int:
+        """Save a question and its answer as the next turn; the turn's index.
+        A conversation without a title takes the (shortened) question."""
+        cid = str(cid)
+        question = _safe_text(question)
+        data, now = answer_to_json(answer), time.time()
+
+        def work(c):
+            (title,) = self._owned(c, cid, _safe_text(user))
+            (n,) = c.execute("SELECT COUNT(*) FROM turns WHERE conversation = ?", (cid,)).fetchone()
+            c.execute(
+                "INSERT INTO turns (conversation, idx, question, answer, asked_at) VALUES (?, ?, ?, ?, ?)",
+                (cid, n, question, data, now),
+            )
+            title = title or shorten(plain_line(question), AUTO_TITLE)
+            c.execute("UPDATE conversations SET updated = ?, title = ? WHERE id = ?", (now, title, cid))
+            return n
+
+        return self._write(work)
+
+    def rename(self, cid: str, title: str, user: str = "") -> None:
+        cid = str(cid)
+        title = clean_title(title)
+        if not title:
+            raise ConversationError("a conversation title cannot be empty")
+
+        def work(c):
+            self._owned(c, cid, _safe_text(user))
+            c.execute("UPDATE conversations SET title = ? WHERE id = ?", (title, cid))
+
+        self._write(work)
+
+    def delete(self, cid: str, user: str = "") -> None:
+        """Delete the conversation and its turns."""
+        cid = str(cid)
+
+        def work(c):
+            self._owned(c, cid, _safe_text(user))
+            c.execute("DELETE FROM turns WHERE conversation = ?", (cid,))  # also without the foreign key pragma
+            c.execute("DELETE FROM conversations WHERE id = ?", (cid,))
+
+        self._write(work)
+
+    def rate(self, cid: str, turn: int, rating: int, comment: str = "", user: str = "") -> None:
+        """Thumbs up (+1) or down (-1) with an optional comment; 0 clears both."""
+        if isinstance(rating, bool) or rating not in (-1, 0, 1):
+            raise ConversationError(f"a rating must be +1, -1 or 0, not {rating!r}")
+        if not isinstance(comment, str):
+            raise ConversationError(f"a comment must be text, not {type(comment).__name__}")
+        cid = str(cid)
+        comment = "" if rating == 0 else _safe_text(comment).strip()[:COMMENT_MAX]
+
+        def work(c):
+            self._owned(c, cid, _safe_text(user))
+            done = c.execute(
+                "UPDATE turns SET rating = ?, comment = ?, rated_at = ? WHERE conversation = ? AND idx = ?",
+                (rating, comment, time.time() if rating else None, cid, turn),
+            )
+            if done.rowcount != 1:
+                raise ConversationError(f"conversation {cid} has no turn {turn}")
+
+        self._write(work)
+
+    def feedback(self, user: str | None = None) -> list[Feedback]:
+        """Every rated turn (of `user`, or of all users with None), oldest
+        conversation first, each with the turns before it as `history`."""
+        where, args = ("", ()) if user is None else ("AND c.user = ?", (_safe_text(user),))
+        with self._lock:
+            rated = self._read(
+                f"""SELECT c.id, c.user, c.title, t.idx, t.question, t.answer, t.rating, t.comment, t.asked_at,
+                    t.rated_at FROM turns t JOIN conversations c ON c.id = t.conversation
+                    WHERE t.rating != 0 {where} ORDER BY c.created, c.id, t.idx""",
+                args,
+            )
+            earlier: dict[str, list] = {}
+            for cid in dict.fromkeys(r[0] for r in rated):
+                earlier[cid] = self._read(
+                    "SELECT question, answer FROM turns WHERE conversation = ? ORDER BY idx", (cid,)
+                )
+        out = []
+        for cid, u, title, idx, q, a, rating, comment, asked, rated_at in rated:
+            history = []
+            for eq, ea in earlier[cid][:idx]:
+                prev = answer_from_dict(_loads(ea), eq)
+                history += [
+                    {"role": "user", "content": eq},
+                    {"role": "assistant", "content": prev.text, "refused": prev.refused},
+                ]
+            out.append(
+                Feedback(
+                    cid, u, title, idx, q, answer_from_dict(_loads(a), q), rating, comment, asked, rated_at, history
+                )
+            )
+        return out
+
+
+def _loads(text: str) -> dict:
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return {"notes": ["this saved answer could not be read"]}
+    return data if isinstance(data, dict) else {"notes": ["this saved answer could not be read"]}
