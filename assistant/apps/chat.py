@@ -12,8 +12,8 @@ example questions are loaded by the page once it is open, and a timer follows
 changes made to the index from elsewhere (`assistant index` in a shell).
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: Gradio finds gr.Request, gr.LikeData
+# and gr.SelectData parameters by their annotations, which must be real types.
 import hashlib
 import logging
 import threading
@@ -135,7 +135,10 @@ def build(settings: Settings):
         rated = gr.State(None)  # (conversation, turn, rating) a comment goes with
         with gr.Sidebar(label="Conversations", elem_id="sidebar", open=True):
             new = gr.Button("New conversation", elem_id="new-conversation", variant="primary")
-            listing = gr.Radio(choices=[], value=None, label="Conversations", elem_id="conversations")
+            listing = gr.Radio(
+                choices=[], value=None, label="Conversations", elem_id="conversations",
+                info="Saved as you ask; the newest first.",
+            )  # fmt: skip
             title = gr.Textbox(label="Title of this conversation", max_lines=1, elem_id="rename-title")
             with gr.Row():
                 rename = gr.Button("Rename", elem_id="rename", size="sm")
@@ -145,7 +148,7 @@ def build(settings: Settings):
                 with gr.Row():
                     yes = gr.Button("Delete it", elem_id="delete-yes", variant="stop", size="sm")
                     no = gr.Button("Cancel", elem_id="delete-no", size="sm")
-        with gr.Row(equal_height=True):
+        with gr.Row():
             head = gr.Markdown(header(settings, None), elem_id="header")
             show_docs = gr.Button("Show the documents", elem_id="show-documents", size="sm", scale=0, min_width=160)
         with gr.Tabs(elem_id="tabs") as tabs:
@@ -205,7 +208,13 @@ def build(settings: Settings):
                 if not isinstance(e, AssistantError):
                     log.exception("answering %r failed", q)
                 messages[-1] = {"role": "assistant", "content": render_error(e)}
-                yield messages, panel_html("No sources: the question was not answered."), gr.skip(), gr.skip(), gr.skip()
+                yield (
+                    messages,
+                    panel_html("No sources: the question was not answered."),
+                    gr.skip(),
+                    gr.skip(),
+                    gr.skip(),
+                )
                 return
             aid, turn_of = uuid.uuid4().hex[:8], dict(turn_of or {})
             try:
@@ -241,7 +250,7 @@ def build(settings: Settings):
                 gr.Warning("This answer was not saved, so it cannot be rated.")
                 return None, gr.update(visible=False)
             value = data.liked
-            rating = 1 if value is True or value == "Like" else -1 if value is False or value == "Dislike" else 0
+            rating = {True: 1, False: -1}.get(value, RATINGS.get(value, 0)) if isinstance(value, (bool, str)) else 0
             try:
                 convs.rate(conversation, turn, rating, "", user_of(request))
             except AssistantError as e:
@@ -264,7 +273,16 @@ def build(settings: Settings):
         # -- conversations ----------------------------------------------------
         def start_over():
             # The panel goes back to its placeholder with the chat: no stale sources.
-            return None, [], PLACEHOLDER, {}, gr.update(value=None), "", gr.update(visible=False), gr.update(visible=False)
+            return (
+                None,
+                [],
+                PLACEHOLDER,
+                {},
+                gr.update(value=None),
+                "",
+                gr.update(visible=False),
+                gr.update(visible=False),
+            )
 
         blank = [cid, chatbot, sources, turns, listing, title, feedback, confirm]
         new.click(start_over, None, blank, queue=False)
@@ -277,7 +295,16 @@ def build(settings: Settings):
             listed = gr.update(choices=convs.choices(user), value=saved.id if saved else None)
             box = gr.update(value=shown.messages, feedback_value=shown.feedback)
             hide = gr.update(visible=False)
-            return saved.id if saved else None, box, shown.sources, shown.turns, listed, saved.title if saved else "", hide, hide
+            return (
+                saved.id if saved else None,
+                box,
+                shown.sources,
+                shown.turns,
+                listed,
+                saved.title if saved else "",
+                hide,
+                hide,
+            )
 
         listing.input(show, [listing], blank, show_progress="hidden")
 
@@ -317,8 +344,8 @@ def build(settings: Settings):
             """Header, documents table and examples, when the index or the examples changed."""
             version = index_version(settings)
             found = examples.get(version)
-            now = (version, tuple(found) if found is not None else None)
-            if state is not None and tuple(state) == now:
+            now = [version, found]
+            if state == now:
                 return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
             docs = list_documents(settings)
             rows, choices = refresh_docs(docs)
@@ -329,9 +356,15 @@ def build(settings: Settings):
         timer.tick(follow, [seen], watched, show_progress="hidden", queue=False)
 
         def load(conversation_id: str | None, request: gr.Request):
-            return show(conversation_id, request) + follow(None)
+            opened = list(show(conversation_id, request))
+            state, line, rows, choices, shown_examples = follow(None)
+            if (
+                isinstance(shown_examples, dict) and "examples" in shown_examples
+            ):  # one update of the chat: the conversation and the examples
+                opened[1] = {**opened[1], "examples": shown_examples["examples"]}
+            return (*opened, state, line, rows, choices)
 
-        demo.load(load, [cid], blank + watched, show_progress="hidden")
+        demo.load(load, [cid], blank + [seen, head, table, chosen], show_progress="hidden")
 
         # Questions through the API as the page asks them (scripts, tests); not saved.
         def respond_api(message: str, history: list) -> str:
@@ -371,5 +404,5 @@ def launch(settings: Settings, host: str = "127.0.0.1", port: int = 7860, auth: 
         ssr_mode=False,
         footer_links=[],
         quiet=False,
-        max_file_size=f"{settings.upload_max_mb}mb",
+        max_file_size=int(settings.upload_max_mb * 1024 * 1024),  # refused in the browser, before it is sent
     )

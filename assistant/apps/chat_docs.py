@@ -8,8 +8,7 @@ event streams its progress, so questions asked meanwhile are answered from
 what is already indexed.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: Gradio finds gr.SelectData by its annotation.
 import logging
 import queue
 import threading
@@ -70,7 +69,8 @@ def list_documents(settings: Settings) -> list:
 
 def upload_lines(uploads) -> list[str]:
     """What happened to each uploaded file, one line each."""
-    return [f"{'✅' if u.ok else '❌'} **{md(u.name)}**: {md(u.message)}" for u in uploads]
+    # Words, not emoji: a browser without an emoji font shows boxes.
+    return [md(u.message) if u.ok else f"**Not added:** {md(u.message)}" for u in uploads]
 
 
 def md(text: str) -> str:
@@ -135,15 +135,15 @@ def index_with_progress(settings: Settings, every: float = 0.4):
 
 def progress_line(p: Progress) -> str:
     if p.error is not None:
-        return f"⚠️ Indexing failed: {md(str(p.error) or type(p.error).__name__)}"
+        return f"**Indexing failed:** {md(str(p.error) or type(p.error).__name__)}"
     if p.done:
         r = p.report
         added = len(r.added) + len(r.updated)
-        warned = "".join(f"\n\n⚠️ {md(w)}" for w in r.warnings)
-        return f"✅ Indexed: {added} file{'s' if added != 1 else ''} added or updated ({r.seconds:.1f} s).{warned}"
+        warned = "".join(f"\n\n**Warning:** {md(w)}" for w in r.warnings)
+        return f"**Indexed:** {added} file{'s' if added != 1 else ''} added or updated ({r.seconds:.1f} s).{warned}"
     if not p.n:
-        return "⏳ Indexing: reading the files…"
-    return f"⏳ Indexing file {min(p.i + 1, p.n)} of {p.n}: {md(Path(p.label).name if p.label else '')}"
+        return "Indexing: reading the files…"
+    return f"Indexing file {min(p.i + 1, p.n)} of {p.n}: {md(Path(p.label).name if p.label else '')}"
 
 
 def build_documents_tab(settings: Settings, gr):
@@ -171,8 +171,8 @@ def build_documents_tab(settings: Settings, gr):
         yes = gr.Button("Remove it", elem_id="remove-yes", variant="stop")
         no = gr.Button("Cancel", elem_id="remove-no")
 
-    def refresh():
-        docs = list_documents(settings)
+    def refresh(docs: list | None = None):
+        docs = list_documents(settings) if docs is None else docs
         return rows(docs), gr.update(choices=[d.source for d in docs])
 
     def add(files):
@@ -185,13 +185,13 @@ def build_documents_tab(settings: Settings, gr):
         try:
             uploads = add_documents(paths, settings=settings)
         except AssistantError as e:
-            yield None, f"❌ {md(str(e))}", gr.skip(), gr.skip()
+            yield None, f"**Not added:** {md(str(e))}", gr.skip(), gr.skip()
             return
         lines = upload_lines(uploads)
         if not any(u.ok and u.source for u in uploads):
             yield None, "\n\n".join(lines), gr.skip(), gr.skip()
             return
-        yield None, "\n\n".join(lines + ["⏳ Indexing…"]), *refresh()
+        yield None, "\n\n".join(lines + ["Indexing…"]), *refresh()
         for p in index_with_progress(settings):
             yield gr.skip(), "\n\n".join(lines + [progress_line(p)]), *(refresh() if p.done else (gr.skip(), gr.skip()))
 
@@ -211,13 +211,18 @@ def build_documents_tab(settings: Settings, gr):
             return gr.update(visible=False), gr.skip(), gr.skip(), gr.skip()
         try:
             remove_document(source, settings=settings)
-            said = f"🗑️ **{md(source)}** removed; its passages are no longer used in answers."
+            said = f"**Removed:** {md(source)}; its passages are no longer used in answers."
         except AssistantError as e:
-            said = f"❌ {md(str(e))}"
+            said = f"**Not removed:** {md(str(e))}"
         table_rows, choices = refresh()
         return gr.update(visible=False), said, table_rows, choices
 
+    def pick(evt: gr.SelectData):  # a click on a row of the table chooses its document
+        row = getattr(evt, "row_value", None)
+        return gr.update(value=row[0]) if row else gr.skip()
+
     upload.upload(add, [upload], [upload, status, table, chosen], concurrency_limit=1, show_progress="hidden")
+    table.select(pick, None, [chosen], queue=False)
     remove.click(ask_remove, [chosen], [confirm_row, confirm_text, status], queue=False)
     no.click(lambda: gr.update(visible=False), None, [confirm_row], queue=False)
     yes.click(do_remove, [chosen], [confirm_row, status, table, chosen], concurrency_limit=1)
