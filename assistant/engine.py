@@ -82,7 +82,7 @@ def _corpus_unchanged(settings: Settings, store: IndexStore) -> bool:
     if set(stats) - skipped != set(known):
         return False
     return all((known[s].get("size"), known[s].get("mtime_ns")) == stats[s] for s in known) and all(
-        manifest["skipped"][s] == list(stats[s]) for s in skipped if s in stats
+        manifest["skipped"][s][:2] == list(stats[s]) for s in skipped if s in stats  # [size, mtime_ns, reason]
     )
 
 

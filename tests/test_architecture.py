@@ -37,7 +37,7 @@ LAYERS: list[set[str]] = [
     {"llms"},
     {"answerers"},
     {"engine", "pipeline"},
-    {"api", "__init__"},
+    {"api", "library", "__init__"},
     {"evals"},
     {"conversations"},
     {"apps"},

@@ -42,7 +42,7 @@ from assistant.ingest.readers import corpus_suffixes
 from assistant.settings import Settings
 from assistant.stores.index import IndexStore, manifest_from_store
 from assistant.stores.locks import build_lock
-from assistant.stores.manifest import signature
+from assistant.stores.manifest import keep_times, signature
 from assistant.stores.opening import open_for_build
 from assistant.stores.reading import ReadingSide
 from assistant.stores.records import Batch, Pending, item_records
@@ -252,7 +252,8 @@ class IndexBuilder(ReadingSide):
         with self.lock:
             for p in group:
                 n_chunks, n_units = p.totals()
-                entry = {"sha256": p.digest, "title": p.doc.title, "chunks": n_chunks, "units": n_units, **p.stat}
+                entry = {"sha256": p.digest, "title": p.doc.title, "chunks": n_chunks, "units": n_units, **p.stat,
+                         "indexed_at": time.time()}  # fmt: skip
                 if p.whole:
                     manifest["files"][p.source] = entry
                     manifest["partial"].pop(p.source, None)
@@ -379,7 +380,11 @@ def refresh(settings: Settings, embedder: Embedder) -> SyncReport:
     with build_lock(Path(settings.index_dir)):
         store = IndexStore(settings, embedder.id, embedder.dim)
         token = store.server_build()
-        manifest = manifest_from_store(store, signature(settings, embedder.id))
+        try:
+            previous = store.read_manifest()
+        except IndexStoreError:
+            previous = None
+        manifest = keep_times(manifest_from_store(store, signature(settings, embedder.id)), previous)
         manifest.pop("stored")
         if not manifest["files"]:
             raise IndexStoreError(f"{store.where} holds no index yet, and corpus folder {settings.corpus} is not here")

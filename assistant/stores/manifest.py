@@ -67,6 +67,17 @@ def write_manifest(path: Path, manifest: dict) -> None:
     os.replace(tmp, path)  # atomic: readers see old or new
 
 
+def keep_times(derived: dict, previous: dict | None) -> dict:
+    """`derived` (a manifest from the chunks' metadata, which hold no times)
+    with the `indexed_at` of each file `previous` had in the same version."""
+    old = (previous or {}).get("files", {})
+    for source, f in derived["files"].items():
+        was = old.get(source) or {}
+        if was.get("sha256") == f["sha256"] and "indexed_at" in was:
+            f["indexed_at"] = was["indexed_at"]
+    return derived
+
+
 def manifest_from_chunks(metadatas: Iterable[dict], sig: dict) -> dict:
     """The manifest the stored chunks' metadata imply (see
     `index.manifest_from_store`): every file whose chunks

@@ -14,7 +14,7 @@ from assistant.settings import Settings
 from assistant.stores.chroma import writer_id
 from assistant.stores.index import IndexStore, manifest_from_store, wipe
 from assistant.stores.locks import readers
-from assistant.stores.manifest import MARKER, signature
+from assistant.stores.manifest import MARKER, keep_times, signature
 from assistant.stores.report import SyncReport
 
 log = logging.getLogger(__name__)
@@ -74,7 +74,7 @@ def open_for_build(
     ):
         # The server is not as this cache last left it (another client
         # wrote to it, or this is a new cache): start from its contents.
-        manifest = manifest_from_store(store, sig)
+        manifest = keep_times(manifest_from_store(store, sig), manifest)
         report.refreshed = True
         writer = store.server_writer()
         listed = {p.relative_to(corpus).as_posix() for p in files}

@@ -56,7 +56,8 @@ class ReadingSide:
         log.warning(msg)
         self.report.warnings.append(msg)
         with self.lock:
-            self.manifest["skipped"][source] = [st.st_size, st.st_mtime_ns]
+            # The reason is kept for the library's list of documents (`assistant.library`).
+            self.manifest["skipped"][source] = [st.st_size, st.st_mtime_ns, str(error)]
         if stored:
             self.drop_later(source)  # a file that became unreadable loses its chunks
 
