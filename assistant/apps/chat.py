@@ -16,7 +16,6 @@ changes made to the index from elsewhere (`assistant index` in a shell).
 # and gr.SelectData parameters by their annotations, which must be real types.
 import hashlib
 import logging
-import threading
 import uuid
 
 from assistant.apps.chat_conversations import (
@@ -30,8 +29,18 @@ from assistant.apps.chat_conversations import (
     question_html,
     status_html,
 )
-from assistant.apps.chat_docs import build_documents_tab, list_documents, summary
-from assistant.apps.chat_render import CSS, HEAD, chat_history, escape, render_answer, render_error, render_sources
+from assistant.apps.chat_docs import Examples, build_documents_tab, header, index_version, list_documents
+from assistant.apps.chat_render import (
+    CHATBOT_KWARGS,
+    CSS,
+    HEAD,
+    TEXTBOX_KWARGS,
+    chat_history,
+    escape,
+    render_answer,
+    render_error,
+    render_sources,
+)
 from assistant.errors import AssistantError, SettingsError
 from assistant.resources import offline_env
 from assistant.settings import Settings, chat_users
@@ -50,62 +59,6 @@ PAGE_CSS = """
 #header p{margin:0}
 #conversations label{white-space:normal}
 """
-
-
-def backend_label(settings: Settings) -> str:
-    if settings.use_llm():
-        where = settings.openai_base_url or "OpenAI"
-        return f"Answers by the LLM **{escape(settings.llm_model)}** at {escape(where)}, citations verified against the sources."
-    return "Answers by the **offline extractive answerer** (no LLM configured): every sentence is quoted from a source."
-
-
-def header(settings: Settings, docs: list | None) -> str:
-    """The line above the chat: which documents, which answerer."""
-    what = "Documents: loading…" if docs is None else f"**Documents:** {summary(docs)} (list in the Documents tab)."
-    return f"## Ask your documents\n{what} {backend_label(settings)}"
-
-
-class Examples:
-    """Example questions per index version, computed in a thread (asking
-    candidates takes seconds, and it also loads the index, so the first
-    question is quick): the page shows them once they are there."""
-
-    def __init__(self, settings: Settings):
-        self.settings = settings
-        self.lock = threading.Lock()
-        self.version: str | None = None
-        self.questions: list[str] | None = None
-        self.running = False
-
-    def get(self, version: str) -> list[str] | None:
-        """The examples of `version`, or None while they are being found."""
-        with self.lock:
-            if self.version == version and self.questions is not None:
-                return self.questions
-            if not self.running:
-                self.running = True
-                threading.Thread(target=self._find, args=(version,), name="page-examples", daemon=True).start()
-            return None
-
-    def _find(self, version: str) -> None:
-        from assistant.api import example_questions
-
-        try:
-            questions = example_questions(4, settings=self.settings)
-        except Exception:  # no index yet, a broken corpus: no examples, the page works
-            log.info("no example questions", exc_info=True)
-            questions = []
-        with self.lock:
-            self.version, self.questions, self.running = version, questions, False
-
-
-def index_version(settings: Settings) -> str:
-    from assistant.library import index_version as version
-
-    try:
-        return version(settings=settings)
-    except AssistantError:
-        return ""
 
 
 def user_of(request) -> str:
@@ -157,17 +110,13 @@ def build(settings: Settings):
                     with gr.Column(scale=3):
                         chatbot = gr.Chatbot(
                             height=560,
-                            latex_delimiters=[],  # "$350 billion ... $55.7" is money, not LaTeX
-                            sanitize_html=True,
-                            buttons=["copy"],
-                            elem_id="chat",
+                            **CHATBOT_KWARGS,  # how messages look and are named: chat_render
                             feedback_options=("Like", "Dislike"),
                             placeholder="Ask a question about the documents. Follow-up questions use the conversation.",
                         )
-                        question = gr.Textbox(
-                            label="Your question", show_label=False, placeholder="Ask a question about the documents",
-                            submit_btn=True, autofocus=True, elem_id="question", lines=1,
-                        )  # fmt: skip
+                        # The stop button shows instead of send while a question is answered.
+                        send, stop = TEXTBOX_KWARGS.get("submit_btn", True), TEXTBOX_KWARGS.get("stop_btn") or True
+                        question = gr.Textbox(**{**TEXTBOX_KWARGS, "stop_btn": False}, lines=1)
                         with gr.Group(visible=False, elem_id="feedback") as feedback:
                             comment = gr.Textbox(
                                 label="Thanks! Add a comment to your rating (optional)", max_lines=1,
@@ -187,9 +136,10 @@ def build(settings: Settings):
                 {"role": "user", "content": question_html(q)},
                 {"role": "assistant", "content": status_html(SEARCHING)},
             ]
-            return gr.update(value="", interactive=False), messages, q, panel_html(SEARCHING), gr.update(visible=False)
+            busy = gr.update(value="", interactive=False, submit_btn=False, stop_btn=stop)
+            return busy, messages, q, panel_html(SEARCHING), gr.update(visible=False)
 
-        def respond(q: str, messages: list, conversation: str | None, turn_of: dict, request: gr.Request):
+        def answer_turn(q: str, messages: list, conversation: str | None, turn_of: dict, request: gr.Request):
             user = user_of(request)
             saved = convs.open(conversation, user)
             # A saved conversation is read as it was saved; else what the page shows.
@@ -228,19 +178,33 @@ def build(settings: Settings):
             listed = gr.update(choices=convs.choices(user), value=conversation)
             yield messages, render_sources(final, aid), conversation, turn_of, listed
 
-        asking = dict(outputs=[chatbot, sources, cid, turns, listing], concurrency_limit=2, show_progress="hidden")
-        taking = dict(outputs=[question, chatbot, asked, sources, feedback], queue=False, show_progress="hidden")
+        # The page's own events are not API endpoints ("respond", below, is the one to call).
+        quiet = dict(show_progress="hidden", api_visibility="private")
+        asking = dict(outputs=[chatbot, sources, cid, turns, listing], concurrency_limit=2, **quiet)
+        taking = dict(outputs=[question, chatbot, asked, sources, feedback], queue=False, **quiet)
         inputs = [asked, chatbot, cid, turns]
-        question.submit(take, [question, chatbot], **taking).then(respond, inputs, **asking).then(
-            lambda: gr.update(interactive=True), None, [question], queue=False
-        )
+
+        def done(messages: list):
+            """The question box back; a question stopped before its answer says so."""
+            ready = gr.update(interactive=True, submit_btn=send, stop_btn=False)
+            last = messages[-1] if messages else None
+            if last and last.get("role") == "assistant" and "class='status'" in str(last.get("content")):
+                messages = [*messages[:-1], {"role": "assistant", "content": render_error(AssistantError("Stopped."))}]
+                return ready, messages, panel_html("No sources: the question was stopped.")
+            return ready, gr.skip(), gr.skip()
 
         def take_example(messages: list, evt: gr.SelectData):
             return take(evt.value.get("text", "") if isinstance(evt.value, dict) else str(evt.value), messages)
 
-        chatbot.example_select(take_example, [chatbot], **taking).then(respond, inputs, **asking).then(
-            lambda: gr.update(interactive=True), None, [question], queue=False
-        )
+        answering = []
+        for event in (
+            question.submit(take, [question, chatbot], **taking),
+            chatbot.example_select(take_example, [chatbot], **taking),
+        ):
+            answer_event = event.then(answer_turn, inputs, **asking)
+            answer_event.then(done, [chatbot], [question, chatbot, sources], queue=False)
+            answering.append(answer_event)
+        question.stop(None, None, None, cancels=answering, queue=False)
 
         # -- ratings ----------------------------------------------------------
         def rate(conversation: str | None, turn_of: dict, data: gr.LikeData, request: gr.Request):

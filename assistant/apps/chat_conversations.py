@@ -13,7 +13,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from assistant.apps.chat_render import escape, render_answer, render_sources
+from assistant.apps.chat_render import escape, render_answer, render_question, render_sources
 from assistant.errors import AssistantError
 from assistant.settings import Settings
 
@@ -28,7 +28,7 @@ RATINGS = {"Like": 1, "Dislike": -1}
 
 def question_html(text: str) -> str:
     """The user's question as the chat shows it: the text itself, never read as Markdown or HTML."""
-    return escape(text)
+    return render_question(text)
 
 
 def status_html(status: str, shown: str = "") -> str:

@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from assistant.apps.chat_render import escape
 from assistant.errors import AssistantError
 from assistant.settings import Settings
 
@@ -75,8 +76,6 @@ def upload_lines(uploads) -> list[str]:
 
 def md(text: str) -> str:
     """Text shown as itself in a Markdown component (file names hold `_` and `*`)."""
-    from assistant.apps.chat_render import escape
-
     return escape(str(text))
 
 
@@ -227,3 +226,62 @@ def build_documents_tab(settings: Settings, gr):
     no.click(lambda: gr.update(visible=False), None, [confirm_row], queue=False)
     yes.click(do_remove, [chosen], [confirm_row, status, table, chosen], concurrency_limit=1)
     return table, chosen, refresh
+
+
+# -- what the page says about the documents, and follows as they change ---------
+
+
+def backend_label(settings: Settings) -> str:
+    if settings.use_llm():
+        where = settings.openai_base_url or "OpenAI"
+        return f"Answers by the LLM **{escape(settings.llm_model)}** at {escape(where)}, citations verified against the sources."
+    return "Answers by the **offline extractive answerer** (no LLM configured): every sentence is quoted from a source."
+
+
+def header(settings: Settings, docs: list | None) -> str:
+    """The line above the chat: which documents, which answerer."""
+    what = "Documents: loading…" if docs is None else f"**Documents:** {summary(docs)} (list in the Documents tab)."
+    return f"## Ask your documents\n{what} {backend_label(settings)}"
+
+
+class Examples:
+    """Example questions per index version, computed in a thread (asking
+    candidates takes seconds, and it also loads the index, so the first
+    question is quick): the page shows them once they are there."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.lock = threading.Lock()
+        self.version: str | None = None
+        self.questions: list[str] | None = None
+        self.running = False
+
+    def get(self, version: str) -> list[str] | None:
+        """The examples of `version`, or None while they are being found."""
+        with self.lock:
+            if self.version == version and self.questions is not None:
+                return self.questions
+            if not self.running:
+                self.running = True
+                threading.Thread(target=self._find, args=(version,), name="page-examples", daemon=True).start()
+            return None
+
+    def _find(self, version: str) -> None:
+        from assistant.api import example_questions
+
+        try:
+            questions = example_questions(4, settings=self.settings)
+        except Exception:  # no index yet, a broken corpus: no examples, the page works
+            log.info("no example questions", exc_info=True)
+            questions = []
+        with self.lock:
+            self.version, self.questions, self.running = version, questions, False
+
+
+def index_version(settings: Settings) -> str:
+    from assistant.library import index_version as version
+
+    try:
+        return version(settings=settings)
+    except AssistantError:
+        return ""

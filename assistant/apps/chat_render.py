@@ -23,34 +23,185 @@ _MARKER = re.compile(r"&#91;(\d+)&#93;")  # a [n] after escaping
 _REFUSAL_BOX = "<div class='refusal'>"
 _ERROR_BOX = "<div class='error'>"
 
+# What the page passes to gr.Chatbot and gr.Textbox: no Gradio copy buttons
+# (they copy the message's HTML; each answer has its own Copy), no floating
+# label over the first message, accessible names for the textbox and the
+# send button, no LaTeX ("$350 billion ... $55.7" is money).
+CHATBOT_KWARGS = {
+    "label": "Conversation",
+    "show_label": False,
+    "buttons": [],
+    "latex_delimiters": [],
+    "sanitize_html": True,
+    "elem_id": "chat",
+}
+TEXTBOX_KWARGS = {
+    "label": "Your question",
+    "show_label": False,
+    "placeholder": "Ask a question about the documents",
+    "submit_btn": "Send",
+    "stop_btn": "Stop",
+    "elem_id": "question",
+    "autofocus": True,
+}
+
+# Light-mode colours first, then `.dark` (Gradio sets it when the OS is dark):
+# every text colour here is >= 4.5:1 (WCAG AA) on the message and panel
+# backgrounds of both modes, which the browser tests check with axe-core.
 CSS = """
 .src-panel{font-size:14px;line-height:1.45}
 .src-panel details, .msg-sources details{border:1px solid var(--border-color-primary);border-radius:6px;margin:6px 0;padding:4px 8px}
 .src-panel summary, .msg-sources summary{cursor:pointer;font-weight:600}
-.src-meta{color:var(--body-text-color-subdued);font-weight:400;font-size:12px}
+.src-meta{color:#4b5563;font-weight:400;font-size:12px}
 .passage{white-space:pre-wrap;margin:6px 0 2px 0}
 mark.cited{background:#ffe58a;color:#000;padding:0 1px;border-radius:2px}
-a.cite{text-decoration:none;font-weight:600}
-.refusal{border-left:4px solid #8a9ba8;padding:4px 10px;color:var(--body-text-color-subdued)}
-.note{font-size:12px;color:#8a5300;margin-top:6px}
+a.cite{color:#1d4ed8;text-decoration:underline;text-underline-offset:2px;font-weight:600;border-radius:3px}
+a.cite:hover{text-decoration-thickness:2px}
+a.cite:focus-visible{outline:2px solid #1d4ed8;outline-offset:1px}
+/* A preview spans the answer's width, just below the line of its [n]: never cut off at the bubble's edge. */
+.answer{position:relative}
+.cite-wrap .tip{display:none;position:absolute;left:0;right:0;z-index:30;margin-top:2px;
+  padding:6px 8px;border-radius:6px;background:#111827;color:#f9fafb;font-size:13px;font-weight:400;line-height:1.4;
+  white-space:normal;box-shadow:0 2px 8px rgba(0,0,0,.3)}
+.cite-wrap:hover .tip, .cite-wrap:focus-within .tip{display:block}
+.cite-wrap.tip-off .tip{display:none}
+.tip .tip-where{display:block;margin-top:3px;color:#d1d5db;font-size:12px}
+.refusal{border-left:4px solid #6b7280;padding:4px 10px;color:#374151}
+.note{font-size:12px;color:#7a4a00;margin-top:6px}
 .error{border-left:4px solid #c0392b;padding:4px 10px}
-details.source.flash{outline:3px solid #f5b700}
+details.source.flash{outline:3px solid #b45309}
+.msg-tools{margin:6px 0 2px 0}
+button.copy-answer{font-size:12px;padding:2px 10px;border-radius:5px;border:1px solid #6b7280;background:transparent;color:inherit;cursor:pointer}
+button.copy-answer:focus-visible{outline:2px solid #1d4ed8;outline-offset:1px}
+.copy-text{display:none}
+a.back{display:block;margin-top:8px;font-size:13px;color:#1d4ed8;white-space:normal}
+.dark a.back{color:#93c5fd}
+.dark .src-meta{color:#d1d5db}
+.dark a.cite{color:#93c5fd}
+.dark a.cite:focus-visible, .dark button.copy-answer:focus-visible{outline-color:#93c5fd}
+.dark .cite-wrap .tip{background:#f3f4f6;color:#111827}
+.dark .tip .tip-where{color:#374151}
+.dark .refusal{color:#e5e7eb;border-left-color:#9ca3af}
+.dark .note{color:#fcd34d}
+.dark details.source.flash{outline-color:#fbbf24}
+.dark button.copy-answer{border-color:#9ca3af}
+/* The chat label would float over the first message (it is hidden; the log keeps its own name). */
+#chat label[data-testid='block-label']{display:none}
+/* A phone: the chat grows with its messages (no 560 px box inside a scrolling page),
+   the sources panel comes below, and a citation opens in the message itself (script). */
+@media (max-width: 767px){
+  #chat{height:auto !important;max-height:none !important;min-height:200px}
+  #chat .bubble-wrap{height:auto !important;max-height:none !important;overflow:visible}
+}
 """
 
-
-# Opening a citation: Gradio has no component for "scroll to and open this
-# passage", so a few lines of script do it (event delegation, no libraries).
+# Gradio has no component for "scroll to and open this passage", no copy hook
+# that can change what is copied (its own button copies the message's HTML),
+# and puts the raw HTML into each message's aria-label; a few lines of script
+# do these (event delegation and one MutationObserver, no libraries).
 HEAD = """<script>
-document.addEventListener('click', function (e) {
-  const a = e.target.closest && e.target.closest('a.cite');
-  if (!a) return;
-  e.preventDefault();
-  const key = (a.getAttribute('href') || '').replace(/^#(msg-)?/, '');
-  // Gradio's sanitizer may drop the "msg-" prefix of ids inside messages.
-  const targets = ['panel-' + key, 'msg-' + key, key].map(function (id) { return document.getElementById(id); }).filter(Boolean);
-  targets.forEach(function (el) { el.open = true; el.classList.add('flash'); setTimeout(function () { el.classList.remove('flash'); }, 1500); });
-  if (targets.length) targets[0].scrollIntoView({behavior: 'smooth', block: 'center'});
-});
+(function () {
+  function openPassage(a) {
+    const key = (a.getAttribute('href') || '').replace(/^#(msg-)?/, '');
+    // Gradio's sanitizer may drop the "msg-" prefix of ids inside messages.
+    const inMsg = document.getElementById('msg-' + key) || document.getElementById(key);
+    const panel = document.getElementById('panel-' + key);
+    const w = a.closest('.cite-wrap');
+    if (w) w.classList.add('tip-off');  // the passage is shown now (and a tap leaves :hover on)
+    [inMsg, panel].filter(Boolean).forEach(function (el) {
+      el.open = true; el.classList.add('flash');
+      setTimeout(function () { el.classList.remove('flash'); }, 1500);
+    });
+    // The panel beside the chat is where the eye goes; stacked below it (a
+    // phone) it is a long jump away, so the passage shown is the message's own.
+    const beside = panel && panel.offsetParent && panel.getBoundingClientRect().left >= a.getBoundingClientRect().right;
+    const box = beside ? panel : (inMsg || panel);
+    const target = box && (box.querySelector('mark.cited') || box);
+    if (target) target.scrollIntoView({behavior: 'smooth', block: 'center'});
+  }
+  function copied(btn, ok) {
+    btn.textContent = ok ? 'Copied' : 'Copy failed';
+    setTimeout(function () { btn.textContent = 'Copy'; }, 1500);
+  }
+  function copyAnswer(btn) {
+    const src = btn.parentNode.querySelector('.copy-text');
+    const text = src ? src.textContent : '';
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(text).then(function () { copied(btn, true); }, function () { copied(btn, fallback(text)); });
+    } else {
+      copied(btn, fallback(text));  // plain http on another host: no Clipboard API
+    }
+  }
+  function fallback(text) {
+    const ta = document.createElement('textarea');
+    ta.value = text; ta.setAttribute('readonly', ''); ta.style.position = 'fixed'; ta.style.opacity = '0';
+    document.body.appendChild(ta); ta.select();
+    let ok = false;
+    try { ok = document.execCommand('copy'); } catch (e) { ok = false; }
+    ta.remove();
+    return ok;
+  }
+  document.addEventListener('click', function (e) {
+    const t = e.target;
+    if (!t.closest) return;
+    const btn = t.closest('button.copy-answer');
+    if (btn) { e.preventDefault(); e.stopPropagation(); copyAnswer(btn); return; }
+    const a = t.closest('a.cite');
+    if (a) { e.preventDefault(); openPassage(a); return; }
+    const back = t.closest('a.back');
+    const answer = back && back.closest('.answer');
+    if (answer) {  // back to the [n] that opened this passage
+      e.preventDefault();
+      const cite = answer.querySelector('a.cite[href="' + back.getAttribute('href') + '"]') || answer;
+      cite.scrollIntoView({behavior: 'smooth', block: 'center'});
+      if (cite.focus) cite.focus({preventScroll: true});
+    }
+  }, true);
+  document.addEventListener('keydown', function (e) {  // Escape hides a citation preview
+    const w = e.key === 'Escape' && document.activeElement && document.activeElement.closest && document.activeElement.closest('.cite-wrap');
+    if (w) w.classList.add('tip-off');
+  });
+  function tipBack(e) {
+    const w = e.target.closest && e.target.closest('.cite-wrap');
+    if (w && !w.contains(e.relatedTarget)) w.classList.remove('tip-off');
+  }
+  document.addEventListener('focusout', tipBack);
+  document.addEventListener('mouseout', tipBack);
+  // Gradio labels each message "bot's message: <its HTML>": relabel it with
+  // its visible text (no sources, previews or buttons).
+  const RAW = /^(user|bot|assistant)'s message: /;
+  function relabel(el) {
+    const v = el.getAttribute('aria-label') || '';
+    const m = v.match(RAW);
+    const who = m ? m[1] : el.getAttribute('data-who');
+    if (!who) return;
+    el.setAttribute('data-who', who);  // its content may render after the label is set
+    const c = (el.querySelector('.message-content') || el).cloneNode(true);
+    c.querySelectorAll('.msg-sources, .msg-tools, .tip, button').forEach(function (n) { n.remove(); });
+    const label = (who === 'user' ? 'Your question: ' : 'Answer: ') + c.textContent.replace(/\\s+/g, ' ').trim();
+    if (label !== v) el.setAttribute('aria-label', label);
+  }
+  function describe(root) {  // each [n] is described by its preview
+    root.querySelectorAll('a.cite:not([aria-describedby])').forEach(function (a) {
+      const tip = a.parentNode.querySelector('.tip');
+      if (tip && tip.id) a.setAttribute('aria-describedby', tip.id);
+    });
+  }
+  function visit(node) {
+    if (node.nodeType !== 1) return;
+    if (node.hasAttribute('aria-label')) relabel(node);
+    node.querySelectorAll('[aria-label]').forEach(relabel);
+    describe(node);
+  }
+  new MutationObserver(function (records) {
+    records.forEach(function (r) {
+      if (r.type === 'attributes') { relabel(r.target); return; }
+      r.addedNodes.forEach(visit);
+      const host = r.target.closest && r.target.closest('[data-who]');
+      if (host) relabel(host);
+    });
+  }).observe(document.documentElement, {subtree: true, childList: true, attributes: true, attributeFilter: ['aria-label']});
+})();
 </script>"""
 
 
@@ -71,30 +222,76 @@ def _highlight(passage: str, span: str) -> str:
     return f"{escape(passage[:i])}<mark class='cited'>{escape(passage[i:j])}</mark>{escape(passage[j:])}"
 
 
-def _source_block(ident: str, c, passage, open_: bool) -> str:
-    meta = f"{escape(c.source)} · chars {c.start}–{c.end}"
+def where(c) -> str:
+    """Where a cited sentence is: its page when the format has pages, else its characters."""
+    return f"p. {c.page}" if c.page else f"chars {c.start}–{c.end}"
+
+
+def _source_block(ident: str, c, passage, open_: bool, back: str = "") -> str:
+    meta = f"{escape(c.source)} · {where(c)}"
     body = _highlight(passage.text, c.text) if passage is not None else f"<mark class='cited'>{escape(c.text)}</mark>"
+    if back:  # a passage inside a message can be long (a phone): the way back up
+        body += f"<a class='back' href='{back}'>↑ Back to the answer</a>"
     return (
         f"<details id='{ident}-{c.n}' class='source' {'open' if open_ else ''}><summary>[{c.n}] {escape(c.title)} "
         f"<span class='src-meta'>{meta}</span></summary><div class='passage'>{body}</div></details>"
     )
 
 
+def _cite_link(aid: str, c) -> str:
+    """`[n]` as a link that opens the passage, with a preview of the cited
+    sentence shown on hover and focus (CSS) and described to screen readers."""
+    tip = f"“{escape(c.text)}”<span class='tip-where'>{escape(c.source)}, {where(c)}</span>"
+    return (
+        f"<span class='cite-wrap'><a class='cite' href='#msg-{aid}-{c.n}'>[{c.n}]</a>"
+        f"<span class='tip' role='tooltip' id='tip-{aid}-{c.n}'>{tip}</span></span>"
+    )
+
+
+def copy_text(ans) -> str:
+    """The answer as clean text for the clipboard: its sentences with `[n]`
+    markers, then the numbered sources (file, page or characters, the quoted
+    sentence). No markup, no entities."""
+    lines = [ans.text.strip()]
+    if ans.citations:
+        lines += ["", "Sources:"]
+        for c in ans.citations:
+            title = f" — {c.title}" if c.title and c.title != c.source else ""
+            lines.append(f"[{c.n}] {c.source}, {where(c)}{title}")
+            lines.append(f"    “{c.text}”")
+    return "\n".join(lines)
+
+
+def render_question(text: str) -> str:
+    """The user's own message as the chat shows it: plain text, so that
+    `**bold**` stays as typed and `<img src=x>` is text that requests nothing."""
+    return escape(text)
+
+
 def render_answer(ans, aid: str) -> str:
-    """The chat message for a finished answer."""
+    """The chat message for a finished answer: its text with `[n]` links, a
+    Copy button (clean text, see `copy_text`), the cited passages, notes."""
+    cites = {str(c.n): c for c in ans.citations}
     if ans.refused:
         body = f"{_REFUSAL_BOX}ℹ️ {escape(ans.text)}</div>"
     else:
-        text = _MARKER.sub(
-            lambda m: f"<a class='cite' href='#msg-{aid}-{m.group(1)}'>[{m.group(1)}]</a>", escape(ans.text)
+        body = _MARKER.sub(
+            lambda m: _cite_link(aid, cites[m.group(1)]) if m.group(1) in cites else m.group(0), escape(ans.text)
         )
-        body = text
+    # Newlines as &#10; so the copied text keeps its lines (the element is hidden).
+    clean = escape(copy_text(ans)).replace("<br>", "&#10;")
+    body += (
+        f"<div class='msg-tools'><button class='copy-answer' type='button'>Copy</button>"
+        f"<div class='copy-text'>{clean}</div></div>"
+    )
     if ans.citations:
-        blocks = "".join(_source_block(aid, c, _passage(ans, c), False) for c in ans.citations)
-        body += f"\n\n<div class='msg-sources'>{blocks}</div>"
+        blocks = "".join(_source_block(aid, c, _passage(ans, c), False, f"#msg-{aid}-{c.n}") for c in ans.citations)
+        body += f"<div class='msg-sources'>{blocks}</div>"
     for note in ans.notes:
-        body += f"\n\n<div class='note'>⚠️ {escape(note)}</div>"
-    return body
+        body += f"<div class='note'>⚠️ {escape(note)}</div>"
+    # One HTML block with no blank line in it: Markdown passes it through whole
+    # (all text in it is escaped), and the previews are placed inside it.
+    return f"<div class='answer'>{body}</div>"
 
 
 def _passage(ans, c):
@@ -131,7 +328,9 @@ def _text(content) -> str:
 def plain(content) -> str:
     """An earlier chat message as plain text, for the conversation history."""
     content = _text(content)
-    content = content.split("<div class='msg-sources'>")[0].split("<div class='note'>")[0]
+    for tail in ("<div class='msg-tools'>", "<div class='msg-sources'>", "<div class='note'>"):
+        content = content.split(tail)[0]
+    content = re.sub(r"<span class='tip'[^>]*>.*?</span></span>", "", content)  # a [n] preview
     content = re.sub(r"<br>", "\n", content)
     content = re.sub(r"<[^>]+>", "", content)
     return html.unescape(content).replace("ℹ️ ", "").replace("⚠️ ", "").strip()

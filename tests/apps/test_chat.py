@@ -4,6 +4,7 @@ headless Chromium (Debian's package) driven by Playwright against a real
 
 import json
 import os
+import re
 import shutil
 import sys
 import time
@@ -15,7 +16,16 @@ from pathlib import Path
 
 import pytest
 
-from assistant.apps.chat_render import chat_history, escape, plain, render_answer, render_error, render_sources
+from assistant.apps.chat_render import (
+    chat_history,
+    copy_text,
+    escape,
+    plain,
+    render_answer,
+    render_error,
+    render_question,
+    render_sources,
+)
 from assistant.errors import QuestionError
 from assistant.types import Answer, Citation, Passage
 
@@ -83,6 +93,61 @@ def test_errors_show_their_message_and_bugs_no_internals():
     shown = render_error(TypeError("TextEncodeInput must be Union[TextInputSequence, ...] <b>"))
     assert "class='error'" in shown and "TypeError" in shown and "server&#39;s log" in shown
     assert "TextEncodeInput" not in shown and "<b>" not in shown
+
+
+def _two_sources():
+    a = _answer(text="Seoul will invest $350 billion [1]. It buys <LNG> & oil [2].")
+    p2 = Passage(n=2, id="y", source="b.pdf", title="b.pdf", text="It buys <LNG> & oil.", start=5, end=25, score=1.0, page=3)
+    a.passages.append(p2)
+    a.citations.append(Citation(n=2, source="b.pdf", title="b.pdf", text="It buys <LNG> & oil.", start=5, end=25, passage=2, page=3))
+    return a
+
+
+def _copy_element(html: str) -> str:
+    """The text the page's Copy button puts on the clipboard (the hidden element's text)."""
+    inner = html.split("<div class='copy-text'>", 1)[1].split("</div>", 1)[0]
+    assert "<" not in inner  # text only: escaped, nothing a browser would parse as a tag
+    return unescape(inner)
+
+
+def test_copy_gives_clean_text_with_numbered_sources():
+    a = _two_sources()
+    assert copy_text(a) == (
+        "Seoul will invest $350 billion [1]. It buys <LNG> & oil [2].\n"
+        "\n"
+        "Sources:\n"
+        "[1] a.md, chars 10–40 — T <i>\n"
+        "    “Seoul will invest $350 billion.”\n"
+        "[2] b.pdf, p. 3\n"  # a page when the format has pages; no title repeating the file name
+        "    “It buys <LNG> & oil.”"
+    )
+    # What the page copies is exactly that text, whatever markup the message holds.
+    html = render_answer(a, "abc")
+    assert _copy_element(html) == copy_text(a)
+    assert "<LNG>" not in html and "&#60;LNG&#62;" in html
+    refused = _answer(text="The sources don't say. They never mention Macron.", refused=True)
+    assert copy_text(refused) == refused.text == _copy_element(render_answer(refused, "r"))
+
+
+def test_citation_preview_and_page_in_the_message():
+    html = render_answer(_two_sources(), "abc")
+    # [n] is a link with the cited sentence and its place as a preview next to it
+    assert "<a class='cite' href='#msg-abc-2'>[2]</a><span class='tip' role='tooltip' id='tip-abc-2'>" in html
+    tip = html.split("id='tip-abc-2'>", 1)[1].split("</span></span>", 1)[0]
+    assert unescape(re.sub("<[^>]+>", " ", tip)).split() == "“It buys <LNG> & oil.” b.pdf, p. 3".split()
+    assert "b.pdf · p. 3" in html and "b.pdf · p. 3" in render_sources(_two_sources(), "abc")
+    # the history sent back to answer() has the answer's text only: no previews, Copy or sources
+    said = {"role": "assistant", "content": html}
+    assert chat_history([said])[0]["content"] == "Seoul will invest $350 billion [1]. It buys <LNG> & oil [2]."
+
+
+def test_the_question_is_shown_as_typed():
+    for typed in ("<img src=x> **b**", "<script>alert(1)</script>", "[a](javascript:x) $x$ _i_ `c`", "two\nlines & more"):
+        shown = render_question(typed)
+        assert "<" not in shown.replace("<br>", ""), shown  # no tag but line breaks
+        for md in "*_[]()`$":
+            assert md not in shown, (typed, md)  # nothing Markdown would read as syntax
+        assert plain(shown) == typed
 
 
 # --- in a real browser -------------------------------------------------------
