@@ -19,12 +19,14 @@ import logging
 import uuid
 
 from assistant.apps.chat_conversations import (
+    NONE,
     PLACEHOLDER,
     RATINGS,
     SEARCHING,
     WRITING,
     Conversations,
     answer_id,
+    live,
     panel_html,
     question_html,
     status_html,
@@ -48,6 +50,10 @@ from assistant.settings import Settings, chat_users
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 3.0  # how often an open page looks for a changed index
+# On a phone the sidebar covers the page: closed at the start, and once a
+# conversation is chosen or started (its toggle button opens it again).
+CLOSE_ON_PHONE = """() => { if (window.innerWidth < 768 && document.querySelector('#sidebar.open'))
+  document.querySelector('#sidebar .toggle-button')?.click(); }"""
 
 # The page's own styles (the messages' styles are chat_render.CSS).
 PAGE_CSS = """
@@ -57,6 +63,7 @@ PAGE_CSS = """
 @keyframes status-spin{to{transform:rotate(360deg)}}
 @media (prefers-reduced-motion: reduce){.status .spinner{animation:none}}
 #header p{margin:0}
+@media (max-width: 640px){#header-row{flex-direction:column;align-items:flex-start}}
 #conversations label{white-space:normal}
 """
 
@@ -101,7 +108,7 @@ def build(settings: Settings):
                 with gr.Row():
                     yes = gr.Button("Delete it", elem_id="delete-yes", variant="stop", size="sm")
                     no = gr.Button("Cancel", elem_id="delete-no", size="sm")
-        with gr.Row():
+        with gr.Row(elem_id="header-row"):
             head = gr.Markdown(header(settings, None), elem_id="header")
             show_docs = gr.Button("Show the documents", elem_id="show-documents", size="sm", scale=0, min_width=160)
         with gr.Tabs(elem_id="tabs") as tabs:
@@ -210,7 +217,7 @@ def build(settings: Settings):
         def rate(conversation: str | None, turn_of: dict, data: gr.LikeData, request: gr.Request):
             index = data.index[0] if isinstance(data.index, (list, tuple)) else data.index
             turn = (turn_of or {}).get(index)
-            if not conversation or turn is None:
+            if not live(conversation) or turn is None:
                 gr.Warning("This answer was not saved, so it cannot be rated.")
                 return None, gr.update(visible=False)
             value = data.liked
@@ -238,7 +245,7 @@ def build(settings: Settings):
         def start_over():
             # The panel goes back to its placeholder with the chat: no stale sources.
             return (
-                None,
+                NONE,
                 [],
                 PLACEHOLDER,
                 {},
@@ -260,7 +267,7 @@ def build(settings: Settings):
             box = gr.update(value=shown.messages, feedback_value=shown.feedback)
             hide = gr.update(visible=False)
             return (
-                saved.id if saved else None,
+                saved.id if saved else NONE,
                 box,
                 shown.sources,
                 shown.turns,
@@ -274,7 +281,7 @@ def build(settings: Settings):
 
         def do_rename(conversation: str | None, text: str, request: gr.Request):
             user = user_of(request)
-            if not conversation:
+            if not live(conversation):
                 gr.Warning("Ask a question first: a conversation is saved with its first answer.")
                 return gr.skip()
             try:
@@ -285,12 +292,12 @@ def build(settings: Settings):
 
         rename.click(do_rename, [cid, title], [listing], queue=False)
         title.submit(do_rename, [cid, title], [listing], queue=False)
-        delete.click(lambda c: gr.update(visible=bool(c)), [cid], [confirm], queue=False)
+        delete.click(lambda c: gr.update(visible=bool(live(c))), [cid], [confirm], queue=False)
         no.click(lambda: gr.update(visible=False), None, [confirm], queue=False)
 
         def do_delete(conversation: str | None, request: gr.Request):
             user = user_of(request)
-            if conversation:
+            if live(conversation):
                 try:
                     convs.delete(conversation, user)
                 except AssistantError as e:
@@ -329,6 +336,8 @@ def build(settings: Settings):
             return (*opened, state, line, rows, choices)
 
         demo.load(load, [cid], blank + [seen, head, table, chosen], show_progress="hidden")
+        for event in (demo.load, listing.input, new.click):
+            event(None, None, None, js=CLOSE_ON_PHONE)
 
         # Questions through the API as the page asks them (scripts, tests); not saved.
         def respond_api(message: str, history: list) -> str:

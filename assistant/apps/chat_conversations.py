@@ -19,6 +19,9 @@ from assistant.settings import Settings
 
 log = logging.getLogger(__name__)
 
+# What the browser keeps when no conversation is open: Gradio's BrowserState
+# does not store a falsy value (the previous id would come back on reload).
+NONE = "none"
 PLACEHOLDER = "<div class='src-panel'><p>Cited passages appear here, with the cited words highlighted.</p></div>"
 SEARCHING = "Searching the documents…"
 WRITING = "Writing the answer…"
@@ -87,7 +90,7 @@ class Conversations:
     # -- one conversation ---------------------------------------------------
     def open(self, cid: str | None, user: str):
         """The conversation `cid` of `user`, or None (missing, another user's, unreadable)."""
-        if not cid:
+        if not live(cid):
             return None
         try:
             return self.store.get(cid, user=user)
@@ -137,6 +140,11 @@ class Conversations:
 
     def rate(self, cid: str, turn: int, rating: int, comment: str, user: str) -> None:
         self.store.rate(cid, turn, rating, comment, user=user)
+
+
+def live(cid: str | None) -> str | None:
+    """The open conversation's id, None when none is open."""
+    return cid if cid and cid != NONE else None
 
 
 def label(title: str, updated: float) -> str:
