@@ -167,7 +167,7 @@ def run(
             if isinstance(e, ObeyedInstructions):
                 notes.extend(e.notes)
                 dropped = {"unsupported": e.unsupported, "verification": e.verification}
-            notes.append(f"The language model failed: {e}. This is the offline answer.")
+            notes.append(f"The language model failed: {str(e).rstrip('.')}. This is the offline answer.")
 
     t = time.perf_counter()
     flag_passages(passages, notes)

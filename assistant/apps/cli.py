@@ -1,9 +1,10 @@
-"""Command line: `assistant index`, `assistant ask`, `assistant chat`, `assistant eval`.
+"""Command line: `assistant index`, `assistant ask`, `assistant chat`, `assistant eval`, `assistant feedback`.
 
 assistant index [--corpus DIR] [--index-dir DIR] [--rebuild]
 assistant ask "QUESTION" [--json] [--top-k N]
 assistant ask                 # interactive: follow-up questions keep context
 assistant eval [--gold FILE] [--squad FILE [--squad-sample N]] [--baseline FILE [--update-baseline]]
+assistant feedback export [--out PATH] [--rating down|up|all]
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import sys
 import traceback
 from pathlib import Path
 
-from assistant.errors import AssistantError, SettingsError
+from assistant.errors import AssistantError, CorpusError, SettingsError
 from assistant.resources import data_path, offline_env
 
 # Settings the command line sets, and the option that sets each.
@@ -96,6 +97,9 @@ def cmd_ask(args) -> int:
     if args.question:  # a bad question is told before the index is looked at
         clean_question(" ".join(args.question), _resolve(dict(opts)).max_question_chars)
     status = index_status(**opts)
+    corpus = _resolve(dict(opts)).corpus
+    if status != "ready" and not Path(corpus).is_dir():  # said before "building it now", which would not happen
+        raise CorpusError(f"Corpus folder not found: {corpus}")
     if status != "ready":
         print(f"(the index is {status}: building it now, this takes a few seconds)", file=sys.stderr)
     if args.question:
@@ -106,6 +110,8 @@ def cmd_ask(args) -> int:
     # question check rejects, instead of an UnicodeDecodeError ending the session.
     if hasattr(sys.stdin, "reconfigure"):
         sys.stdin.reconfigure(errors="surrogateescape")
+    if sys.stdin.isatty():
+        import readline  # noqa: F401  (input() then has line editing and Up for history)
     history: list[dict] = []
     print("Ask a question about the corpus (empty line or Ctrl-D to quit, /new to start over).")
     while True:
@@ -247,6 +253,23 @@ def cmd_eval(args) -> int:
     return 0
 
 
+def cmd_feedback(args) -> int:
+    from assistant.conversations.export import candidates, write_jsonl
+    from assistant.settings import get_settings, override
+
+    settings = override(get_settings(), _options(args), _FLAGS)
+    items = candidates(settings, args.rating, args.user)
+    write_jsonl(items, args.out)
+    up = sum(item["feedback"]["rating"] == "up" for item in items)
+    where = f" to {args.out}" if args.out and args.out != "-" else ""
+    print(
+        f"{len(items)} rated turns exported{where} ({up} up, {len(items) - up} down); review each, "
+        'fill in what is missing and delete "needs_review" before adding it to evals/gold.jsonl',
+        file=sys.stderr,
+    )
+    return 0
+
+
 def cmd_train_reader(args) -> int:
     try:
         from assistant.apps.train_reader import calibrate, train
@@ -264,9 +287,9 @@ def cmd_train_reader(args) -> int:
 
 def _store_options(p: argparse.ArgumentParser, corpus_help: str | None = None) -> None:
     """The options every subcommand shares: which corpus, which index."""
-    p.add_argument("--corpus", help=corpus_help)
+    p.add_argument("--corpus", help=corpus_help or "folder of documents (default: seeds/)")
     p.add_argument("--chroma-url", help="a Chroma server (http://host:port) instead of the embedded store")
-    p.add_argument("--index-dir", help="where the index lives (default: index/)" if corpus_help else None)
+    p.add_argument("--index-dir", help="where the index lives (default: index/)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -277,13 +300,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     pi = sub.add_parser("index", help="index the corpus (skips unchanged files)")
-    _store_options(pi, "folder of .txt/.md files (default: seeds/)")
+    _store_options(pi, "folder of documents: .txt, .md and every format a reader takes (default: seeds/)")
     pi.add_argument("--rebuild", action="store_true", help="drop the index and build it anew")
     pi.add_argument("-q", "--quiet", action="store_true")
     pi.set_defaults(func=cmd_index)
 
     pa = sub.add_parser("ask", help="answer a question (no question: interactive)")
-    pa.add_argument("question", nargs="*")
+    pa.add_argument("question", nargs="*", help="the question (none: ask interactively, with the conversation kept)")
     pa.add_argument("--json", action="store_true", help="print the Answer as JSON")
     pa.add_argument("--top-k", type=int, help="passages to retrieve")
     _store_options(pa)
@@ -321,6 +344,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--squad-seed", type=int, default=SQUAD_SEED, metavar="S", help=f"seed of --squad-sample (default {SQUAD_SEED})"
     )
     pe.set_defaults(func=cmd_eval)
+
+    pf = sub.add_parser("feedback", help="the thumbs up/down of the chat page")
+    pfe = pf.add_subparsers(dest="action", required=True).add_parser(
+        "export", help="write the rated answers as gold-set candidates (JSONL, see evals/README.md)"
+    )
+    pfe.add_argument("--out", help="file to write (default: stdout)")
+    pfe.add_argument("--rating", choices=["down", "up", "all"], default="all")
+    pfe.add_argument("--user", help="only this user's (the login of the chat page; default: every user)")
+    pfe.add_argument("--corpus", help="the corpus the evidence quotes are read from (default: seeds/)")
+    pfe.add_argument("--index-dir", help="where the conversations database is, unless ASSISTANT_CHAT_DB says")
+    pfe.set_defaults(func=cmd_feedback)
 
     pt = sub.add_parser("train-reader", help="retrain the reader model (needs the [train] extra; ~45 min on 2 cores)")
     pt.add_argument("--out", default=str(data_path("reader")), help="model folder")

@@ -129,6 +129,8 @@ def shorten(text: str, limit: int) -> str:
 
 
 def clean_title(title) -> str:
+    if title is None:
+        return ""
     if not isinstance(title, str):
         raise ConversationError(f"a conversation title must be text, not {type(title).__name__}")
     return shorten(plain_line(title), TITLE_MAX)
@@ -137,6 +139,11 @@ def clean_title(title) -> str:
 def _safe_text(text: str) -> str:
     """Text SQLite can store (no lone surrogates), otherwise unchanged."""
     return _SURROGATE.sub("\ufffd", str(text))
+
+
+def _user(user) -> str:
+    """The owner's name; None (Gradio's `request.username` without a login) is the page's one user, ""."""
+    return "" if user is None else _safe_text(user)
 
 
 class ConversationStore:
@@ -157,10 +164,10 @@ class ConversationStore:
                 f"{self.path} is not a conversations database (not SQLite, or damaged: {e}); "
                 "move it away or set ASSISTANT_CHAT_DB to another file"
             )
-        return ConversationError(
-            f"cannot use the conversations database {self.path}: {e} "
-            "(a read-only location? set ASSISTANT_CHAT_DB to a writable file)"
-        )
+        hint = ""
+        if name.startswith(("SQLITE_READONLY", "SQLITE_CANTOPEN", "SQLITE_PERM", "SQLITE_AUTH")):
+            hint = " (a read-only location? set ASSISTANT_CHAT_DB to a writable file)"
+        return ConversationError(f"cannot use the conversations database {self.path}: {e}{hint}")
 
     def _open(self) -> sqlite3.Connection:
         path = self.path
@@ -273,7 +280,7 @@ class ConversationStore:
         self._write(
             lambda c: c.execute(
                 "INSERT INTO conversations (id, user, title, created, updated) VALUES (?, ?, ?, ?, ?)",
-                (cid, _safe_text(user), title, now, now),
+                (cid, _user(user), title, now, now),
             )
         )
         return cid
@@ -284,7 +291,7 @@ class ConversationStore:
             """SELECT c.id, c.title, c.created, c.updated, COUNT(t.idx) FROM conversations c
                LEFT JOIN turns t ON t.conversation = c.id WHERE c.user = ?
                GROUP BY c.id ORDER BY c.updated DESC, c.created DESC""",
-            (_safe_text(user),),
+            (_user(user),),
         )
         return [Summary(*r) for r in rows]
 
@@ -293,7 +300,7 @@ class ConversationStore:
         with self._lock:  # both reads see the same state
             head = self._read(
                 "SELECT id, title, user, created, updated FROM conversations WHERE id = ? AND user = ?",
-                (str(cid), _safe_text(user)),
+                (str(cid), _user(user)),
             )
             if not head:
                 return None
@@ -312,7 +319,7 @@ class ConversationStore:
         data, now = answer_to_json(answer), time.time()
 
         def work(c):
-            (title,) = self._owned(c, cid, _safe_text(user))
+            (title,) = self._owned(c, cid, _user(user))
             (n,) = c.execute("SELECT COUNT(*) FROM turns WHERE conversation = ?", (cid,)).fetchone()
             c.execute(
                 "INSERT INTO turns (conversation, idx, question, answer, asked_at) VALUES (?, ?, ?, ?, ?)",
@@ -331,7 +338,7 @@ class ConversationStore:
             raise ConversationError("a conversation title cannot be empty")
 
         def work(c):
-            self._owned(c, cid, _safe_text(user))
+            self._owned(c, cid, _user(user))
             c.execute("UPDATE conversations SET title = ? WHERE id = ?", (title, cid))
 
         self._write(work)
@@ -341,7 +348,7 @@ class ConversationStore:
         cid = str(cid)
 
         def work(c):
-            self._owned(c, cid, _safe_text(user))
+            self._owned(c, cid, _user(user))
             c.execute("DELETE FROM turns WHERE conversation = ?", (cid,))  # also without the foreign key pragma
             c.execute("DELETE FROM conversations WHERE id = ?", (cid,))
 
@@ -353,11 +360,13 @@ class ConversationStore:
             raise ConversationError(f"a rating must be +1, -1 or 0, not {rating!r}")
         if not isinstance(comment, str):
             raise ConversationError(f"a comment must be text, not {type(comment).__name__}")
+        if isinstance(turn, bool) or not isinstance(turn, int):
+            raise ConversationError(f"a turn is a number, not {turn!r}")
         cid = str(cid)
         comment = "" if rating == 0 else _safe_text(comment).strip()[:COMMENT_MAX]
 
         def work(c):
-            self._owned(c, cid, _safe_text(user))
+            self._owned(c, cid, _user(user))
             done = c.execute(
                 "UPDATE turns SET rating = ?, comment = ?, rated_at = ? WHERE conversation = ? AND idx = ?",
                 (rating, comment, time.time() if rating else None, cid, turn),
@@ -370,7 +379,7 @@ class ConversationStore:
     def feedback(self, user: str | None = None) -> list[Feedback]:
         """Every rated turn (of `user`, or of all users with None), oldest
         conversation first, each with the turns before it as `history`."""
-        where, args = ("", ()) if user is None else ("AND c.user = ?", (_safe_text(user),))
+        where, args = ("", ()) if user is None else ("AND c.user = ?", (_user(user),))
         with self._lock:
             rated = self._read(
                 f"""SELECT c.id, c.user, c.title, t.idx, t.question, t.answer, t.rating, t.comment, t.asked_at,

@@ -15,7 +15,8 @@ from assistant.ingest.readers import reader_for
 from assistant.settings import Settings
 
 TYPES = ("fact", "paraphrase", "numeric", "multi-document", "unanswerable", "follow-up", "adversarial")
-# Every field the harness reads; `note` (adversarial items) is optional.
+# Every field the harness reads; `note` (adversarial items) is optional, and
+# so are `feedback` and `needs_review` (`assistant feedback export` writes them).
 FIELDS = ("id", "type", "question", "history", "answer", "must_include", "sources", "evidence")
 
 
@@ -89,6 +90,8 @@ def _item_problems(item: dict, settings: Settings | None, corpus_files: set[str]
         out.append('history must be a list of {"role": "user"|"assistant", "content": string}')
     if "answer" in item and not isinstance(get("answer"), str):
         out.append(f"answer must be a string, not {_kind(get('answer'))}")
+    if get("needs_review"):  # a candidate of `assistant feedback export`, not checked by a person yet
+        out.append('needs review: check the item, fill in what is missing, then delete "needs_review"')
     if "note" in item and not isinstance(get("note"), str):
         out.append(f"note must be a string, not {_kind(get('note'))}")
     facts = get("must_include")

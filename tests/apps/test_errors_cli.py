@@ -11,6 +11,7 @@ import time
 import urllib.error
 import urllib.request
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 
@@ -259,6 +260,7 @@ def ask_once(question, history, opts, as_json):
 cli._ask_once = ask_once
 sys.exit(cli.main(sys.argv[1:]))
 """
+    Path(nothing["ASSISTANT_CORPUS"]).mkdir()  # a missing corpus would end the session before the first question
     r = run("ask", code=code, env_extra=nothing, input=b"first?\nsecond?\n\n")
     assert r.returncode == 0
     err = r.stderr.decode()
@@ -267,3 +269,10 @@ sys.exit(cli.main(sys.argv[1:]))
         lines
         == ["error: internal error: ZeroDivisionError: division by zero (set ASSISTANT_DEBUG=1 for the traceback)"] * 2
     ), err
+
+
+def test_ask_with_a_missing_corpus_says_so_before_offering_to_build(nothing):
+    r = run("ask", "q", env_extra=nothing)
+    assert r.returncode == 3
+    assert "building it now" not in r.stderr.decode()
+    assert one_line(r).startswith("error: Corpus folder not found:")

@@ -10,12 +10,13 @@ import threading
 from dataclasses import replace
 
 import pytest
-from saved import refusal, seed_answers
 
 from assistant.conversations import Conversation, ConversationStore, Summary, db_path
 from assistant.conversations.store import SCHEMA_VERSION, TITLE_MAX
 from assistant.errors import AssistantError, ConversationError
 from assistant.settings import Settings
+
+from saved import refusal, seed_answers
 
 
 @pytest.fixture
@@ -128,6 +129,8 @@ def test_rate_and_feedback(store):
     for bad in (2, -2, True, "1", None):
         with pytest.raises(ConversationError, match="rating must be"):
             store.rate(cid, 1, bad)
+    with pytest.raises(ConversationError, match="a turn is a number"):
+        store.rate(cid, "2", 1)
     for turn in (4, -1, 99):
         with pytest.raises(ConversationError, match=f"has no turn {turn}"):
             store.rate(cid, turn, 1)
@@ -142,6 +145,9 @@ def test_users_see_only_their_own(store):
     assert [s.id for s in store.list("alice")] == [alice]
     assert [s.id for s in store.list("bob")] == [bob]
     assert store.list() == []  # the page without a login is a user too ("")
+    assert store.list(None) == []  # ...also as Gradio names it (request.username is None)
+    anyone = store.create(user=None)
+    assert [s.id for s in store.list()] == [anyone] and store.get(anyone, user=None).user == ""
     assert store.get(alice, user="bob") is None and store.get(alice) is None
     for call in (
         lambda: store.rename(alice, "mine now", user="bob"),
