@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 # get_engine and reset_engines are imported from here by tests and benchmarks.
-from assistant.engine import get_engine, reset_engines
+from assistant.engine import get_engine, refresh_engine, reset_engines  # noqa: F401 - re-exported
 from assistant.errors import QuestionError
 from assistant.pipeline import run
 from assistant.settings import Settings, get_settings
@@ -107,22 +107,14 @@ def answer_stream(question: str, history: list[dict] | None = None, **options) -
 
 
 def example_questions(n: int = 4, **options) -> list[str]:
-    """A few questions to try, drawn from the corpus: its section headings,
-    one per document in turn (built from the index, so any corpus works)."""
-    settings = _resolve(dict(options))
-    engine = get_engine(settings)
-    by_source: dict[str, list[str]] = {}
-    for source, unit, text in sorted(engine.store.headings()):
-        words = text.split()
-        if unit == 0 or not 2 <= len(words) <= 8 or not text[0].isalpha() or ":" in text:
-            continue  # titles, bylines, one-word labels
-        by_source.setdefault(source, []).append(text.strip())
-    out: list[str] = []
-    while len(out) < n and any(by_source.values()):
-        for heads in by_source.values():
-            if heads and len(out) < n:
-                out.append(f"What do the sources say about “{heads.pop(0)}”?")
-    return out
+    """Up to `n` questions to try that the assistant answers: written from the
+    index's sentences and each one asked of the offline answerer, kept when
+    it is answered citing the sentence it came from (see `examples.py`);
+    spread over the documents, cached in the index folder until the index
+    changes. May be fewer than `n` (a corpus with few such sentences)."""
+    from assistant.examples import example_questions as examples
+
+    return examples(_resolve(dict(options)), n)
 
 
 def index_status(**options) -> str:
@@ -143,5 +135,8 @@ def build_index(rebuild: bool = False, progress=None, **options):
 
     settings = _resolve(dict(options))
     report = sync(settings, get_embedder(settings), rebuild=rebuild, progress=progress)
-    reset_engines()
+    # The loaded engine is opened again on the new index now (it was dropped,
+    # and the next question then loaded the index anew, which waits for the
+    # whole of a build started meanwhile, as another upload's is).
+    refresh_engine(settings)
     return report

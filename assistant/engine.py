@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from assistant.errors import IndexConfigError, IndexStoreError
+from assistant.errors import AssistantError, IndexConfigError, IndexStoreError
 from assistant.settings import Settings
 
 if TYPE_CHECKING:
@@ -217,6 +217,30 @@ def get_engine(settings: Settings, failed: Engine | None = None) -> Engine:
         if engine is None:
             engine = _engines[key] = load_engine(settings)
         return engine
+
+
+def refresh_engine(settings: Settings) -> None:
+    """After a build made in this process: the loaded engine of these
+    settings, if there is one, opened again on the index just built. Done
+    at once, not at the next question, because the next build (another
+    upload) may have started by then, and an engine keeps answering from
+    what it loaded while a build is under way. Opened as it is: the build
+    just made it whole, and `ensure_index` would wait for that next build."""
+    from assistant.embedders import get_embedder
+    from assistant.stores import IndexStore
+
+    key = engine_key(settings)
+    with _engines_lock:
+        engine = _engines.get(key)
+        if engine is None or engine._stamp() == engine.stamp:
+            return
+        del _engines[key]
+        engine.close()
+        try:
+            embedder = get_embedder(settings)
+            _engines[key] = Engine(settings, IndexStore(settings, embedder.id, embedder.dim), embedder)
+        except AssistantError as e:  # the next question loads it the usual way, and says what is wrong
+            log.warning("%s", e)
 
 
 # Attempts of one step on a store that another process keeps changing: the

@@ -37,7 +37,7 @@ LAYERS: list[set[str]] = [
     {"llms"},
     {"answerers"},
     {"engine", "pipeline"},
-    {"api", "library", "__init__"},
+    {"api", "library", "examples", "__init__"},
     {"evals"},
     {"conversations"},
     {"apps"},
