@@ -54,8 +54,9 @@ CSS = """
 .src-panel summary, .msg-sources summary{cursor:pointer;font-weight:600}
 .src-meta{color:#4b5563;font-weight:400;font-size:12px}
 .passage{white-space:pre-wrap;margin:6px 0 2px 0}
+.msg-sources{font-size:14px;line-height:1.45}
 mark.cited{background:#ffe58a;color:#000;padding:0 1px;border-radius:2px}
-a.cite{color:#1d4ed8;text-decoration:underline;text-underline-offset:2px;font-weight:600;border-radius:3px}
+a.cite{color:#1e40af;text-decoration:underline;text-underline-offset:2px;font-weight:600;border-radius:3px}
 a.cite:hover{text-decoration-thickness:2px}
 a.cite:focus-visible{outline:2px solid #1d4ed8;outline-offset:1px}
 /* A preview spans the answer's width, just below the line of its [n]: never cut off at the bubble's edge. */
@@ -74,7 +75,7 @@ details.source.flash{outline:3px solid #b45309}
 button.copy-answer{font-size:12px;padding:2px 10px;border-radius:5px;border:1px solid #6b7280;background:transparent;color:inherit;cursor:pointer}
 button.copy-answer:focus-visible{outline:2px solid #1d4ed8;outline-offset:1px}
 .copy-text{display:none}
-a.back{display:block;margin-top:8px;font-size:13px;color:#1d4ed8;white-space:normal}
+a.back{display:block;margin-top:8px;font-size:13px;color:#1e40af;white-space:normal}
 .dark a.back{color:#93c5fd}
 .dark .src-meta{color:#d1d5db}
 .dark a.cite{color:#93c5fd}
@@ -85,6 +86,8 @@ a.back{display:block;margin-top:8px;font-size:13px;color:#1d4ed8;white-space:nor
 .dark .note{color:#fcd34d}
 .dark details.source.flash{outline-color:#fbbf24}
 .dark button.copy-answer{border-color:#9ca3af}
+/* Gradio fades every message's text to 0.8 opacity, which takes grey text below AA. */
+.message-wrap .prose.chatbot.md{opacity:1 !important}
 /* The chat label would float over the first message (it is hidden; the log keeps its own name). */
 #chat label[data-testid='block-label']{display:none}
 /* A phone: the chat grows with its messages (no 560 px box inside a scrolling page),
@@ -108,16 +111,16 @@ HEAD = """<script>
     const panel = document.getElementById('panel-' + key);
     const w = a.closest('.cite-wrap');
     if (w) w.classList.add('tip-off');  // the passage is shown now (and a tap leaves :hover on)
-    [inMsg, panel].filter(Boolean).forEach(function (el) {
-      el.open = true; el.classList.add('flash');
-      setTimeout(function () { el.classList.remove('flash'); }, 1500);
-    });
-    // The panel beside the chat is where the eye goes; stacked below it (a
-    // phone) it is a long jump away, so the passage shown is the message's own.
+    // The panel beside the chat is where the eye goes (opening the message's
+    // copy too would scroll the answer away); stacked below it (a phone), or
+    // for an older answer it no longer shows, the passage opens in the message.
     const beside = panel && panel.offsetParent && panel.getBoundingClientRect().left >= a.getBoundingClientRect().right;
     const box = beside ? panel : (inMsg || panel);
-    const target = box && (box.querySelector('mark.cited') || box);
-    if (target) target.scrollIntoView({behavior: 'smooth', block: 'center'});
+    if (!box) return;
+    box.open = true; box.classList.add('flash');
+    setTimeout(function () { box.classList.remove('flash'); }, 1500);
+    const target = box.querySelector('mark.cited') || box;
+    target.scrollIntoView({behavior: 'smooth', block: 'center'});
   }
   function copied(btn, ok) {
     btn.textContent = ok ? 'Copied' : 'Copy failed';
@@ -187,19 +190,21 @@ HEAD = """<script>
       if (tip && tip.id) a.setAttribute('aria-describedby', tip.id);
     });
   }
-  function visit(node) {
-    if (node.nodeType !== 1) return;
-    if (node.hasAttribute('aria-label')) relabel(node);
-    node.querySelectorAll('[aria-label]').forEach(relabel);
-    describe(node);
-  }
+  // Once per batch of changes: a streamed or reopened conversation makes many.
   new MutationObserver(function (records) {
+    const labelled = new Set();
     records.forEach(function (r) {
-      if (r.type === 'attributes') { relabel(r.target); return; }
-      r.addedNodes.forEach(visit);
+      if (r.type === 'attributes') { labelled.add(r.target); return; }
+      r.addedNodes.forEach(function (node) {
+        if (node.nodeType !== 1) return;
+        if (node.hasAttribute('aria-label')) labelled.add(node);
+        node.querySelectorAll('[aria-label]').forEach(function (el) { labelled.add(el); });
+        describe(node);
+      });
       const host = r.target.closest && r.target.closest('[data-who]');
-      if (host) relabel(host);
+      if (host) labelled.add(host);
     });
+    labelled.forEach(relabel);
   }).observe(document.documentElement, {subtree: true, childList: true, attributes: true, attributeFilter: ['aria-label']});
 })();
 </script>"""

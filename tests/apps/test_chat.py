@@ -205,8 +205,8 @@ def test_ask_follow_up_open_citation_and_start_over(browser, chat_url, tmp_path)
     assert "350 billion" in page.inner_text("#sources mark.cited")
     assert "003_e5f950a99eaab371.txt" in page.inner_text("#sources")
 
-    page.click("#chat a.cite >> nth=0")
-    page.wait_for_function("() => [...document.querySelectorAll('#chat details')].some(d => d.open)")
+    page.click("#chat a.cite >> nth=0")  # the panel beside the chat shows it
+    page.wait_for_selector("#sources details.flash[open] mark.cited")
     page.screenshot(path=str(tmp_path / "answer.png"), full_page=True)
 
     first_panel = page.get_attribute("#sources details", "id")
@@ -324,3 +324,161 @@ def test_question_that_is_not_utf8_shows_the_question_error(chat_url):
     assert "The question is not valid UTF-8 text" in shown
     assert "TypeError" not in shown and "TextEncodeInput" not in shown
     assert "25%" in ask_api(chat_url, "What tariff did Trump threaten?")  # the page keeps answering
+
+
+# --- reading and reusing answers, accessibility, phone (one running page) ----
+
+SHOTS = Path("/tmp/issue15/shots")  # screenshots to look at, not kept in the repo
+DESKTOP = {"width": 1400, "height": 1000}
+PHONE = {"width": 390, "height": 844}
+SEOUL = "How much is Seoul expected to invest in the US?"
+
+
+def _shot(page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"))
+
+
+def _tab_to(page, selector: str, key: str = "Tab", limit: int = 80) -> None:
+    """Press `key` until the focused element matches `selector` (keyboard only)."""
+    for _ in range(limit):
+        if page.evaluate("s => !!document.activeElement && document.activeElement.matches(s)", selector):
+            return
+        page.keyboard.press(key)
+    raise AssertionError(f"{key} never reached {selector}")
+
+
+def _settled(page) -> None:
+    """Wait until the page is done with the question (the textbox takes input again)."""
+    page.wait_for_selector("textarea:not([disabled])", timeout=60000)
+    page.wait_for_timeout(300)
+
+
+def _labels_are_clean(page) -> None:
+    """Every message's screen-reader label is its text: no markup, no entities."""
+    labels = page.eval_on_selector_all("#chat [data-testid='bot'], #chat [data-testid='user']",
+                                       "els => els.map(e => [e.dataset.testid, e.getAttribute('aria-label')])")  # fmt: skip
+    assert labels and all(label for _, label in labels), labels
+    for who, label in labels:
+        assert label.startswith("Answer: " if who == "bot" else "Your question: "), label
+        assert not re.search(r"&#?\w+;", label), label
+        assert who == "user" or "<" not in label, label
+
+
+@needs_browser
+def test_keyboard_only_preview_open_passage_and_copy(browser, chat_url, seeds_settings):
+    from assistant import answer
+
+    expected = answer(SEOUL, settings=seeds_settings)  # the page answers the same, offline
+    ctx = browser.new_context(viewport=DESKTOP, permissions=["clipboard-read", "clipboard-write"])
+    page = ctx.new_page()
+    page.goto(chat_url)
+    box = page.get_by_role("textbox", name="Your question")
+    box.wait_for()
+    assert page.get_by_role("button", name="Send").count() == 1
+    page.evaluate("document.activeElement && document.activeElement.blur()")
+    _tab_to(page, "textarea")
+    assert box.evaluate("el => el === document.activeElement")
+    page.keyboard.type(SEOUL)
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#chat a.cite", timeout=60000)
+
+    _tab_to(page, "#chat a.cite", "Shift+Tab")  # the answer is above the textbox
+    n = int(page.evaluate("document.activeElement.getAttribute('href')").rsplit("-", 1)[1])
+    tip = page.locator("#" + page.evaluate("document.activeElement.getAttribute('aria-describedby')"))
+    assert tip.is_visible()  # focus shows the preview of the cited sentence
+    assert expected.citations[n - 1].text in tip.inner_text()
+    page.keyboard.press("Escape")
+    assert not tip.is_visible()
+    page.keyboard.press("Enter")  # opens the passage in the panel beside the chat
+    page.wait_for_selector(f"#sources details.flash[open][id$='-{n}'] mark.cited")
+
+    _tab_to(page, "#chat button.copy-answer")
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => document.activeElement.textContent === 'Copied'")
+    assert page.evaluate("navigator.clipboard.readText()") == copy_text(expected)
+
+    page.mouse.move(0, 0)
+    _settled(page)
+    page.locator("#chat a.cite").first.hover()  # hovering shows the preview too
+    assert page.locator("#chat .tip").first.is_visible()
+    assert not page.locator("#chat [data-testid='block-label']").is_visible()  # nothing over the first message
+    _labels_are_clean(page)
+    _shot(page, "desktop-light-answer")
+    ctx.close()
+
+
+@needs_browser
+def test_the_question_is_plain_text_and_requests_nothing(browser, chat_url):
+    page = browser.new_page()
+    requests = []
+    page.on("request", lambda r: requests.append(r.url))
+    typed = "<img src=x> **b** <script>window.__pwned = 1</script>"
+    ask(page, chat_url, typed)
+    page.wait_for_selector("#chat [data-testid='bot']", timeout=60000)
+    user = page.locator("#chat [data-testid='user']").first
+    assert user.inner_text().strip() == typed
+    assert user.locator("img, strong, script").count() == 0
+    assert page.evaluate("window.__pwned") is None
+    assert not [u for u in requests if u.rstrip("/").endswith("/x")]
+    _labels_are_clean(page)
+    page.close()
+
+
+@needs_browser
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_contrast_and_names_pass_axe(browser, chat_url, scheme):
+    """axe-core (bundled by axe-playwright-python, no download) on the page with
+    a refusal, an answer and its passages open, then on a [n] preview."""
+    axe = pytest.importorskip("axe_playwright_python.sync_playwright").Axe()
+    wcag = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
+    ctx = browser.new_context(viewport=DESKTOP, color_scheme=scheme)
+    page = ctx.new_page()
+    ask(page, chat_url, "Who won the 2030 world cup?")
+    page.wait_for_selector("#chat .refusal", timeout=60000)
+    ask(page, None, SEOUL)
+    page.wait_for_selector("#chat a.cite", timeout=60000)
+    _settled(page)
+    assert page.evaluate("document.documentElement.classList.contains('dark') || document.body.classList.contains('dark')") == (scheme == "dark")  # fmt: skip
+    results = axe.run(page, options=wcag)  # the whole page, the refusal and the answer in view
+    assert results.violations_count == 0, results.generate_report()
+    page.click("#chat details.source summary >> nth=0")  # a passage opened in the message
+    back = page.locator("#chat details.source[open] a.back").first
+    back.scroll_into_view_if_needed()
+    results = axe.run(page, context="#chat details.source[open]", options=wcag)
+    assert results.violations_count == 0, results.generate_report()
+    page.locator("#chat a.cite").first.focus()  # its preview
+    results = axe.run(page, context="#chat .tip", options={"runOnly": ["color-contrast"]})
+    assert results.violations_count == 0, results.generate_report()
+    _shot(page, f"desktop-{scheme}-preview")
+    ctx.close()
+
+
+@needs_browser
+def test_phone_answer_passage_and_the_way_back(browser, chat_url):
+    ctx = browser.new_context(viewport=PHONE, has_touch=True, is_mobile=True, device_scale_factor=2)
+    page = ctx.new_page()
+    ask(page, chat_url, SEOUL)
+    page.wait_for_selector("#chat a.cite", timeout=60000)
+    # no box of fixed height inside the page: the chat grows with its messages
+    assert page.evaluate("() => { const w = document.querySelector('#chat .bubble-wrap'); return w.scrollHeight <= w.clientHeight + 1; }")  # fmt: skip
+    chat, panel = page.locator("#chat").bounding_box(), page.locator("#sources").bounding_box()
+    assert panel["y"] >= chat["y"] + chat["height"] - 1  # the sources come below the chat
+    _settled(page)
+    cite = page.locator("#chat a.cite").first
+    cite.scroll_into_view_if_needed()
+    _shot(page, "phone-answer")
+    cite.tap()
+    inline = page.locator("#chat details.source[open] mark.cited").first
+    inline.wait_for()
+    page.wait_for_function(  # the passage opens in the message, scrolled to the cited words
+        "() => { const r = document.querySelector('#chat details.source[open] mark.cited').getBoundingClientRect();"
+        " return r.top >= 0 && r.bottom <= innerHeight; }"
+    )
+    page.wait_for_timeout(700)  # the smooth scroll ends
+    _shot(page, "phone-passage")
+    page.locator("#chat details.source[open] a.back").first.tap()
+    page.wait_for_function(
+        "() => { const r = document.querySelector('#chat a.cite').getBoundingClientRect(); return r.top >= 0 && r.bottom <= innerHeight; }"
+    )
+    ctx.close()
