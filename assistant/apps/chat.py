@@ -65,6 +65,10 @@ PAGE_CSS = """
 #header p{margin:0}
 @media (max-width: 640px){#header-row{flex-direction:column;align-items:flex-start}}
 #conversations label{white-space:normal}
+/* Gradio's orange and red buttons hold white text at 2.8:1 and 3.8:1: darker shades, >= 5:1 (WCAG AA) */
+#new-conversation{background:#c2410c;border-color:#c2410c;color:#fff}
+#new-conversation:hover{background:#9a3412}
+#delete-yes, #remove-yes{background:#b91c1c;border-color:#b91c1c;color:#fff}
 """
 
 
@@ -95,10 +99,7 @@ def build(settings: Settings):
         rated = gr.State(None)  # (conversation, turn, rating) a comment goes with
         with gr.Sidebar(label="Conversations", elem_id="sidebar", open=True):
             new = gr.Button("New conversation", elem_id="new-conversation", variant="primary")
-            listing = gr.Radio(
-                choices=[], value=None, label="Conversations", elem_id="conversations",
-                info="Saved as you ask; the newest first.",
-            )  # fmt: skip
+            listing = gr.Radio(choices=[], value=None, label="Conversations (the newest first)", elem_id="conversations")
             title = gr.Textbox(label="Title of this conversation", max_lines=1, elem_id="rename-title")
             with gr.Row():
                 rename = gr.Button("Rename", elem_id="rename", size="sm")
