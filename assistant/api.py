@@ -117,6 +117,17 @@ def example_questions(n: int = 4, **options) -> list[str]:
     return examples(_resolve(dict(options)), n)
 
 
+def source_text(source: str, **options) -> str:
+    """The text the offsets of `source`'s passages and citations index:
+    `source_text(c.source)[c.start:c.end]` is what citation `c` quotes. For
+    a text file, the file's text (BOM dropped); for a PDF, Word or HTML
+    file, the text extracted from it, which the index keeps (so it is the
+    text as it was indexed). `CorpusError` for a file that is not there."""
+    from assistant.stores.texts import source_text as text_of
+
+    return text_of(_resolve(dict(options)), source)
+
+
 def index_status(**options) -> str:
     """'ready', 'missing', 'incomplete', 'stale', 'outdated' or 'corrupt' for the
     configured index; IndexStoreError when its folder cannot be one."""

@@ -247,7 +247,7 @@ def answered(c: Candidate, settings: Settings) -> bool:
 
 
 def choose(settings: Settings, n: int, budget: float) -> tuple[list[str], dict]:
-    """(up to n questions answered, figures: candidates, asked, kept, seconds)."""
+    """(up to n questions answered, figures: candidates, asked, kept, seconds, timed_out)."""
     from assistant.engine import get_engine
 
     t0 = time.perf_counter()
@@ -262,8 +262,12 @@ def choose(settings: Settings, n: int, budget: float) -> tuple[list[str], dict]:
     first, later = [], []
     for c in _interleave(by_doc):
         (later if any(d.source == c.source for d in first) else first).append(c)
+    timed_out = False
     for c in first + later:
-        if len(kept) >= n or time.perf_counter() - t0 > budget:
+        if len(kept) >= n:
+            break
+        if time.perf_counter() - t0 > budget:
+            timed_out = True
             break
         if per_doc.get(c.source, 0) >= max(1, -(-n // max(1, len(by_doc)))) and c in first:
             continue
@@ -272,7 +276,7 @@ def choose(settings: Settings, n: int, budget: float) -> tuple[list[str], dict]:
             kept.append(c.question)
             per_doc[c.source] = per_doc.get(c.source, 0) + 1
     figures = {"sentences": len(rows), "candidates": total, "asked": asked, "kept": len(kept),
-               "seconds": round(time.perf_counter() - t0, 2)}  # fmt: skip
+               "seconds": round(time.perf_counter() - t0, 2), "timed_out": timed_out}  # fmt: skip
     return kept, figures
 
 
@@ -297,7 +301,9 @@ def example_questions(settings: Settings, n: int = 4, budget: float = 4.0) -> li
         pass
     questions, figures = choose(settings, n, budget)
     log.info("example questions: %s", figures)
-    if version and version == index_version(settings=settings):  # not if a build ran meanwhile
+    # Not cached when a build ran meanwhile, nor when the budget cut it short
+    # (the index was loading): the next call, on a loaded index, asks again.
+    if version and version == index_version(settings=settings) and not figures["timed_out"]:
         try:
             tmp = path.with_name(CACHE + ".tmp")
             tmp.write_text(json.dumps(key | {"questions": questions, "figures": figures}), encoding="utf-8")

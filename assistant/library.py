@@ -83,8 +83,9 @@ def documents(**options) -> list[DocumentInfo]:
     indexed, skipped, partial = (manifest.get(k, {}) for k in ("files", "skipped", "partial"))
     if not corpus.is_dir():
         return [_info(s, int(e.get("size", 0)), "indexed", e) for s, e in sorted(indexed.items())]
-    out = []
-    for path in scan_corpus(corpus, settings.file_types)[0]:
+    files, warnings = scan_corpus(corpus, settings.file_types)
+    out = _left_out(corpus, files, settings) if warnings else []
+    for path in files:
         source = path.relative_to(corpus).as_posix()
         try:
             st = path.stat()
@@ -99,6 +100,21 @@ def documents(**options) -> list[DocumentInfo]:
             out.append(_info(source, st.st_size, "skipped", None, reason))
         else:  # new, changed, or a large file stored in part so far
             out.append(_info(source, st.st_size, "pending", entry or partial.get(source)))
+    return sorted(out, key=lambda d: d.source)
+
+
+def _left_out(corpus: Path, files: list[Path], settings: Settings) -> list[DocumentInfo]:
+    """The files the corpus scan leaves out for a reason worth showing (a
+    link to a file outside the corpus folder), as skipped documents."""
+    root, listed, exts = corpus.resolve(), set(files), set(corpus_suffixes(settings.file_types))
+    out = []
+    for p in corpus.rglob("*"):
+        rel = p.relative_to(corpus)
+        if p in listed or p.suffix.lower() not in exts or any(part.startswith(".") for part in rel.parts):
+            continue
+        reason = outside_reason(p, root)
+        if reason and reason != "not a file":
+            out.append(_info(rel.as_posix(), 0, "skipped", None, reason))
     return out
 
 

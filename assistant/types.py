@@ -94,7 +94,8 @@ class Answer:
             lines.append("")
             lines.append("Sources:")
             for c in self.citations:
-                lines.append(f"[{c.n}] {c.source} — {c.title} (chars {c.start}–{c.end})")
+                where = f"p. {c.page}, chars" if c.page is not None else "chars"
+                lines.append(f"[{c.n}] {c.source} — {c.title} ({where} {c.start}–{c.end})")
                 lines.append(f'    "{c.text}"')
         for note in self.notes:
             lines.append(f"note: {note}")

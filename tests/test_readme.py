@@ -58,15 +58,15 @@ def test_the_extending_examples_work(tmp_path):
     from assistant.types import Passage
 
     blocks = _extending_blocks()
-    assert set(blocks) == {"HtmlReader", "RecentFirst", "EchoModel"}
+    assert set(blocks) == {"MailReader", "RecentFirst", "EchoModel"}
     ns: dict = {}
     for code in blocks.values():
         exec(compile(code, "README.md", "exec"), ns)
 
-    reader = ns["HtmlReader"]()
+    reader = ns["MailReader"]()
     assert isinstance(reader, DocumentReader)
-    text = reader.read(b"<html><script>var x;</script><p>Tom &amp; Jerry</p></html>", Path("a.html"))
-    assert "Tom & Jerry" in text and "var x" not in text
+    text = reader.read(b"Subject: Ferry times\nContent-Type: text/plain\n\nThe ferry leaves at noon.\n", Path("a.eml"))
+    assert text.startswith("Ferry times") and "leaves at noon" in text
 
     p = Passage(n=1, id="a", source="2024.txt", title="", text="", start=0, end=0, score=0.0)
     q = replace(p, n=2, id="b", source="2025.txt")

@@ -278,11 +278,12 @@ def cited_answer(chosen: list[tuple[Unit, float]], by_key: dict) -> tuple[str, l
     parts: list[str] = []
     citations: list[Citation] = []
     for u, score in chosen:
-        start, end, text = u.start, u.end, u.text
+        start, end, text, page = u.start, u.end, u.text, getattr(u, "page", None)
         prev = by_key.get((u.source, u.index - 1))
         said = [u.text]
         if _PRONOUN_START.match(u.text) and prev is not None and not prev.heading:
             start, text, said = prev.start, f"{prev.text} {u.text}", [prev.text, u.text]
+            page = getattr(prev, "page", None)
         # The index's units were cut by an untrained splitter that ends a
         # sentence at an abbreviation ("... Scott Bessent and U.S." | "Trade
         # Representative ..."): quote the rest of the sentence too.
@@ -301,6 +302,7 @@ def cited_answer(chosen: list[tuple[Unit, float]], by_key: dict) -> tuple[str, l
                 end=end,
                 passage=u.passage,
                 score=round(score, 4),
+                page=page,
             )
         )
         parts.extend(_with_marker(_sentence_for_answer(t), n) for t in said)  # every sentence cited

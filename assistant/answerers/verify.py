@@ -113,6 +113,7 @@ class Verifier:
                     start=first.start,
                     end=last.end,
                     passage=n,
+                    page=getattr(first, "page", None),
                     score=round(max(float(self.relevance[i]) for i in unit_idx), 4)
                     if self.relevance is not None
                     else 0.0,

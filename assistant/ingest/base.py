@@ -3,8 +3,31 @@ chunked and cited (citation offsets index this text)."""
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from pathlib import Path
 from typing import Protocol, runtime_checkable
+
+
+class PagedText(str):
+    """The text of a document with pages (PDF): a `str`, so any code that
+    takes a reader's text takes it, plus `pages`, the offset in the text
+    where each page starts (`pages[0] == 0`, one entry per page, empty
+    pages included)."""
+
+    pages: list[int]
+
+    def __new__(cls, text: str, pages: list[int]):
+        self = super().__new__(cls, text)
+        self.pages = list(pages)
+        return self
+
+    def __reduce__(self):  # pickled to and from the reading process (`ingest.isolate`)
+        return PagedText, (str(self), self.pages)
+
+
+def page_of(pages: list[int] | None, offset: int) -> int | None:
+    """The 1-based page holding `offset` of the text, None without pages."""
+    return bisect_right(pages, offset) if pages else None
 
 
 @runtime_checkable
@@ -12,9 +35,17 @@ class DocumentReader(Protocol):
     """Reads one kind of file. `suffixes` are the file name endings it takes
     (lower case, with the dot). `streamable`: the text is the file's bytes
     decoded as they are, so a large file can be read in segments
-    (`ingest.files.Segments`); other readers get the whole file at once.
+    (`ingest.files.Segments`); other readers get the whole file at once, and
+    the index keeps the text they return (`stores.texts`), so citations can
+    be shown and checked whatever becomes of the file.
     `read` raises ValueError with a one-line reason for a file it cannot use
-    (binary, encrypted, broken); the file is then skipped with that reason."""
+    (binary, encrypted, broken); the file is then skipped with that reason.
+    It may return a `PagedText` (a str with page starts): passages and
+    citations then carry their page.
+
+    Optional: `isolated = True` runs `read` in a separate process
+    (`ingest.isolate`), abandoned after `settings.read_timeout` seconds: for
+    parsers of binary formats that could hang or crash on a hostile file."""
 
     suffixes: tuple[str, ...]
     streamable: bool

@@ -1,7 +1,9 @@
-"""Load a corpus folder: every .txt/.md file, read, checked and cleaned.
+"""Load a corpus folder: every file a reader takes (text, Markdown, PDF,
+Word, HTML), read, checked and cleaned.
 
-Files that cannot be used (binary, not UTF-8, empty after cleaning) are
-skipped with a warning; the rest of the corpus is still indexed.
+Files that cannot be used (binary, not UTF-8, encrypted, broken, no text,
+too large, too slow to read) are skipped with a warning; the rest of the
+corpus is still indexed.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import BinaryIO
 
 from assistant.errors import CorpusError, FileChanged
 from assistant.ingest.clean import CleanText, clean_text, extract_title
+from assistant.ingest.isolate import read_text
 from assistant.ingest.readers import check_text_head, corpus_suffixes, reader_for
 from assistant.settings import Settings
 
@@ -39,6 +42,12 @@ class SourceDoc:
     sha256: str
     title: str
     clean: CleanText
+    # Where each page starts in the reader's text (`clean.original`), for a
+    # format with pages (PDF); None otherwise.
+    pages: list[int] | None = None
+    # The reader's text is not the file's bytes decoded (PDF, Word, HTML):
+    # the index keeps it (`stores.texts`), as citations index it.
+    extracted: bool = False
 
     @property
     def text(self) -> str:
@@ -217,16 +226,27 @@ def file_digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def read_doc(path: Path, corpus: Path, data: bytes | None = None) -> SourceDoc:
+def too_large(size: int, max_mb: float) -> str | None:
+    """The skip reason of a file over `settings.max_file_mb`, or None."""
+    if size > max_mb * 2**20:
+        return f"larger than {max_mb:g} MB ({size / 2**20:,.1f} MB; the max_file_mb setting)"
+    return None
+
+
+def read_doc(path: Path, corpus: Path, data: bytes | None = None, timeout: float = 120.0) -> SourceDoc:
     """Read and clean one file; raises ValueError with the reason it is unusable.
 
     Offsets everywhere refer to the text the file's reader gives
     (`ingest.readers`); for a text file, its decoded text with a leading BOM
-    dropped, i.e. `open(path, encoding="utf-8-sig", newline="").read()`.
+    dropped, i.e. `open(path, encoding="utf-8-sig", newline="").read()`; for
+    PDF, Word and HTML, the text extracted from it, which the index keeps.
+    A reader that is `isolated` gets `timeout` seconds (`ingest.isolate`).
     """
     if data is None:
         data = read_file(path, corpus.resolve())[0]
-    ct = clean_text(reader_for(path).read(data, path))
+    reader = reader_for(path)
+    raw = read_text(reader, data, path, timeout)
+    ct = clean_text(raw)
     if not ct.text.strip():
         raise ValueError("empty after cleaning")
     source = path.relative_to(corpus).as_posix()
@@ -236,6 +256,8 @@ def read_doc(path: Path, corpus: Path, data: bytes | None = None) -> SourceDoc:
         sha256=file_digest(data),
         title=extract_title(ct.text, fallback=path.stem),
         clean=ct,
+        pages=getattr(raw, "pages", None),
+        extracted=not reader.streamable,
     )
 
 
@@ -249,7 +271,10 @@ def load_corpus(settings: Settings) -> tuple[list[SourceDoc], list[str]]:
     warnings: list[str] = []
     for path in files:
         try:
-            docs.append(read_doc(path, corpus))
+            reason = too_large(path.stat().st_size, settings.max_file_mb)
+            if reason:
+                raise ValueError(reason)
+            docs.append(read_doc(path, corpus, timeout=settings.read_timeout))
         except (OSError, ValueError) as e:
             msg = f"skipped {path.relative_to(corpus).as_posix()}: {e}"
             log.warning(msg)

@@ -30,8 +30,17 @@ class PlainText:
             raise ValueError(f"not UTF-8 text (byte {e.start}: {data[e.start : e.start + 1]!r})") from None
 
 
+# The others are imported here so that their libraries load only when a
+# file of theirs is read (in the reading process, `ingest.isolate`).
+from assistant.ingest.pdf import PdfReader  # noqa: E402
+from assistant.ingest.webpage import HtmlReader  # noqa: E402
+from assistant.ingest.word import DocxReader  # noqa: E402
+
 READERS: list[DocumentReader] = [
     PlainText(),
+    PdfReader(),
+    DocxReader(),
+    HtmlReader(),
 ]
 
 

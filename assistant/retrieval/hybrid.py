@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import time
+from bisect import bisect_right
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,6 +36,16 @@ class Unit:
     index: int
     vector: np.ndarray
     passage: int  # number of the first passage (1-based) that holds it
+    page: int | None = None  # the page it starts on (PDF)
+
+
+def _page(meta: dict, start: int) -> int | None:
+    """The page of the chunk's text at offset `start` (PDF; see
+    `stores.records.item_records`): its first page, plus the pages that
+    begin inside it at or before `start`."""
+    if meta.get("page") in (None, ""):
+        return None
+    return int(meta["page"]) + bisect_right(json.loads(meta.get("page_starts") or "[]"), start)
 
 
 def top_scores(scores: np.ndarray, k: int) -> list[tuple[int, float]]:
@@ -173,6 +184,7 @@ class Retriever:
                     end=int(meta["end"]),
                     score=round(fused[cid], 6),
                     chunk=int(meta.get("chunk", 0)),
+                    page=int(meta["page"]) if meta.get("page") not in (None, "") else None,
                     scores={
                         "vector": round(vec_score.get(cid, 0.0), 4),
                         "sentence": round(sent_score.get(cid, 0.0), 4),
@@ -200,7 +212,7 @@ class Retriever:
             if meta is None or "units" not in meta:
                 continue
             for entry in json.loads(meta["units"]):
-                want.setdefault(unit_id(p.source, entry[0]), (p, entry))
+                want.setdefault(unit_id(p.source, entry[0]), (p, entry, meta))
         if not want:
             return []
         # A unit whose record is missing (the index changed under us) is left out.
@@ -208,7 +220,7 @@ class Retriever:
             got = self.store.units.get(ids=list(want), include=["embeddings"])
         units = []
         for uid, vec in zip(got["ids"], got["embeddings"]):
-            p, (index, rs, re_, start, end, heading) = want[uid]
+            p, (index, rs, re_, start, end, heading), meta = want[uid]
             units.append(
                 Unit(
                     id=uid,
@@ -221,6 +233,7 @@ class Retriever:
                     index=index,
                     vector=np.asarray(vec, dtype=np.float32),
                     passage=p.n,
+                    page=_page(meta, start),
                 )
             )
         units.sort(key=lambda u: (u.passage, u.index))

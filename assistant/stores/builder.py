@@ -47,6 +47,7 @@ from assistant.stores.opening import open_for_build
 from assistant.stores.reading import ReadingSide
 from assistant.stores.records import Batch, Pending, item_records
 from assistant.stores.report import SyncReport
+from assistant.stores.texts import keep_text, prune_texts
 
 log = logging.getLogger(__name__)
 
@@ -170,6 +171,7 @@ class IndexBuilder(ReadingSide):
         report.bm25_seconds = time.perf_counter() - t
         report.chunks = sum(f["chunks"] for f in manifest["files"].values())
         report.units = sum(f["units"] for f in manifest["files"].values())
+        prune_texts(self.index_dir, {f["sha256"] for f in manifest["files"].values()})
         if not manifest["files"]:
             store.write_manifest(manifest)
             raise CorpusError(f"No usable document in corpus folder {self.corpus}: " + "; ".join(report.warnings))
@@ -224,6 +226,8 @@ class IndexBuilder(ReadingSide):
         self.writing()
         units, heads, chunks, offset = Batch(), Batch(), Batch(), 0
         for p in group:
+            if getattr(p.doc, "extracted", False):  # the text citations index (PDF, Word, HTML)
+                keep_text(self.index_dir, p.digest, p.doc.clean.original, p.doc.pages)
             doc_vecs = vecs[offset : offset + len(p.units)]
             offset += len(p.units)
             report.tokens += sum(u.tokens for u in p.units)
@@ -254,6 +258,8 @@ class IndexBuilder(ReadingSide):
                 n_chunks, n_units = p.totals()
                 entry = {"sha256": p.digest, "title": p.doc.title, "chunks": n_chunks, "units": n_units, **p.stat,
                          "indexed_at": time.time()}  # fmt: skip
+                if getattr(p.doc, "pages", None):  # the Documents view shows a PDF's page count
+                    entry["pages"] = len(p.doc.pages)
                 if p.whole:
                     manifest["files"][p.source] = entry
                     manifest["partial"].pop(p.source, None)

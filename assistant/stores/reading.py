@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from assistant.errors import FileChanged
-from assistant.ingest.files import Segments, file_digest, open_file, read_doc
+from assistant.ingest.files import Segments, file_digest, open_file, read_doc, too_large
 from assistant.ingest.readers import reader_for
 from assistant.settings import Settings
 from assistant.stores.index import PAGE, IndexStore, unit_id
@@ -88,6 +88,11 @@ class ReadingSide:
                 # The store may hold chunks of this file (of this version or another).
                 stored = old is not None or source in manifest["partial"]
                 segs = None
+                big = too_large(st.st_size, self.settings.max_file_mb)
+                if big:  # not even read: a huge file must not stall the build
+                    self.seen.add(source)
+                    self.unusable(source, ValueError(big), st, stored)
+                    continue
                 try:
                     # Only a reader whose text is the file's bytes decoded can
                     # be read in segments; others take the whole file.
@@ -125,7 +130,7 @@ class ReadingSide:
                         self.unusable(source, e, st, stored)
                     continue
             try:
-                doc = read_doc(path, b.corpus, data)
+                doc = read_doc(path, b.corpus, data, timeout=self.settings.read_timeout)
             except ValueError as e:
                 self.unusable(source, e, st, stored)
                 continue

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from assistant.ingest.base import page_of
 from assistant.stores.index import unit_id
 
 
@@ -159,6 +160,12 @@ def item_records(p: Pending, vecs: np.ndarray, units: Batch, heads: Batch, chunk
         os_, oe = span(c.start, c.end)
         meta = {"source": p.source, "title": p.doc.title, "chunk": cbase + c.index, "start": os_, "end": oe}
         meta |= {"tokens": c.tokens, "hash": chunk_hash(c.text)}
+        if getattr(p.doc, "pages", None):
+            # A document with pages (PDF): the page the chunk starts on, and
+            # the offsets of the pages that start inside it, so a sentence's
+            # page is known from its offset (`retrieval.Retriever.units_of`).
+            meta["page"] = page_of(p.doc.pages, os_)
+            meta["page_starts"] = json.dumps([s for s in p.doc.pages if os_ < s < oe])
         # Its sentences: index, offsets in the chunk's text, offsets in the
         # original file, heading flag (see `retrieval.Retriever.units_of`).
         sentences = []

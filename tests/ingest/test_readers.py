@@ -19,8 +19,11 @@ def test_plain_text_takes_txt_and_md_in_any_case():
 
 
 def test_a_suffix_no_reader_takes_is_refused_with_its_name():
-    with pytest.raises(ValueError, match=r"no reader for \.pdf files"):
-        readers.reader_for(Path("x.pdf"))
+    with pytest.raises(ValueError, match=r"no reader for \.doc files"):
+        readers.reader_for(Path("x.doc"))
+    for name, kind in (("a.pdf", "PdfReader"), ("b.DOCX", "DocxReader"), ("c.html", "HtmlReader"), ("d.htm", "HtmlReader")):
+        assert type(readers.reader_for(Path(name))).__name__ == kind
+        assert isinstance(readers.reader_for(Path(name)), DocumentReader)
 
 
 def test_plain_text_rejects_binary_and_non_utf8_with_a_reason():

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant import Settings, answer, build_index
+from assistant import Settings, answer, build_index, examples
 from assistant.api import example_questions, reset_engines
 from assistant.examples import CACHE, candidates_of
 
@@ -45,13 +45,15 @@ def test_examples_of_a_made_up_corpus_are_answered_and_cached(tmp_path):
         (corpus / name).write_text(text, encoding="utf-8")
     settings = Settings(corpus=corpus, index_dir=tmp_path / "index")
     build_index(settings=settings)
+    cache = Path(settings.index_dir) / CACHE
+    # Cut short by its time budget: what it has, not cached (the next call asks again).
+    assert examples.example_questions(settings, 4, budget=0.0) == [] and not cache.exists()
     questions = example_questions(4, settings=settings)
     assert len(questions) >= 3, questions
     check_answered(questions, settings)
     sources = {answer(q, settings=settings).citations[0].source for q in questions}
     assert len(sources) >= 2  # spread over the documents
 
-    cache = Path(settings.index_dir) / CACHE
     assert json.loads(cache.read_text(encoding="utf-8"))["questions"] == questions
     t = time.perf_counter()
     assert example_questions(4, settings=settings) == questions

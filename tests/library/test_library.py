@@ -172,6 +172,11 @@ def test_remove_document_deletes_the_file_and_its_answers(small):
     a = answer(q, settings=small)
     assert all(p.source != "lamp.txt" for p in a.passages) and "1911" not in a.text
 
+    (corpus / "passwd.txt").symlink_to("/etc/passwd")  # listed as skipped, and can be removed
+    assert by_source(small)["passwd.txt"].problem == "a link to a file outside the corpus folder"
+    remove_document("passwd.txt", settings=small)
+    assert not os.path.lexists(corpus / "passwd.txt") and Path("/etc/passwd").is_file()
+
     remove_document("alias.txt", settings=small)  # the link goes, not the file it points at
     assert (corpus / "light.md").is_file() and not os.path.lexists(corpus / "alias.txt")
 
