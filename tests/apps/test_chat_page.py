@@ -4,7 +4,9 @@ table, remove) and following `assistant index` run from a shell. The page
 runs as a real `assistant chat` process with two logins, driven in a real
 headless Chromium; one page process serves the whole module."""
 
+import io
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -27,6 +29,29 @@ from servers import free_port, serve
 
 USERS = {"alice": "pw-alice", "bob": "pw-bob"}
 FACT = "The Zorblat bridge over the Qelm river was opened in 1987 by mayor Ilse Quintana."
+
+
+def make_pdf(pages: list[str]) -> bytes:
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.set_font("Helvetica", size=11)
+    for text in pages:
+        pdf.add_page()
+        pdf.multi_cell(0, 6, text)
+    return bytes(pdf.output())
+
+
+def make_docx(paragraphs: list[str]) -> bytes:
+    import docx
+
+    d = docx.Document()
+    d.add_heading("Observatory notes", level=1)
+    for p in paragraphs:
+        d.add_paragraph(p)
+    buf = io.BytesIO()
+    d.save(buf)
+    return buf.getvalue()
 
 
 # --- without a browser -------------------------------------------------------
@@ -156,11 +181,17 @@ def test_upload_ask_about_it_then_remove_it(browser, chat, tmp_path):  # noqa: F
     (tmp_path / "zorblat.md").write_text(f"# The Zorblat bridge\n\n{FACT} It is 840 metres long.\n", encoding="utf-8")
     (tmp_path / "empty.txt").write_text("", encoding="utf-8")
     (tmp_path / "tool.exe").write_bytes(b"MZ\x00\x01")
+    (tmp_path / "tunnels.pdf").write_bytes(make_pdf([
+        "Mountain crossings of the north are listed in this report, with their opening years. " * 3,
+        "The Karsk tunnel under the Vell mountains was completed in 2004 and is eleven kilometres long. " * 2,
+    ]))  # fmt: skip
+    (tmp_path / "observatory.docx").write_bytes(
+        make_docx(["The Orrin observatory was built on Mount Tesk in 1932 by the astronomer Helga Mirren."])
+    )
+    files = ("zorblat.md", "tunnels.pdf", "observatory.docx", "empty.txt", "tool.exe")
     page = login(browser, chat, "alice")
     documents_tab(page)
-    page.set_input_files(
-        "#upload input[type=file]", [str(tmp_path / n) for n in ("zorblat.md", "empty.txt", "tool.exe")]
-    )
+    page.set_input_files("#upload input[type=file]", [str(tmp_path / n) for n in files])
     page.wait_for_function(
         "() => document.querySelector('#upload-status').innerText.includes('Indexed')", timeout=90000
     )
@@ -169,8 +200,15 @@ def test_upload_ask_about_it_then_remove_it(browser, chat, tmp_path):  # noqa: F
     page.wait_for_function("() => document.querySelector('#documents').innerText.includes('zorblat.md')")
     assert not (chat.settings.corpus / "tool.exe").exists() and (chat.settings.corpus / "zorblat.md").exists()
 
+    assert "pdf, 2 pages" in page.inner_text("#documents")
     ask(page, "When was the Zorblat bridge opened?")
     assert "1987" in page.inner_text("#chat") and "zorblat.md" in page.inner_text("#sources")
+    ask(page, "When was the Karsk tunnel completed?")
+    assert "2004" in page.inner_text("#sources mark.cited") and "tunnels.pdf" in page.inner_text("#sources")
+    assert "p. 2" in page.inner_text("#sources")  # the page the cited sentence is on
+    ask(page, "Who built the Orrin observatory?")
+    assert "Helga Mirren" in page.inner_text("#sources mark.cited")
+    assert "observatory.docx" in page.inner_text("#sources")
 
     documents_tab(page)
     page.locator(
@@ -248,6 +286,7 @@ def test_documents_follow_assistant_index_run_from_a_shell(browser, chat):  # no
     page = login(browser, chat, "alice")
     documents_tab(page)
     page.wait_for_function("() => document.querySelector('#documents').innerText.includes('003_e5f950a99eaab371.txt')")
+    indexed = int(re.search(r"(\d+) documents? indexed", page.inner_text("#header")).group(1))
     (chat.settings.corpus / "later.md").write_text(
         "# Later\n\nThe Vantor dam holds 12 cubic kilometres.\n", encoding="utf-8"
     )
@@ -256,7 +295,9 @@ def test_documents_follow_assistant_index_run_from_a_shell(browser, chat):  # no
     )
     assert done.returncode == 0, done.stderr.decode()
     page.wait_for_function("() => document.querySelector('#documents').innerText.includes('later.md')", timeout=20000)
-    page.wait_for_function("() => document.querySelector('#header').innerText.includes('3 documents indexed')")
+    page.wait_for_function(
+        "n => document.querySelector('#header').innerText.includes(`${n} documents indexed`)", arg=indexed + 1
+    )
     page.context.close()
 
 
