@@ -219,7 +219,7 @@ def build(settings: Settings):
             index = data.index[0] if isinstance(data.index, (list, tuple)) else data.index
             turn = (turn_of or {}).get(index)
             if not live(conversation) or turn is None:
-                gr.Warning("This answer was not saved, so it cannot be rated.")
+                gr.Warning("Only a finished, saved answer can be rated.")
                 return None, gr.update(visible=False)
             value = data.liked
             rating = {True: 1, False: -1}.get(value, RATINGS.get(value, 0)) if isinstance(value, (bool, str)) else 0

@@ -254,6 +254,7 @@ def test_conversations_are_saved_rated_renamed_deleted_and_private(browser, chat
     page.wait_for_selector("#chat a.cite", timeout=20000)
     assert "How much is Seoul" in page.inner_text("#chat")
     assert "350 billion" in page.inner_text("#sources mark.cited")
+    page.wait_for_selector("#chat button[aria-label='Liked']")  # the rating given
     ask(page, "And what energy commitment goes with it?")  # a follow-up on the reopened conversation
     assert "energy" in page.inner_text("#sources").lower()
 
