@@ -99,8 +99,10 @@ def build(settings: Settings):
         rated = gr.State(None)  # (conversation, turn, rating) a comment goes with
         with gr.Sidebar(label="Conversations", elem_id="sidebar", open=True):
             new = gr.Button("New conversation", elem_id="new-conversation", variant="primary")
-            listing = gr.Radio(choices=[], value=None, label="Conversations (the newest first)", elem_id="conversations")
-            title = gr.Textbox(label="Title of this conversation", max_lines=1, elem_id="rename-title")
+            listing = gr.Radio(
+                choices=[], value=None, label="Conversations (the newest first)", elem_id="conversations"
+            )
+            title_box = gr.Textbox(label="Title of this conversation", max_lines=1, elem_id="rename-title")
             with gr.Row():
                 rename = gr.Button("Rename", elem_id="rename", size="sm")
                 delete = gr.Button("Delete…", elem_id="delete", size="sm", variant="secondary")
@@ -159,36 +161,32 @@ def build(settings: Settings):
                     if isinstance(piece, str):
                         shown += piece
                         messages[-1] = {"role": "assistant", "content": status_html(WRITING, escape(shown))}
-                        yield messages, gr.skip(), gr.skip(), gr.skip(), gr.skip()
+                        yield messages, *[gr.skip()] * 5
                     else:
                         final = piece
             except Exception as e:  # any failure is a message in the chat; the page keeps working
                 if not isinstance(e, AssistantError):
                     log.exception("answering %r failed", q)
                 messages[-1] = {"role": "assistant", "content": render_error(e)}
-                yield (
-                    messages,
-                    panel_html("No sources: the question was not answered."),
-                    gr.skip(),
-                    gr.skip(),
-                    gr.skip(),
-                )
+                yield messages, panel_html("No sources: the question was not answered."), *[gr.skip()] * 4
                 return
-            aid, turn_of = uuid.uuid4().hex[:8], dict(turn_of or {})
+            aid, turn_of, title = uuid.uuid4().hex[:8], dict(turn_of or {}), gr.skip()
             try:
                 conversation, turn = convs.save(conversation if saved else None, q, final, user)
                 aid = answer_id(conversation, turn)
                 turn_of[len(messages) - 1] = turn
+                if turn == 0:  # a new conversation: its title (the question) ready to be renamed
+                    title = next((t for i, t in convs.titles(user) if i == conversation), gr.skip())
             except AssistantError as e:  # the answer is shown all the same
                 log.warning("the answer was not saved: %s", e)
                 gr.Warning(f"This answer could not be saved: {e}")
             messages[-1] = {"role": "assistant", "content": render_answer(final, aid)}
             listed = gr.update(choices=convs.choices(user), value=conversation)
-            yield messages, render_sources(final, aid), conversation, turn_of, listed
+            yield messages, render_sources(final, aid), conversation, turn_of, listed, title
 
         # The page's own events are not API endpoints ("respond", below, is the one to call).
         quiet = dict(show_progress="hidden", api_visibility="private")
-        asking = dict(outputs=[chatbot, sources, cid, turns, listing], concurrency_limit=2, **quiet)
+        asking = dict(outputs=[chatbot, sources, cid, turns, listing, title_box], concurrency_limit=2, **quiet)
         taking = dict(outputs=[question, chatbot, asked, sources, feedback], queue=False, **quiet)
         inputs = [asked, chatbot, cid, turns]
 
@@ -256,7 +254,7 @@ def build(settings: Settings):
                 gr.update(visible=False),
             )
 
-        blank = [cid, chatbot, sources, turns, listing, title, feedback, confirm]
+        blank = [cid, chatbot, sources, turns, listing, title_box, feedback, confirm]
         new.click(start_over, None, blank, queue=False)
         chatbot.clear(start_over, None, blank, queue=False)
 
@@ -291,8 +289,8 @@ def build(settings: Settings):
                 gr.Warning(str(e))
             return gr.update(choices=convs.choices(user), value=conversation)
 
-        rename.click(do_rename, [cid, title], [listing], queue=False)
-        title.submit(do_rename, [cid, title], [listing], queue=False)
+        rename.click(do_rename, [cid, title_box], [listing], queue=False)
+        title_box.submit(do_rename, [cid, title_box], [listing], queue=False)
         delete.click(lambda c: gr.update(visible=bool(live(c))), [cid], [confirm], queue=False)
         no.click(lambda: gr.update(visible=False), None, [confirm], queue=False)
 

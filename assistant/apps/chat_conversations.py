@@ -87,6 +87,13 @@ class Conversations:
             return []
         return [(label(s.title, s.updated), s.id) for s in summaries]
 
+    def titles(self, user: str) -> list[tuple[str, str]]:
+        """(id, title) of the user's conversations."""
+        try:
+            return [(s.id, s.title) for s in self.store.list(user=user)]
+        except AssistantError:
+            return []
+
     # -- one conversation ---------------------------------------------------
     def open(self, cid: str | None, user: str):
         """The conversation `cid` of `user`, or None (missing, another user's, unreadable)."""

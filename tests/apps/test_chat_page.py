@@ -238,6 +238,7 @@ def test_conversations_are_saved_rated_renamed_deleted_and_private(browser, chat
     ask(page, "How much is Seoul expected to invest in the US?")
     assert "350 billion" in page.inner_text("#sources mark.cited")
     page.wait_for_function("() => document.querySelector('#conversations').innerText.includes('How much is Seoul')")
+    assert page.input_value("#rename-title input").startswith("How much is Seoul")  # its title, ready to edit
 
     # Thumbs up with a comment, saved with the turn.
     page.locator("#chat button[aria-label='Like']").last.click()
