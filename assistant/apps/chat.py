@@ -328,10 +328,8 @@ def build(settings: Settings):
         def load(conversation_id: str | None, request: gr.Request):
             opened = list(show(conversation_id, request))
             state, line, rows, choices, shown_examples = follow(None)
-            if (
-                isinstance(shown_examples, dict) and "examples" in shown_examples
-            ):  # one update of the chat: the conversation and the examples
-                opened[1] = {**opened[1], "examples": shown_examples["examples"]}
+            if isinstance(shown_examples, dict) and "examples" in shown_examples:
+                opened[1] = {**opened[1], "examples": shown_examples["examples"]}  # one update of the chat
             return (*opened, state, line, rows, choices)
 
         demo.load(load, [cid], blank + [seen, head, table, chosen], show_progress="hidden")
