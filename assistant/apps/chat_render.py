@@ -86,6 +86,12 @@ a.back{display:block;margin-top:8px;font-size:13px;color:#1e40af;white-space:nor
 .dark .note{color:#fcd34d}
 .dark details.source.flash{outline-color:#fbbf24}
 .dark button.copy-answer{border-color:#9ca3af}
+/* The default theme's orange primary button (white on #f97316: 2.8:1) and grey
+   info/subdued text (#bbbbc2 on white: 1.9:1) are below AA: darker ones. */
+.gradio-container{--button-primary-background-fill:#c2410c;--button-primary-background-fill-hover:#9a3412;
+  --button-primary-text-color:#fff;--block-info-text-color:#4b5563;--body-text-color-subdued:#4b5563}
+.dark .gradio-container{--button-primary-background-fill:#c2410c;--button-primary-background-fill-hover:#9a3412;
+  --block-info-text-color:#bbbbc2;--body-text-color-subdued:#bbbbc2}
 /* Gradio fades every message's text to 0.8 opacity, which takes grey text below AA. */
 .message-wrap .prose.chatbot.md{opacity:1 !important}
 /* The chat label would float over the first message (it is hidden; the log keeps its own name). */

@@ -455,8 +455,9 @@ def test_contrast_and_names_pass_axe(browser, chat_url, scheme):
 
 
 @needs_browser
-def test_phone_answer_passage_and_the_way_back(browser, chat_url):
-    ctx = browser.new_context(viewport=PHONE, has_touch=True, is_mobile=True, device_scale_factor=2)
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_phone_answer_passage_and_the_way_back(browser, chat_url, scheme):
+    ctx = browser.new_context(viewport=PHONE, has_touch=True, is_mobile=True, device_scale_factor=2, color_scheme=scheme)
     page = ctx.new_page()
     ask(page, chat_url, SEOUL)
     page.wait_for_selector("#chat a.cite", timeout=60000)
@@ -467,7 +468,8 @@ def test_phone_answer_passage_and_the_way_back(browser, chat_url):
     _settled(page)
     cite = page.locator("#chat a.cite").first
     cite.scroll_into_view_if_needed()
-    _shot(page, "phone-answer")
+    _shot(page, f"phone-{scheme}-answer")
+    y0 = page.evaluate("scrollY")
     cite.tap()
     inline = page.locator("#chat details.source[open] mark.cited").first
     inline.wait_for()
@@ -476,7 +478,8 @@ def test_phone_answer_passage_and_the_way_back(browser, chat_url):
         " return r.top >= 0 && r.bottom <= innerHeight; }"
     )
     page.wait_for_timeout(700)  # the smooth scroll ends
-    _shot(page, "phone-passage")
+    print(f"tapping [n] on a phone scrolled {page.evaluate('scrollY') - y0:.0f} px, to the passage in the message")
+    _shot(page, f"phone-{scheme}-passage")
     page.locator("#chat details.source[open] a.back").first.tap()
     page.wait_for_function(
         "() => { const r = document.querySelector('#chat a.cite').getBoundingClientRect(); return r.top >= 0 && r.bottom <= innerHeight; }"
