@@ -135,7 +135,7 @@ def build(settings: Settings):
                     with gr.Column(scale=2):
                         sources = gr.HTML(PLACEHOLDER, elem_id="sources")
             with gr.Tab("Documents", id="docs-tab", elem_id="docs-tab"):
-                table, chosen, refresh_docs = build_documents_tab(settings, gr)
+                table, chosen, refresh_docs, changes = build_documents_tab(settings, gr)
         timer = gr.Timer(POLL_SECONDS)
 
         # -- asking -----------------------------------------------------------
@@ -324,6 +324,8 @@ def build(settings: Settings):
 
         watched = [seen, head, table, chosen, chatbot]
         timer.tick(follow, [seen], watched, show_progress="hidden", queue=False)
+        for change in changes:  # an upload or a removal here: the header at once, not at the next tick
+            change.then(follow, [seen], watched, show_progress="hidden", queue=False)
 
         def load(conversation_id: str | None, request: gr.Request):
             opened = list(show(conversation_id, request))

@@ -147,7 +147,8 @@ def progress_line(p: Progress) -> str:
 
 def build_documents_tab(settings: Settings, gr):
     """The Documents tab's components and events, inside the current Blocks; returns
-    (table, its refresh function) for the page's polling to update."""
+    (table, choice of the document to remove, their refresh function, the events
+    that change the library) for the page to update them and what follows them."""
     from assistant.ingest.readers import corpus_suffixes
 
     types = ", ".join(corpus_suffixes(settings.file_types))
@@ -220,12 +221,12 @@ def build_documents_tab(settings: Settings, gr):
         row = getattr(evt, "row_value", None)
         return gr.update(value=row[0]) if row else gr.skip()
 
-    upload.upload(add, [upload], [upload, status, table, chosen], concurrency_limit=1, show_progress="hidden")
+    added = upload.upload(add, [upload], [upload, status, table, chosen], concurrency_limit=1, show_progress="hidden")
     table.select(pick, None, [chosen], queue=False)
     remove.click(ask_remove, [chosen], [confirm_row, confirm_text, status], queue=False)
     no.click(lambda: gr.update(visible=False), None, [confirm_row], queue=False)
-    yes.click(do_remove, [chosen], [confirm_row, status, table, chosen], concurrency_limit=1)
-    return table, chosen, refresh
+    removed = yes.click(do_remove, [chosen], [confirm_row, status, table, chosen], concurrency_limit=1)
+    return table, chosen, refresh, [added, removed]
 
 
 # -- what the page says about the documents, and follows as they change ---------
