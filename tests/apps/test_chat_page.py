@@ -4,6 +4,7 @@ table, remove) and following `assistant index` run from a shell. The page
 runs as a real `assistant chat` process with two logins, driven in a real
 headless Chromium; one page process serves the whole module."""
 
+import html
 import io
 import os
 import re
@@ -18,8 +19,9 @@ from test_chat import browser, needs_browser  # noqa: F401  (browser: this modul
 
 from assistant import Settings, build_index
 from assistant.apps.chat_conversations import Conversations, question_html
-from assistant.apps.chat_docs import rows, size_text, summary
+from assistant.apps.chat_docs import header, rows, size_text, summary
 from assistant.conversations import ConversationStore, db_path
+from assistant.errors import AssistantError
 from assistant.library import DocumentInfo
 from assistant.settings import chat_users
 from assistant.types import Answer, Citation, Passage
@@ -77,6 +79,19 @@ def test_documents_table_and_summary():
     assert table[2][5] == "waiting to be indexed" and table[2][3] == ""
     assert summary(docs) == "1 document indexed (1 waiting, 1 skipped)"
     assert size_text(5) == "5 bytes" and size_text(3 * 1024 * 1024) == "3.0 MB"
+    offline = header(Settings(backend="offline"), docs)
+    assert "1 document indexed (1 waiting, 1 skipped)" in offline and "offline extractive answerer" in offline
+    llm = html.unescape(header(Settings(openai_base_url="http://127.0.0.1:9/v1", llm_model="qwen-7b"), docs))
+    assert "LLM **qwen-7b** at http://127.0.0.1:9/v1" in llm and "offline" not in llm
+
+
+def test_a_broken_conversations_database_stops_saving_not_the_page(tmp_path):
+    (tmp_path / "c.sqlite3").write_bytes(b"not a database at all" * 100)
+    convs = Conversations(Settings(corpus=tmp_path, index_dir=tmp_path / "index", chat_db=tmp_path / "c.sqlite3"))
+    assert convs.choices("") == [] and convs.open("abc", "") is None
+    with pytest.raises(AssistantError, match="c.sqlite3"):
+        convs.save(None, "q", Answer(question="q", text="t", citations=[], refused=True, passages=[]), "")
+    assert (tmp_path / "c.sqlite3").read_bytes().startswith(b"not a database")  # nothing overwritten
 
 
 def test_a_reopened_conversation_shows_every_turn_and_reads_as_history(tmp_path):
