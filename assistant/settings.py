@@ -159,7 +159,8 @@ class LLMSettings(_Section):
 
 
 class ChatSettings(_Section):
-    """The chat page: local only unless asked; optional basic auth "user:password"."""
+    """The chat page: local only unless asked; optional login "user:password",
+    or several users "alice:pw1,bob:pw2" (each sees only their own conversations)."""
 
     chat_host: str = "127.0.0.1"
     chat_port: int = Field(7860, ge=1, le=65535)
@@ -177,10 +178,23 @@ class ChatSettings(_Section):
     def _user_colon_password(cls, value: str | None) -> str | None:
         if not value:
             return None
-        user, _, password = value.partition(":")
+        chat_users(value)  # ValueError when an entry is not user:password or a user repeats
+        return value
+
+
+def chat_users(auth: str) -> list[tuple[str, str]]:
+    """The (user, password) pairs of a `chat_auth` value "alice:pw1,bob:pw2"
+    (a password may hold ":", not ","); ValueError when one is incomplete or a
+    user is named twice (which password counts would be a guess)."""
+    pairs = []
+    for entry in auth.split(","):
+        user, _, password = entry.strip().partition(":")
         if not (user and password):
             raise ValueError("must be user:password")
-        return value
+        pairs.append((user, password))
+    if len({u for u, _ in pairs}) != len(pairs):
+        raise ValueError("names a user twice")
+    return pairs
 
 
 def profiles() -> list[str]:

@@ -87,7 +87,7 @@ def allowed(model: Model, name: str) -> str | None:
     field = model.model_fields[name]
     kind = field.annotation
     if name == "chat_auth":
-        return "user:password (both non-empty)"
+        return "user:password (both non-empty), or several separated by commas, each user once"
     if get_origin(kind) is Literal:
         return "one of " + ", ".join(repr(a) for a in get_args(kind))
     if kind is bool:

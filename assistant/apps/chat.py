@@ -1,19 +1,37 @@
-"""The chat page: Gradio's ChatInterface with streaming answers, `[n]` links,
-and a sources panel that shows each cited passage with the exact cited span
-highlighted (the HTML it shows is made in `chat_render`).
+"""The chat page: a conversation sidebar (saved conversations, reopened with
+their sources), the chat with a visible status while a question is answered,
+a sources panel that shows each cited passage with the exact cited span
+highlighted, thumbs up/down with a comment, and a Documents tab (upload,
+progress, the table of documents, remove). The HTML it shows is made in
+`chat_render`; conversations are `chat_conversations`, documents `chat_docs`.
 
-The page only calls the public answer functions (`answer_stream`,
-`example_questions`); all retrieval and answering lives below it. Every text
-that comes from documents or the model is escaped for both HTML and Markdown
-before it is put into the page, so a document holding `<script>` or a
-Markdown link shows as text.
+The page only calls the public functions (`answer_stream`, `library`, the
+conversation store); all retrieval and answering lives below it. Nothing slow
+runs before the page is served: the documents, the last conversation and the
+example questions are loaded by the page once it is open, and a timer follows
+changes made to the index from elsewhere (`assistant index` in a shell).
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: Gradio finds gr.Request, gr.LikeData
+# and gr.SelectData parameters by their annotations, which must be real types.
+import hashlib
 import logging
 import uuid
 
+from assistant.apps.chat_conversations import (
+    NONE,
+    PLACEHOLDER,
+    RATINGS,
+    SEARCHING,
+    WRITING,
+    Conversations,
+    answer_id,
+    live,
+    panel_html,
+    question_html,
+    status_html,
+)
+from assistant.apps.chat_docs import Examples, build_documents_tab, header, index_version, list_documents
 from assistant.apps.chat_render import (
     CHATBOT_KWARGS,
     CSS,
@@ -21,24 +39,42 @@ from assistant.apps.chat_render import (
     TEXTBOX_KWARGS,
     chat_history,
     escape,
-    plain,
     render_answer,
     render_error,
-    render_question,
     render_sources,
 )
 from assistant.errors import AssistantError, SettingsError
 from assistant.resources import offline_env
-from assistant.settings import Settings
+from assistant.settings import Settings, chat_users
 
 log = logging.getLogger(__name__)
 
+POLL_SECONDS = 3.0  # how often an open page looks for a changed index
+# On a phone the sidebar covers the page: closed at the start, and once a
+# conversation is chosen or started (its toggle button opens it again).
+CLOSE_ON_PHONE = """() => { if (window.innerWidth < 768 && document.querySelector('#sidebar.open'))
+  document.querySelector('#sidebar .toggle-button')?.click(); }"""
 
-def backend_label(settings: Settings) -> str:
-    if settings.use_llm():
-        where = settings.openai_base_url or "OpenAI"
-        return f"Answers by the LLM **{escape(settings.llm_model)}** at {escape(where)}, citations verified against the sources."
-    return "Answers by the **offline extractive answerer** (no LLM configured): every sentence is quoted from a source."
+# The page's own styles (the messages' styles are chat_render.CSS).
+PAGE_CSS = """
+.status{display:flex;align-items:center;gap:8px;font-style:italic;margin-top:4px}
+.status .spinner{width:12px;height:12px;border:2px solid currentColor;border-right-color:transparent;border-radius:50%;
+ display:inline-block;animation:status-spin .8s linear infinite}
+@keyframes status-spin{to{transform:rotate(360deg)}}
+@media (prefers-reduced-motion: reduce){.status .spinner{animation:none}}
+#header p{margin:0}
+@media (max-width: 640px){#header-row{flex-direction:column;align-items:flex-start}}
+#conversations label{white-space:normal}
+/* Gradio's orange and red buttons hold white text at 2.8:1 and 3.8:1: darker shades, >= 5:1 (WCAG AA) */
+#new-conversation{background:#c2410c;border-color:#c2410c;color:#fff}
+#new-conversation:hover{background:#9a3412}
+#delete-yes, #remove-yes{background:#b91c1c;border-color:#b91c1c;color:#fff}
+"""
+
+
+def user_of(request) -> str:
+    """Who is asking: the login name with chat_auth, else "" (everyone)."""
+    return (getattr(request, "username", None) or "") if request is not None else ""
 
 
 def build(settings: Settings):
@@ -46,70 +82,276 @@ def build(settings: Settings):
     offline_env()  # before gradio loads: no analytics or version check
     import gradio as gr
 
-    from assistant.api import answer_stream, example_questions
+    from assistant.api import answer_stream
 
-    placeholder = "<div class='src-panel'><p>Cited passages appear here, with the cited words highlighted.</p></div>"
+    convs = Conversations(settings)
+    examples = Examples(settings)
+    # The browser keeps which conversation it had open (localStorage), across
+    # reloads and server restarts; the key must outlive the process. The id is
+    # no secret: the store gives a user only their own conversations.
+    secret = hashlib.sha256(f"assistant-chat:{settings.corpus}".encode()).hexdigest()[:32]
 
-    def respond(message: str, history: list[dict]):
-        history = chat_history(history)
-        aid = uuid.uuid4().hex[:8]
-        shown = ""
-        try:
-            for piece in answer_stream(message, history=history, settings=settings):
-                if isinstance(piece, str):
-                    shown += piece
-                    yield escape(shown), gr.skip()
-                else:
-                    yield render_answer(piece, aid), render_sources(piece, aid)
-        except Exception as e:  # any failure is a message in the chat; the page keeps working
-            if not isinstance(e, AssistantError):
-                log.exception("answering %r failed", message)
-            yield render_error(e), gr.skip()
-
-    class _PlainQuestions(gr.ChatInterface):
-        """The user's message is shown as the plain text it is (not Markdown/HTML)."""
-
-        def _append_message_to_history(self, message, history, role="user"):
-            if role == "user" and isinstance(message, str):
-                message = render_question(message)
-            elif role == "user" and isinstance(message, dict) and "text" in message:  # an example
-                message = {**message, "text": render_question(message["text"])}
-            return super()._append_message_to_history(message, history, role)
-
-        def _pop_last_user_message(self, history):  # Retry asks the question as typed
-            history, message = super()._pop_last_user_message(history)
-            return history, plain(message) if isinstance(message, str) else message
-
-    try:
-        examples = example_questions(4, settings=settings)
-    except Exception:  # no index yet and the corpus is broken: no examples
-        examples = []
     with gr.Blocks(title="Assistant — answers from your documents", analytics_enabled=False) as demo:
-        gr.Markdown(f"## Ask your documents\n{backend_label(settings)}")
-        with gr.Row():
-            with gr.Column(scale=3):
-                sources = gr.HTML(placeholder, render=False, elem_id="sources")
-                chatbot = gr.Chatbot(
-                    height=560,
-                    **CHATBOT_KWARGS,
-                    placeholder="Ask a question about the documents. Follow-up questions use the conversation.",
-                )
-                chat = _PlainQuestions(
-                    respond,
-                    chatbot=chatbot,
-                    textbox=gr.Textbox(**TEXTBOX_KWARGS),
-                    additional_outputs=[sources],
-                    examples=examples or None,
-                    run_examples_on_click=True,
-                    cache_examples=False,
-                    concurrency_limit=2,
-                    fill_height=False,
-                    api_visibility="undocumented",
-                )
-                new = gr.Button("New conversation", elem_id="new-conversation", variant="secondary")
-            with gr.Column(scale=2):
-                sources.render()
-        new.click(lambda: ([], [], placeholder), outputs=[chat.chatbot, chat.chatbot_state, sources], queue=False)
+        cid = gr.BrowserState(None, storage_key="assistant-conversation", secret=secret)
+        turns = gr.State({})  # assistant message index -> saved turn index, for ratings
+        asked = gr.State("")  # the question being answered
+        seen = gr.State(None)  # (index version, examples) the page shows
+        rated = gr.State(None)  # (conversation, turn, rating) a comment goes with
+        with gr.Sidebar(label="Conversations", elem_id="sidebar", open=True):
+            new = gr.Button("New conversation", elem_id="new-conversation", variant="primary")
+            listing = gr.Radio(
+                choices=[], value=None, label="Conversations (the newest first)", elem_id="conversations"
+            )
+            title_box = gr.Textbox(label="Title of this conversation", max_lines=1, elem_id="rename-title")
+            with gr.Row():
+                rename = gr.Button("Rename", elem_id="rename", size="sm")
+                delete = gr.Button("Delete…", elem_id="delete", size="sm", variant="secondary")
+            with gr.Group(visible=False, elem_id="delete-confirm") as confirm:
+                gr.Markdown("Delete this conversation? This cannot be undone.")
+                with gr.Row():
+                    yes = gr.Button("Delete it", elem_id="delete-yes", variant="stop", size="sm")
+                    no = gr.Button("Cancel", elem_id="delete-no", size="sm")
+        with gr.Row(elem_id="header-row"):
+            head = gr.Markdown(header(settings, None), elem_id="header")
+            show_docs = gr.Button("Show the documents", elem_id="show-documents", size="sm", scale=0, min_width=160)
+        with gr.Tabs(elem_id="tabs") as tabs:
+            with gr.Tab("Chat", id="chat-tab", elem_id="chat-tab"):
+                with gr.Row():
+                    with gr.Column(scale=3):
+                        chatbot = gr.Chatbot(
+                            height=560,
+                            **CHATBOT_KWARGS,  # how messages look and are named: chat_render
+                            feedback_options=("Like", "Dislike"),
+                            placeholder="Ask a question about the documents. Follow-up questions use the conversation.",
+                        )
+                        # The stop button shows instead of send while a question is answered.
+                        send, stop = TEXTBOX_KWARGS.get("submit_btn", True), TEXTBOX_KWARGS.get("stop_btn") or True
+                        question = gr.Textbox(**{**TEXTBOX_KWARGS, "stop_btn": False}, lines=1)
+                        with gr.Group(visible=False, elem_id="feedback") as feedback:
+                            comment = gr.Textbox(
+                                label="Thanks! Add a comment to your rating (optional)", max_lines=1,
+                                elem_id="feedback-comment", submit_btn="Save",
+                            )  # fmt: skip
+                    with gr.Column(scale=2):
+                        sources = gr.HTML(PLACEHOLDER, elem_id="sources")
+            with gr.Tab("Documents", id="docs-tab", elem_id="docs-tab"):
+                table, chosen, refresh_docs, changes = build_documents_tab(settings, gr)
+        timer = gr.Timer(POLL_SECONDS)
+
+        # -- asking -----------------------------------------------------------
+        def take(q: str, messages: list):
+            """The question shows at once, with the status, before any work."""
+            messages = list(messages or [])
+            messages += [
+                {"role": "user", "content": question_html(q)},
+                {"role": "assistant", "content": status_html(SEARCHING)},
+            ]
+            busy = gr.update(value="", interactive=False, submit_btn=False, stop_btn=stop)
+            return busy, messages, q, panel_html(SEARCHING), gr.update(visible=False)
+
+        def answer_turn(q: str, messages: list, conversation: str | None, turn_of: dict, request: gr.Request):
+            user = user_of(request)
+            saved = convs.open(conversation, user)
+            # A saved conversation is read as it was saved; else what the page shows.
+            history = convs.history(saved) if saved else chat_history(messages[:-2])
+            messages = list(messages)
+            shown, final = "", None
+            try:
+                for piece in answer_stream(q, history=history, settings=settings):
+                    if isinstance(piece, str):
+                        shown += piece
+                        messages[-1] = {"role": "assistant", "content": status_html(WRITING, escape(shown))}
+                        yield messages, *[gr.skip()] * 5
+                    else:
+                        final = piece
+            except Exception as e:  # any failure is a message in the chat; the page keeps working
+                if not isinstance(e, AssistantError):
+                    log.exception("answering %r failed", q)
+                messages[-1] = {"role": "assistant", "content": render_error(e)}
+                yield messages, panel_html("No sources: the question was not answered."), *[gr.skip()] * 4
+                return
+            aid, turn_of, title = uuid.uuid4().hex[:8], dict(turn_of or {}), gr.skip()
+            try:
+                conversation, turn = convs.save(conversation if saved else None, q, final, user)
+                aid = answer_id(conversation, turn)
+                turn_of[len(messages) - 1] = turn
+                if turn == 0:  # a new conversation: its title (the question) ready to be renamed
+                    title = next((t for i, t in convs.titles(user) if i == conversation), gr.skip())
+            except AssistantError as e:  # the answer is shown all the same
+                log.warning("the answer was not saved: %s", e)
+                gr.Warning(f"This answer could not be saved: {e}")
+            messages[-1] = {"role": "assistant", "content": render_answer(final, aid)}
+            listed = gr.update(choices=convs.choices(user), value=conversation)
+            yield messages, render_sources(final, aid), conversation, turn_of, listed, title
+
+        # The page's own events are not API endpoints ("respond", below, is the one to call).
+        quiet = dict(show_progress="hidden", api_visibility="private")
+        asking = dict(outputs=[chatbot, sources, cid, turns, listing, title_box], concurrency_limit=2, **quiet)
+        taking = dict(outputs=[question, chatbot, asked, sources, feedback], queue=False, **quiet)
+        inputs = [asked, chatbot, cid, turns]
+
+        def done(messages: list):
+            """The question box back; a question stopped before its answer says so."""
+            ready = gr.update(interactive=True, submit_btn=send, stop_btn=False)
+            last = messages[-1] if messages else None
+            if last and last.get("role") == "assistant" and "class='status'" in str(last.get("content")):
+                messages = [*messages[:-1], {"role": "assistant", "content": render_error(AssistantError("Stopped."))}]
+                return ready, messages, panel_html("No sources: the question was stopped.")
+            return ready, gr.skip(), gr.skip()
+
+        def take_example(messages: list, evt: gr.SelectData):
+            return take(evt.value.get("text", "") if isinstance(evt.value, dict) else str(evt.value), messages)
+
+        answering = []
+        for event in (
+            question.submit(take, [question, chatbot], **taking),
+            chatbot.example_select(take_example, [chatbot], **taking),
+        ):
+            answer_event = event.then(answer_turn, inputs, **asking)
+            answer_event.then(done, [chatbot], [question, chatbot, sources], queue=False)
+            answering.append(answer_event)
+        question.stop(None, None, None, cancels=answering, queue=False)
+
+        # -- ratings ----------------------------------------------------------
+        def rate(conversation: str | None, turn_of: dict, data: gr.LikeData, request: gr.Request):
+            index = data.index[0] if isinstance(data.index, (list, tuple)) else data.index
+            turn = (turn_of or {}).get(index)
+            if not live(conversation) or turn is None:
+                gr.Warning("Only a finished, saved answer can be rated.")
+                return None, gr.update(visible=False)
+            value = data.liked
+            rating = {True: 1, False: -1}.get(value, RATINGS.get(value, 0)) if isinstance(value, (bool, str)) else 0
+            try:
+                convs.rate(conversation, turn, rating, "", user_of(request))
+            except AssistantError as e:
+                gr.Warning(str(e))
+                return None, gr.update(visible=False)
+            return (conversation, turn, rating), gr.update(visible=rating != 0)
+
+        def add_comment(target, text: str, request: gr.Request):
+            if target and text.strip():
+                try:
+                    convs.rate(*target, text.strip(), user_of(request))
+                    gr.Info("Comment saved with your rating.")
+                except AssistantError as e:
+                    gr.Warning(str(e))
+            return None, "", gr.update(visible=False)
+
+        chatbot.like(rate, [cid, turns], [rated, feedback], queue=False)
+        comment.submit(add_comment, [rated, comment], [rated, comment, feedback], queue=False)
+
+        # -- conversations ----------------------------------------------------
+        def start_over():
+            # The panel goes back to its placeholder with the chat: no stale sources.
+            return (
+                NONE,
+                [],
+                PLACEHOLDER,
+                {},
+                gr.update(value=None),
+                "",
+                gr.update(visible=False),
+                gr.update(visible=False),
+            )
+
+        blank = [cid, chatbot, sources, turns, listing, title_box, feedback, confirm]
+        new.click(start_over, None, blank, queue=False)
+        chatbot.clear(start_over, None, blank, queue=False)
+
+        def show(conversation_id: str | None, request: gr.Request):
+            user = user_of(request)
+            saved = convs.open(conversation_id, user)
+            shown = convs.shown(saved)
+            listed = gr.update(choices=convs.choices(user), value=saved.id if saved else None)
+            box = gr.update(value=shown.messages, feedback_value=shown.feedback)
+            hide = gr.update(visible=False)
+            return (
+                saved.id if saved else NONE,
+                box,
+                shown.sources,
+                shown.turns,
+                listed,
+                saved.title if saved else "",
+                hide,
+                hide,
+            )
+
+        listing.input(show, [listing], blank, show_progress="hidden")
+
+        def do_rename(conversation: str | None, text: str, request: gr.Request):
+            user = user_of(request)
+            if not live(conversation):
+                gr.Warning("Ask a question first: a conversation is saved with its first answer.")
+                return gr.skip()
+            try:
+                convs.rename(conversation, text, user)
+            except AssistantError as e:
+                gr.Warning(str(e))
+            return gr.update(choices=convs.choices(user), value=conversation)
+
+        rename.click(do_rename, [cid, title_box], [listing], queue=False)
+        title_box.submit(do_rename, [cid, title_box], [listing], queue=False)
+        delete.click(lambda c: gr.update(visible=bool(live(c))), [cid], [confirm], queue=False)
+        no.click(lambda: gr.update(visible=False), None, [confirm], queue=False)
+
+        def do_delete(conversation: str | None, request: gr.Request):
+            user = user_of(request)
+            if live(conversation):
+                try:
+                    convs.delete(conversation, user)
+                except AssistantError as e:
+                    gr.Warning(str(e))
+            cleared = list(start_over())
+            cleared[4] = gr.update(choices=convs.choices(user), value=None)
+            return tuple(cleared)
+
+        yes.click(do_delete, [cid], blank, queue=False)
+
+        # -- the documents and what follows them --------------------------------
+        show_docs.click(lambda: gr.Tabs(selected="docs-tab"), None, [tabs], queue=False)
+
+        def follow(state):
+            """Header, documents table and examples, when the index or the examples changed."""
+            version = index_version(settings)
+            found = examples.get(version)
+            now = [version, found]
+            if state == now:
+                return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            docs = list_documents(settings)
+            rows, choices = refresh_docs(docs)
+            shown_examples = gr.update(examples=[{"text": q} for q in found]) if found is not None else gr.skip()
+            return now, header(settings, docs), rows, choices, shown_examples
+
+        watched = [seen, head, table, chosen, chatbot]
+        timer.tick(follow, [seen], watched, show_progress="hidden", queue=False)
+        for change in changes:  # an upload or a removal here: the header at once, not at the next tick
+            change.then(follow, [seen], watched, show_progress="hidden", queue=False)
+
+        def load(conversation_id: str | None, request: gr.Request):
+            opened = list(show(conversation_id, request))
+            state, line, rows, choices, shown_examples = follow(None)
+            if isinstance(shown_examples, dict) and "examples" in shown_examples:
+                opened[1] = {**opened[1], "examples": shown_examples["examples"]}  # one update of the chat
+            return (*opened, state, line, rows, choices)
+
+        demo.load(load, [cid], blank + [seen, head, table, chosen], show_progress="hidden")
+        for event in (demo.load, listing.input, new.click):
+            event(None, None, None, js=CLOSE_ON_PHONE)
+
+        # Questions through the API as the page asks them (scripts, tests); not saved.
+        def respond_api(message: str, history: list) -> str:
+            result = ""
+            try:
+                for piece in answer_stream(message, history=chat_history(history or []), settings=settings):
+                    if not isinstance(piece, str):
+                        result = render_answer(piece, uuid.uuid4().hex[:8])
+            except Exception as e:
+                if not isinstance(e, AssistantError):
+                    log.exception("answering %r failed", message)
+                result = render_error(e)
+            return result
+
+        gr.api(respond_api, api_name="respond", api_visibility="undocumented", concurrency_limit=2)
     return demo
 
 
@@ -117,10 +359,10 @@ def launch(settings: Settings, host: str = "127.0.0.1", port: int = 7860, auth: 
     offline_env()  # before gradio loads: no analytics or version check
     import gradio as gr
 
-    user, _, password = (auth or "").partition(":")
-    if auth and not (user and password):  # never a page without the login asked for
-        raise SettingsError("ASSISTANT_CHAT_AUTH (value not shown) is not valid: must be user:password")
-    creds = (user, password) if auth else None
+    try:  # never a page without the login asked for
+        creds = chat_users(auth) if auth else None
+    except ValueError:
+        raise SettingsError("ASSISTANT_CHAT_AUTH (value not shown) is not valid: must be user:password") from None
     demo = build(settings)
     theme = gr.themes.Default(font=["system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
     demo.queue(default_concurrency_limit=2).launch(
@@ -129,9 +371,10 @@ def launch(settings: Settings, host: str = "127.0.0.1", port: int = 7860, auth: 
         share=share,
         auth=creds,
         theme=theme,
-        css=CSS,
+        css=CSS + PAGE_CSS,
         head=HEAD,
         ssr_mode=False,
         footer_links=[],
         quiet=False,
+        max_file_size=int(settings.upload_max_mb * 1024 * 1024),  # refused in the browser, before it is sent
     )

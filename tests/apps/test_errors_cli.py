@@ -130,12 +130,13 @@ def test_chat_on_a_port_in_use(nothing, tmp_path):
 
 
 def test_chat_auth_without_a_colon_is_named_and_not_echoed(nothing, tmp_path):
-    for value in ("alice", "alice:", ":s3cret"):
+    for value in ("alice", "alice:", ":s3cret", "alice:s3cret,bob", "alice:s3cret,alice:other"):
         r = run("chat", "--port", str(free_port()), env_extra={**nothing, "ASSISTANT_CHAT_AUTH": value})
         assert r.returncode == 2
         assert (
             one_line(r)
-            == "error: ASSISTANT_CHAT_AUTH (value not shown) is not valid: must be user:password (both non-empty)"
+            == "error: ASSISTANT_CHAT_AUTH (value not shown) is not valid: must be user:password (both non-empty), "
+            "or several separated by commas, each user once"
         )
         assert "alice" not in r.stderr.decode() and "s3cret" not in r.stderr.decode()
     assert not (tmp_path / "no-index").exists()

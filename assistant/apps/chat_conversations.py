@@ -1,0 +1,160 @@
+"""The chat page's saved conversations: what the sidebar lists, what a
+reopened conversation shows, the history a follow-up is read with, and the
+saving of each turn and its rating (the store is `assistant.conversations`).
+
+A conversation is created by its first answered question, not by "New
+conversation", so starting over and leaving leaves no empty entries.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+
+from assistant.apps.chat_render import escape, render_answer, render_question, render_sources
+from assistant.errors import AssistantError
+from assistant.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# What the browser keeps when no conversation is open: Gradio's BrowserState
+# does not store a falsy value (the previous id would come back on reload).
+NONE = "none"
+PLACEHOLDER = "<div class='src-panel'><p>Cited passages appear here, with the cited words highlighted.</p></div>"
+SEARCHING = "Searching the documents…"
+WRITING = "Writing the answer…"
+# Chatbot feedback values; "Like" and "Dislike" are the ones Gradio draws as thumbs.
+RATINGS = {"Like": 1, "Dislike": -1}
+
+
+def question_html(text: str) -> str:
+    """The user's question as the chat shows it: the text itself, never read as Markdown or HTML."""
+    return render_question(text)
+
+
+def status_html(status: str, shown: str = "") -> str:
+    """A message still being answered: what is written so far, then what is going on now."""
+    return f"{shown}<div class='status' role='status'><span class='spinner'></span> {escape(status)}</div>"
+
+
+def panel_html(text: str) -> str:
+    """The sources panel with a line of text instead of sources."""
+    return f"<div class='src-panel'><p>{escape(text)}</p></div>"
+
+
+def answer_id(cid: str, turn: int) -> str:
+    """The id a rendered answer's links and sources use: unique on the page, the same on every reopening."""
+    return f"c{cid[:8]}t{turn}"
+
+
+@dataclass
+class Shown:
+    """What a conversation looks like in the page."""
+
+    messages: list[dict] = field(default_factory=list)
+    sources: str = PLACEHOLDER
+    turns: dict[int, int] = field(default_factory=dict)  # assistant message index -> turn index
+    feedback: list[str | None] = field(default_factory=list)  # per assistant message: "Like", "Dislike" or None
+
+
+class Conversations:
+    """The page's conversations, on the database `settings` name; opened on
+    first use, so a database that cannot be read stops saving, not the page."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self._store = None
+        self._lock = threading.Lock()
+
+    @property
+    def store(self):
+        with self._lock:
+            if self._store is None:
+                from assistant.conversations import ConversationStore, db_path
+
+                self._store = ConversationStore(db_path(self.settings))
+            return self._store
+
+    # -- the sidebar --------------------------------------------------------
+    def choices(self, user: str) -> list[tuple[str, str]]:
+        """(label, id) of the user's conversations, the last one used first."""
+        try:
+            summaries = self.store.list(user=user)
+        except AssistantError as e:
+            log.warning("conversations cannot be listed: %s", e)
+            return []
+        return [(label(s.title, s.updated), s.id) for s in summaries]
+
+    def titles(self, user: str) -> list[tuple[str, str]]:
+        """(id, title) of the user's conversations."""
+        try:
+            return [(s.id, s.title) for s in self.store.list(user=user)]
+        except AssistantError:
+            return []
+
+    # -- one conversation ---------------------------------------------------
+    def open(self, cid: str | None, user: str):
+        """The conversation `cid` of `user`, or None (missing, another user's, unreadable)."""
+        if not live(cid):
+            return None
+        try:
+            return self.store.get(cid, user=user)
+        except AssistantError as e:
+            log.warning("conversation %s cannot be read: %s", cid, e)
+            return None
+
+    def shown(self, conversation) -> Shown:
+        """Every turn of a saved conversation as the chat shows it, with the
+        last answer's sources in the panel and the ratings given."""
+        out = Shown()
+        if conversation is None:
+            return out
+        for turn in conversation.turns:
+            aid = answer_id(conversation.id, turn.index)
+            out.messages.append({"role": "user", "content": question_html(turn.question)})
+            out.turns[len(out.messages)] = turn.index
+            out.messages.append({"role": "assistant", "content": render_answer(turn.answer, aid)})
+            out.feedback.append({1: "Like", -1: "Dislike"}.get(turn.rating))
+        if conversation.turns:
+            last = conversation.turns[-1]
+            out.sources = render_sources(last.answer, answer_id(conversation.id, last.index))
+        return out
+
+    @staticmethod
+    def history(conversation) -> list[dict]:
+        """The conversation as `answer()` history: its questions and answers as
+        they were saved, refused ones marked so the next question does not lean on them."""
+        out: list[dict] = []
+        for turn in conversation.turns if conversation else []:
+            out.append({"role": "user", "content": turn.question})
+            out.append({"role": "assistant", "content": turn.answer.text, "refused": bool(turn.answer.refused)})
+        return out
+
+    def save(self, cid: str | None, question: str, answer, user: str) -> tuple[str, int]:
+        """Add a finished turn, to a new conversation when `cid` is none of the
+        user's; (conversation id, turn index). AssistantError when the store fails."""
+        if not cid or self.open(cid, user) is None:
+            cid = self.store.create(user=user)
+        return cid, self.store.add_turn(cid, question, answer, user=user)
+
+    def rename(self, cid: str, title: str, user: str) -> None:
+        self.store.rename(cid, title, user=user)
+
+    def delete(self, cid: str, user: str) -> None:
+        self.store.delete(cid, user=user)
+
+    def rate(self, cid: str, turn: int, rating: int, comment: str, user: str) -> None:
+        self.store.rate(cid, turn, rating, comment, user=user)
+
+
+def live(cid: str | None) -> str | None:
+    """The open conversation's id, None when none is open."""
+    return cid if cid and cid != NONE else None
+
+
+def label(title: str, updated: float) -> str:
+    """How the sidebar names a conversation: its title and when it was last used."""
+    when = time.strftime("%d %b %H:%M", time.localtime(updated))
+    return f"{title or 'Untitled'} · {when}"

@@ -1,0 +1,288 @@
+"""The chat page's Documents tab: upload files (one or many, dragged in or
+chosen), index them with the progress shown, the table of every document of
+the corpus with its state, and removing one after a confirmation.
+
+All the work is `assistant.library` and `build_index`; this module only puts
+their results into the page. Indexing runs in a thread of its own while the
+event streams its progress, so questions asked meanwhile are answered from
+what is already indexed.
+"""
+
+# No `from __future__ import annotations`: Gradio finds gr.SelectData by its annotation.
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from assistant.apps.chat_render import escape
+from assistant.errors import AssistantError
+from assistant.settings import Settings
+
+log = logging.getLogger(__name__)
+
+COLUMNS = ["Document", "Type", "Size", "Chunks", "Indexed", "Status"]
+STATUS = {"indexed": "indexed", "pending": "waiting to be indexed", "skipped": "skipped"}
+
+
+def size_text(n: int) -> str:
+    """A file size as people read it."""
+    for unit in ("bytes", "KB", "MB"):
+        if n < 1024 or unit == "MB":
+            return f"{n} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GB"
+
+
+def rows(docs) -> list[list]:
+    """The documents table: one row per corpus file a reader takes."""
+    out = []
+    for d in docs:
+        status = STATUS.get(d.status, d.status)
+        if d.problem:
+            status = f"{status}: {d.problem}"
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(d.indexed_at)) if d.indexed_at else ""
+        kind = d.kind + (f", {d.pages} pages" if getattr(d, "pages", None) else "")
+        out.append([d.source, kind, size_text(d.size), d.chunks if d.status == "indexed" else "", when, status])
+    return out
+
+
+def summary(docs) -> str:
+    """One line on the documents: how many are indexed, waiting, skipped."""
+    counts = {k: sum(d.status == k for d in docs) for k in STATUS}
+    line = f"{counts['indexed']} document{'s' if counts['indexed'] != 1 else ''} indexed"
+    extra = [f"{counts['pending']} waiting"] if counts["pending"] else []
+    extra += [f"{counts['skipped']} skipped"] if counts["skipped"] else []
+    return line + (f" ({', '.join(extra)})" if extra else "")
+
+
+def list_documents(settings: Settings) -> list:
+    """Every document of the corpus; none when the corpus cannot be read (said in the log)."""
+    from assistant.library import documents
+
+    try:
+        return documents(settings=settings)
+    except AssistantError as e:
+        log.warning("documents cannot be listed: %s", e)
+        return []
+
+
+def upload_lines(uploads) -> list[str]:
+    """What happened to each uploaded file, one line each."""
+    # Words, not emoji: a browser without an emoji font shows boxes.
+    return [md(u.message) if u.ok else f"**Not added:** {md(u.message)}" for u in uploads]
+
+
+def md(text: str) -> str:
+    """Text shown as itself in a Markdown component (file names hold `_` and `*`)."""
+    return escape(str(text))
+
+
+@dataclass
+class Progress:
+    """Where an indexing run is: file i of n, its name; done with the report or the error."""
+
+    i: int = 0
+    n: int = 0
+    label: str = ""
+    done: bool = False
+    report: object = None
+    error: Exception | None = None
+
+
+def index_with_progress(settings: Settings, every: float = 0.4):
+    """Run `build_index` in a thread; yield a `Progress` at most every `every`
+    seconds while it runs, and the last one (done) at its end."""
+    from assistant.api import build_index
+
+    updates: queue.Queue = queue.Queue()
+    state = Progress()
+
+    def work():
+        try:
+            state.report = build_index(settings=settings, progress=lambda i, n, label: updates.put((i, n, label)))
+        except Exception as e:  # shown in the page; the traceback of a bug goes to the log
+            if not isinstance(e, AssistantError):
+                log.exception("indexing failed")
+            state.error = e
+        finally:
+            updates.put(None)
+
+    thread = threading.Thread(target=work, name="page-index", daemon=True)
+    thread.start()
+    while True:
+        try:
+            item = updates.get(timeout=every)
+        except queue.Empty:
+            yield state
+            continue
+        if item is None:
+            break
+        state.i, state.n, state.label = item
+        while not updates.empty():  # only the latest counts
+            nxt = updates.get_nowait()
+            if nxt is None:
+                updates.put(None)
+                break
+            state.i, state.n, state.label = nxt
+        yield state
+    thread.join()
+    state.done = True
+    yield state
+
+
+def progress_line(p: Progress) -> str:
+    if p.error is not None:
+        return f"**Indexing failed:** {md(str(p.error) or type(p.error).__name__)}"
+    if p.done:
+        r = p.report
+        added = len(r.added) + len(r.updated)
+        warned = "".join(f"\n\n**Warning:** {md(w)}" for w in r.warnings)
+        return f"**Indexed:** {added} file{'s' if added != 1 else ''} added or updated ({r.seconds:.1f} s).{warned}"
+    if not p.n:
+        return "Indexing: reading the files…"
+    return f"Indexing file {min(p.i + 1, p.n)} of {p.n}: {md(Path(p.label).name if p.label else '')}"
+
+
+def build_documents_tab(settings: Settings, gr):
+    """The Documents tab's components and events, inside the current Blocks; returns
+    (table, choice of the document to remove, their refresh function, the events
+    that change the library) for the page to update them and what follows them."""
+    from assistant.ingest.readers import corpus_suffixes
+
+    types = ", ".join(corpus_suffixes(settings.file_types))
+    gr.Markdown(
+        f"Add documents ({md(types)}; up to {settings.upload_max_mb:g} MB each): they are copied into the corpus "
+        "folder and indexed; questions keep being answered meanwhile from what is already indexed."
+    )
+    upload = gr.File(
+        file_count="multiple", type="filepath", label="Drop files here, or click to choose", elem_id="upload"
+    )
+    status = gr.Markdown("", elem_id="upload-status")
+    table = gr.Dataframe(
+        headers=COLUMNS, value=[], interactive=False, wrap=True, elem_id="documents", label="Documents"
+    )
+    with gr.Row():
+        chosen = gr.Dropdown(choices=[], value=None, label="Document to remove", elem_id="remove-choice", scale=3)
+        remove = gr.Button("Remove…", elem_id="remove", variant="secondary", scale=1)
+    with gr.Row(visible=False, elem_id="remove-confirm") as confirm_row:
+        confirm_text = gr.Markdown("")
+        yes = gr.Button("Remove it", elem_id="remove-yes", variant="stop")
+        no = gr.Button("Cancel", elem_id="remove-no")
+
+    def refresh(docs: list | None = None):
+        docs = list_documents(settings) if docs is None else docs
+        return rows(docs), gr.update(choices=[d.source for d in docs])
+
+    def add(files):
+        from assistant.library import add_documents
+
+        paths = [f if isinstance(f, str) else getattr(f, "name", str(f)) for f in files or []]
+        if not paths:
+            yield gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            return
+        try:
+            uploads = add_documents(paths, settings=settings)
+        except AssistantError as e:
+            yield None, f"**Not added:** {md(str(e))}", gr.skip(), gr.skip()
+            return
+        lines = upload_lines(uploads)
+        if not any(u.ok and u.source for u in uploads):
+            yield None, "\n\n".join(lines), gr.skip(), gr.skip()
+            return
+        yield None, "\n\n".join(lines + ["Indexing…"]), *refresh()
+        for p in index_with_progress(settings):
+            yield gr.skip(), "\n\n".join(lines + [progress_line(p)]), *(refresh() if p.done else (gr.skip(), gr.skip()))
+
+    def ask_remove(source):
+        if not source:
+            return gr.update(visible=False), "", "Choose a document to remove first."
+        text = (
+            f"Remove **{md(source)}** from the library? Its file is deleted from the corpus folder "
+            "and its passages from the index."
+        )
+        return gr.update(visible=True), text, ""
+
+    def do_remove(source):
+        from assistant.library import remove_document
+
+        if not source:
+            return gr.update(visible=False), gr.skip(), gr.skip(), gr.skip()
+        try:
+            remove_document(source, settings=settings)
+            said = f"**Removed:** {md(source)}; its passages are no longer used in answers."
+        except AssistantError as e:
+            said = f"**Not removed:** {md(str(e))}"
+        table_rows, choices = refresh()
+        return gr.update(visible=False), said, table_rows, choices
+
+    def pick(evt: gr.SelectData):  # a click on a row of the table chooses its document
+        row = getattr(evt, "row_value", None)
+        return gr.update(value=row[0]) if row else gr.skip()
+
+    added = upload.upload(add, [upload], [upload, status, table, chosen], concurrency_limit=1, show_progress="hidden")
+    table.select(pick, None, [chosen], queue=False)
+    remove.click(ask_remove, [chosen], [confirm_row, confirm_text, status], queue=False)
+    no.click(lambda: gr.update(visible=False), None, [confirm_row], queue=False)
+    removed = yes.click(do_remove, [chosen], [confirm_row, status, table, chosen], concurrency_limit=1)
+    return table, chosen, refresh, [added, removed]
+
+
+# -- what the page says about the documents, and follows as they change ---------
+
+
+def backend_label(settings: Settings) -> str:
+    if settings.use_llm():
+        where = settings.openai_base_url or "OpenAI"
+        return f"Answers by the LLM **{escape(settings.llm_model)}** at {escape(where)}, citations verified against the sources."
+    return "Answers by the **offline extractive answerer** (no LLM configured): every sentence is quoted from a source."
+
+
+def header(settings: Settings, docs: list | None) -> str:
+    """The line above the chat: which documents, which answerer."""
+    what = "Documents: loading…" if docs is None else f"**Documents:** {summary(docs)} (list in the Documents tab)."
+    return f"## Ask your documents\n{what} {backend_label(settings)}"
+
+
+class Examples:
+    """Example questions per index version, computed in a thread (asking
+    candidates takes seconds, and it also loads the index, so the first
+    question is quick): the page shows them once they are there."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.lock = threading.Lock()
+        self.version: str | None = None
+        self.questions: list[str] | None = None
+        self.running = False
+
+    def get(self, version: str) -> list[str] | None:
+        """The examples of `version`, or None while they are being found."""
+        with self.lock:
+            if self.version == version and self.questions is not None:
+                return self.questions
+            if not self.running:
+                self.running = True
+                threading.Thread(target=self._find, args=(version,), name="page-examples", daemon=True).start()
+            return None
+
+    def _find(self, version: str) -> None:
+        from assistant.api import example_questions
+
+        try:
+            questions = example_questions(4, settings=self.settings)
+        except Exception:  # no index yet, a broken corpus: no examples, the page works
+            log.info("no example questions", exc_info=True)
+            questions = []
+        with self.lock:
+            self.version, self.questions, self.running = version, questions, False
+
+
+def index_version(settings: Settings) -> str:
+    from assistant.library import index_version as version
+
+    try:
+        return version(settings=settings)
+    except AssistantError:
+        return ""
