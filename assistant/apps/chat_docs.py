@@ -242,7 +242,7 @@ def backend_label(settings: Settings) -> str:
 def header(settings: Settings, docs: list | None) -> str:
     """The line above the chat: which documents, which answerer."""
     what = "Documents: loading…" if docs is None else f"**Documents:** {summary(docs)} (list in the Documents tab)."
-    return f"## Ask your documents\n{what} {backend_label(settings)}"
+    return f"# Ask your documents\n{what} {backend_label(settings)}"  # the page's one h1
 
 
 class Examples:

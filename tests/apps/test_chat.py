@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import sys
+import tempfile
 import time
 import urllib.request
 import uuid
@@ -328,7 +329,8 @@ def test_question_that_is_not_utf8_shows_the_question_error(chat_url):
 
 # --- reading and reusing answers, accessibility, phone (one running page) ----
 
-SHOTS = Path("/tmp/issue15/shots")  # screenshots to look at, not kept in the repo
+# Screenshots to look at (not kept in the repo): ASSISTANT_TEST_SHOTS or a folder in the temp dir.
+SHOTS = Path(os.environ.get("ASSISTANT_TEST_SHOTS") or Path(tempfile.gettempdir()) / "assistant-shots")
 DESKTOP = {"width": 1400, "height": 1000}
 PHONE = {"width": 390, "height": 844}
 SEOUL = "How much is Seoul expected to invest in the US?"
