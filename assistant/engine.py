@@ -235,7 +235,10 @@ def refresh_engine(settings: Settings) -> None:
         if engine is None or engine._stamp() == engine.stamp:
             return
         del _engines[key]
-        engine.close()
+        # Only the store's handles: the build ran in this process on the same
+        # chromadb system, which is current (dropping it would break another
+        # thread's query or the next build under way).
+        engine.store.close()
         try:
             embedder = get_embedder(settings)
             _engines[key] = Engine(settings, IndexStore(settings, embedder.id, embedder.dim), embedder)

@@ -10,6 +10,7 @@ from assistant.errors import SettingsError
 from assistant.settings import Settings
 from assistant.stores.base import VectorBackend
 from assistant.stores.chroma import ChromaBackend
+from assistant.stores.locks import building_here
 
 BACKENDS: dict[str, type] = {
     "chroma": ChromaBackend,
@@ -23,8 +24,12 @@ def get_backend(settings: Settings, embedder_id: str) -> VectorBackend:
     return BACKENDS[name](settings, embedder_id)
 
 
-def forget_local(index_dir: Path) -> None:
-    """Every store's handles on the files of `index_dir` dropped."""
+def forget_local(index_dir: Path, force: bool = False) -> None:
+    """Every store's handles on the files of `index_dir` dropped; not while
+    this process builds it (its handles are current then, see
+    `locks.building_here`) unless `force` (the build deletes the files)."""
+    if not force and building_here(index_dir):
+        return
     for backend in BACKENDS.values():
         backend.forget_local(index_dir)
 

@@ -13,6 +13,7 @@ import logging
 import os
 import shutil
 import socket
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -63,6 +64,11 @@ def writer_id(settings: Settings) -> str:
 
 READ_ONLY_COPY_LIMIT = 1 << 30  # bytes of a read-only store copied to a temporary folder to be read
 _read_only_copies: dict[Path, Path] = {}
+# Held while an embedded client is made and while one is dropped: chromadb
+# keeps a class-level dict of systems per path and fills it without a lock,
+# so two threads opening one store at once could get a half-started system
+# ("'RustBindingsAPI' object has no attribute 'bindings'").
+_LOCAL = threading.RLock()
 
 
 def _local_path(index_dir: Path) -> Path:
@@ -97,7 +103,8 @@ def chroma_client(settings: Settings):
 
     chroma_settings = ChromaSettings(anonymized_telemetry=False)
     if not settings.chroma_url:
-        return chromadb.PersistentClient(path=str(_local_path(settings.index_dir)), settings=chroma_settings)
+        with _LOCAL:  # chromadb makes its one system per path without a lock
+            return chromadb.PersistentClient(path=str(_local_path(settings.index_dir)), settings=chroma_settings)
     from urllib.parse import urlsplit
 
     url = settings.chroma_url
@@ -157,8 +164,9 @@ def forget_local(index_dir: Path) -> None:
         from chromadb.api.shared_system_client import SharedSystemClient
     except ImportError:
         return
-    system = SharedSystemClient._identifier_to_system.pop(str(path), None)
-    SharedSystemClient._identifier_to_refcount.pop(str(path), None)
+    with _LOCAL:
+        system = SharedSystemClient._identifier_to_system.pop(str(path), None)
+        SharedSystemClient._identifier_to_refcount.pop(str(path), None)
     if system is not None:
         try:
             system.stop()

@@ -251,7 +251,7 @@ def wipe(index_dir: Path, store: IndexStore | None = None) -> None:
         raise IndexStoreError(f"Refusing to delete {index_dir}: it holds files that are not part of an index")
     if store is not None and store.remote:
         store.drop_collections()
-    forget_local(index_dir)
+    forget_local(index_dir, force=True)
     for name in (*local_dirs(), "bm25", "bm25.tmp"):
         shutil.rmtree(index_dir / name, ignore_errors=True)
     for name in (MANIFEST, MANIFEST.replace(".json", ".tmp")):

@@ -6,12 +6,22 @@ from __future__ import annotations
 
 import fcntl
 import os
+import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from assistant.errors import IndexStoreError
+
+# Index folders a thread of this process is building. Builds are one at a
+# time across processes (`build_lock`), so while one runs here the embedded
+# store's in-process handles are current, and dropping them (`forget_local`,
+# for a store another process changed) would only break the build: a chat
+# page's upload build then met "KeyError: <path>" opening the store and
+# wiped and rebuilt the whole index.
+_building: dict[str, int] = {}
+_building_guard = threading.Lock()
 
 READERS = ".readers"  # lock file: shared by readers' store calls, exclusive during a rebuild
 GENERATION = ".generation"  # rewritten by every rebuild of the embedded store
@@ -75,10 +85,21 @@ def build_lock(index_dir: Path) -> Iterator[None]:
             f"Index folder {index_dir} is read-only ({e.strerror}): it can be read, but not built or "
             "updated, here; build it where it is writable, or choose another --index-dir"
         ) from None
+    key = str(Path(index_dir).resolve())
     with fh:
         fcntl.flock(fh, fcntl.LOCK_EX)  # one builder at a time
         (index_dir / READERS).touch()  # so that readers of what this builds take their lock
+        with _building_guard:
+            _building[key] = _building.get(key, 0) + 1
         try:
             yield
         finally:
+            with _building_guard:
+                _building[key] -= 1
             fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def building_here(index_dir: Path) -> bool:
+    """A thread of this process holds the build lock of `index_dir`."""
+    with _building_guard:
+        return _building.get(str(Path(index_dir).resolve()), 0) > 0
