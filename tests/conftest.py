@@ -45,3 +45,22 @@ def alnum(s: str) -> str:
 def is_subsequence(small: str, big: str) -> bool:
     it = iter(big)
     return all(c in it for c in small)
+
+
+def indexed_corpus(tmp_path: Path, files: dict[str, str | bytes]) -> Settings:
+    """A corpus of these files (name -> text or bytes) in tmp_path, indexed,
+    with no engine of an earlier test still loaded."""
+    from assistant import build_index
+    from assistant.api import reset_engines
+
+    reset_engines()
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for name, data in files.items():
+        if isinstance(data, bytes):
+            (corpus / name).write_bytes(data)
+        else:
+            (corpus / name).write_text(data, encoding="utf-8")
+    settings = Settings(corpus=corpus, index_dir=tmp_path / "index")
+    build_index(settings=settings)
+    return settings

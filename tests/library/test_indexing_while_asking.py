@@ -14,7 +14,7 @@ from assistant import Settings, answer, build_index
 from assistant.api import reset_engines
 from assistant.library import add_documents, documents, index_version
 
-from conftest import SEEDS
+from conftest import SEEDS, indexed_corpus
 from servers import free_port, serve
 
 LAMP = "The Quillmoor lamp museum opened in 1911.\n"
@@ -25,13 +25,7 @@ Q_FERRY = "How long does the Brindle ferry take to cross the bay?"
 
 @pytest.fixture
 def settings(tmp_path) -> Settings:
-    reset_engines()
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    (corpus / "lamp.txt").write_text(LAMP, encoding="utf-8")
-    s = Settings(corpus=corpus, index_dir=tmp_path / "index")
-    build_index(settings=s)
-    return s
+    return indexed_corpus(tmp_path, {"lamp.txt": LAMP})
 
 
 class PausedBuilds:

@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 
 from assistant import Settings, answer, build_index
-from assistant.api import reset_engines
 from assistant.errors import CorpusError, SettingsError
 from assistant.ingest import readers
 from assistant.library import add_documents, documents, index_version, remove_document
+
+from conftest import indexed_corpus
 
 LAMP = "The Quillmoor lamp museum opened in 1911 and holds 340 lamps.\n"
 LIGHT = "# Lighthouse\n\nThe Snorkelheim lighthouse is 47 metres tall. It was painted red in 1987.\n"
@@ -21,15 +22,8 @@ LIGHT = "# Lighthouse\n\nThe Snorkelheim lighthouse is 47 metres tall. It was pa
 @pytest.fixture
 def small(tmp_path) -> Settings:
     """A corpus of two small documents and one that cannot be read, indexed."""
-    reset_engines()
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    (corpus / "lamp.txt").write_text(LAMP, encoding="utf-8")
-    (corpus / "light.md").write_text(LIGHT, encoding="utf-8")
-    (corpus / "latin1.txt").write_bytes("Caf\xe9 cr\xe8me costs 3 euros.".encode("latin-1"))
-    settings = Settings(corpus=corpus, index_dir=tmp_path / "index")
-    build_index(settings=settings)
-    return settings
+    latin1 = "Caf\xe9 cr\xe8me costs 3 euros.".encode("latin-1")
+    return indexed_corpus(tmp_path, {"lamp.txt": LAMP, "light.md": LIGHT, "latin1.txt": latin1})
 
 
 def by_source(settings: Settings) -> dict:
