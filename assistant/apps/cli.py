@@ -182,7 +182,12 @@ def cmd_chat(args) -> int:
         print("warning: sharing creates a public link to this page", file=sys.stderr, flush=True)
     status = index_status(settings=settings)
     if status != "ready":
-        print(f"(the index is {status}: building it before the page starts)", file=sys.stderr)
+        # Built here, as it says, so that the page opens on the documents
+        # (built by the page's first request, it showed "0 documents indexed").
+        print(f"(the index is {status}: building it before the page starts)", file=sys.stderr, flush=True)
+        from assistant.api import get_engine
+
+        get_engine(settings)
     from assistant.apps.chat import launch
 
     try:

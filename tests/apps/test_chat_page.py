@@ -57,6 +57,23 @@ def make_docx(paragraphs: list[str]) -> bytes:
 
 
 # --- without a browser -------------------------------------------------------
+def test_a_page_started_without_an_index_opens_on_the_built_index(tmp_path):
+    """`assistant chat` says it builds a missing index before the page starts,
+    and does: once the page answers, every document is indexed (built by the
+    page's first request instead, the first load said "0 documents indexed")."""
+    from assistant.library import documents
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "zorblat.md").write_text(FACT + "\n", encoding="utf-8")
+    port = free_port()
+    env = {**os.environ, "ASSISTANT_CORPUS": str(corpus), "ASSISTANT_INDEX_DIR": str(tmp_path / "index")}
+    cmd = [sys.executable, "-m", "assistant.apps.cli", "chat", "--port", str(port)]
+    with serve(cmd, f"http://127.0.0.1:{port}/", "the chat page", timeout=120, env=env):
+        docs = documents(settings=Settings(corpus=corpus, index_dir=tmp_path / "index"))
+        assert [(d.source, d.status) for d in docs] == [("zorblat.md", "indexed")]
+
+
 
 
 def test_chat_auth_takes_several_users():
