@@ -12,17 +12,19 @@ class PagedText(str):
     """The text of a document with pages (PDF): a `str`, so any code that
     takes a reader's text takes it, plus `pages`, the offset in the text
     where each page starts (`pages[0] == 0`, one entry per page, empty
-    pages included)."""
+    pages included), and `title`, the title the file gives itself, if any."""
 
     pages: list[int]
+    title: str | None  # the document's own title (PDF metadata), if it has a sensible one
 
-    def __new__(cls, text: str, pages: list[int]):
+    def __new__(cls, text: str, pages: list[int], title: str | None = None):
         self = super().__new__(cls, text)
         self.pages = list(pages)
+        self.title = title
         return self
 
     def __reduce__(self):  # pickled to and from the reading process (`ingest.isolate`)
-        return PagedText, (str(self), self.pages)
+        return PagedText, (str(self), self.pages, self.title)
 
 
 def page_of(pages: list[int] | None, offset: int) -> int | None:

@@ -254,7 +254,9 @@ def read_doc(path: Path, corpus: Path, data: bytes | None = None, timeout: float
         source=source,
         path=path,
         sha256=file_digest(data),
-        title=extract_title(ct.text, fallback=path.stem),
+        # The first line, else the title the file gives itself (a PDF's first
+        # line is often a whole paragraph), else the file name.
+        title=extract_title(ct.text, fallback=getattr(raw, "title", None) or path.stem),
         clean=ct,
         pages=getattr(raw, "pages", None),
         extracted=not reader.streamable,

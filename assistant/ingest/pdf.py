@@ -20,6 +20,7 @@ from assistant.ingest.base import PagedText
 # word continues on the next line, so marker and line break go.
 _SOFT_BREAK = re.compile(r"[\ufffe\x02](?:\r?\n)?")
 _DIGITS = re.compile(r"\d+")
+_FILE_NAME = re.compile(r"\.(docx?|pdf|odt|rtf|txt|tex|dvi|ps|indd|pages)$")
 _BULLETS = "•·▪◦*-–—"
 _NUMBERED = re.compile(r"\d{1,2}(?:\.\d{1,2})*[.)]\s")  # "1. ", "2.3) ": a list item or section
 
@@ -84,6 +85,7 @@ class PdfReader:
             raise ValueError(_reason(e)) from None
         raw: list[list[str]] = []
         try:
+            title = _title(doc.get_metadata_dict())
             for i in range(len(doc)):
                 page = doc[i]
                 textpage = page.get_textpage()
@@ -121,4 +123,14 @@ class PdfReader:
         text = "".join(parts)
         if not text.strip():
             raise ValueError(f"no text layer in its {len(pages)} page(s) (a scan? it would need OCR)")
-        return PagedText(text + "\n", pages)
+        return PagedText(text + "\n", pages, title)
+
+
+def _title(meta: dict) -> str | None:
+    """The Title of the PDF's metadata, unless it is empty or a file name that
+    an exporting program put there ("Microsoft Word - report.docx", "untitled")."""
+    title = " ".join(str(meta.get("Title") or "").split())
+    low = title.lower()
+    if not title or low in ("untitled", "title") or low.startswith("microsoft word - ") or _FILE_NAME.search(low):
+        return None
+    return title[:200]

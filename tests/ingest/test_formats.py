@@ -23,10 +23,12 @@ PAGES = [
 ]
 
 
-def make_pdf(pages: list[str], password: str | None = None) -> bytes:
+def make_pdf(pages: list[str], password: str | None = None, title: str | None = None) -> bytes:
     from fpdf import FPDF
 
     pdf = FPDF()
+    if title:
+        pdf.set_title(title)
     pdf.set_font("Helvetica", size=11)
     for text in pages:
         pdf.add_page()
@@ -94,6 +96,22 @@ def test_pdf_text_and_page_starts():
         assert sum(1 for s in text.pages if s <= at) == k + 1
     # A page's lines are one paragraph again (sentences are split by line).
     assert "fourteen metres in 2019. The harbour" in text
+
+
+@pytest.mark.parametrize(
+    "meta, title",
+    [
+        ("Velmora harbour report", "Velmora harbour report"),
+        ("Microsoft Word - harbour.docx", "harbour"),  # an exporter's file name, not a title
+        (None, "harbour"),
+    ],
+)
+def test_a_pdf_whose_first_line_is_a_paragraph_takes_its_metadata_title(tmp_path, meta, title):
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    (corpus / "harbour.pdf").write_bytes(make_pdf(PAGES, title=meta))  # pages of long paragraphs
+    docs, _ = load_corpus(Settings(corpus=corpus))
+    assert docs[0].title == title
 
 
 def test_docx_text_in_order_with_tables():
