@@ -1,3 +1,4 @@
+import io
 import os
 import re
 import shutil
@@ -64,3 +65,44 @@ def indexed_corpus(tmp_path: Path, files: dict[str, str | bytes]) -> Settings:
     settings = Settings(corpus=corpus, index_dir=tmp_path / "index")
     build_index(settings=settings)
     return settings
+
+
+# Documents made in the tests (fpdf2 and python-docx are test dependencies).
+def make_pdf(pages: list[str], password: str | None = None, title: str | None = None) -> bytes:
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    if title:
+        pdf.set_title(title)
+    pdf.set_font("Helvetica", size=11)
+    for text in pages:
+        pdf.add_page()
+        pdf.multi_cell(0, 6, text)
+    data = bytes(pdf.output())
+    if password is None:
+        return data
+    import pypdf
+
+    writer = pypdf.PdfWriter(clone_from=pypdf.PdfReader(io.BytesIO(data)))
+    writer.encrypt(user_password=password, owner_password=password, algorithm="RC4-128")  # pure Python: no crypto library
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def make_docx(paragraphs: list[str], table: list[tuple[str, str]] = (), heading: str = "Velmora facts") -> bytes:
+    """A Word file: a heading, the paragraphs, a two-column table."""
+    import docx
+
+    d = docx.Document()
+    d.add_heading(heading, level=1)
+    for p in paragraphs:
+        d.add_paragraph(p)
+    if table:
+        t = d.add_table(rows=len(table), cols=2)
+        for r, row in enumerate(table):
+            for c, val in enumerate(row):
+                t.cell(r, c).text = val
+    buf = io.BytesIO()
+    d.save(buf)
+    return buf.getvalue()

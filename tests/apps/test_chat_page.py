@@ -5,7 +5,6 @@ runs as a real `assistant chat` process with two logins, driven in a real
 headless Chromium; one page process serves the whole module."""
 
 import html
-import io
 import os
 import re
 import shutil
@@ -26,34 +25,11 @@ from assistant.library import DocumentInfo
 from assistant.settings import chat_users
 from assistant.types import Answer, Citation, Passage
 
-from conftest import ROOT
+from conftest import ROOT, make_docx, make_pdf
 from servers import free_port, serve
 
 USERS = {"alice": "pw-alice", "bob": "pw-bob"}
 FACT = "The Zorblat bridge over the Qelm river was opened in 1987 by mayor Ilse Quintana."
-
-
-def make_pdf(pages: list[str]) -> bytes:
-    from fpdf import FPDF
-
-    pdf = FPDF()
-    pdf.set_font("Helvetica", size=11)
-    for text in pages:
-        pdf.add_page()
-        pdf.multi_cell(0, 6, text)
-    return bytes(pdf.output())
-
-
-def make_docx(paragraphs: list[str]) -> bytes:
-    import docx
-
-    d = docx.Document()
-    d.add_heading("Observatory notes", level=1)
-    for p in paragraphs:
-        d.add_paragraph(p)
-    buf = io.BytesIO()
-    d.save(buf)
-    return buf.getvalue()
 
 
 # --- without a browser -------------------------------------------------------
@@ -218,7 +194,7 @@ def test_upload_ask_about_it_then_remove_it(browser, chat, tmp_path):  # noqa: F
         "The Karsk tunnel under the Vell mountains was completed in 2004 and is eleven kilometres long. " * 2,
     ]))  # fmt: skip
     (tmp_path / "observatory.docx").write_bytes(
-        make_docx(["The Orrin observatory was built on Mount Tesk in 1932 by the astronomer Helga Mirren."])
+        make_docx(["The Orrin observatory was built on Mount Tesk in 1932 by the astronomer Helga Mirren."], heading="Observatory notes")
     )
     files = ("zorblat.md", "tunnels.pdf", "observatory.docx", "empty.txt", "tool.exe")
     page = login(browser, chat, "alice")

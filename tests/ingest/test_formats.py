@@ -4,7 +4,6 @@ citations give their page); bad files are skipped with a one-line reason and
 the rest of the corpus is indexed. Every file is made here with fpdf2, pypdf
 and python-docx."""
 
-import io
 import time
 from pathlib import Path
 
@@ -16,33 +15,13 @@ from assistant.errors import CorpusError
 from assistant.ingest import isolate, readers
 from assistant.ingest.files import load_corpus
 
+from conftest import make_docx, make_pdf
+
 PAGES = [
     "The harbour of Velmora was dredged to a depth of fourteen metres in 2019. " * 3,
     "The Velmora lighthouse keeper, Ada Brunnhilde, lit the lamp for the last time in 1968. " * 3,
     "Ferries from Velmora to the island of Osk leave every Tuesday at noon. " * 3,
 ]
-
-
-def make_pdf(pages: list[str], password: str | None = None, title: str | None = None) -> bytes:
-    from fpdf import FPDF
-
-    pdf = FPDF()
-    if title:
-        pdf.set_title(title)
-    pdf.set_font("Helvetica", size=11)
-    for text in pages:
-        pdf.add_page()
-        pdf.multi_cell(0, 6, text)
-    data = bytes(pdf.output())
-    if password is None:
-        return data
-    import pypdf
-
-    writer = pypdf.PdfWriter(clone_from=pypdf.PdfReader(io.BytesIO(data)))
-    writer.encrypt(user_password=password, owner_password=password, algorithm="RC4-128")  # pure Python: no crypto library
-    out = io.BytesIO()
-    writer.write(out)
-    return out.getvalue()
 
 
 def make_scan() -> bytes:
@@ -54,23 +33,6 @@ def make_scan() -> bytes:
     for i in range(20):
         pdf.rect(10 + i * 5, 10 + i * 3, 40, 20, style="F")
     return bytes(pdf.output())
-
-
-def make_docx(paragraphs: list[str], table: list[tuple[str, str]] = ()) -> bytes:
-    import docx
-
-    d = docx.Document()
-    d.add_heading("Velmora facts", level=1)
-    for p in paragraphs:
-        d.add_paragraph(p)
-    if table:
-        t = d.add_table(rows=len(table), cols=2)
-        for r, row in enumerate(table):
-            for c, val in enumerate(row):
-                t.cell(r, c).text = val
-    buf = io.BytesIO()
-    d.save(buf)
-    return buf.getvalue()
 
 
 NEWS = """<!DOCTYPE html><html><head><title>Osk news</title><script>var tracking = 1;</script></head><body>
