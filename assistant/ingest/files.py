@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from assistant.errors import CorpusError, FileChanged
+from assistant.ingest.base import PagedText
 from assistant.ingest.clean import CleanText, clean_text, extract_title
 from assistant.ingest.isolate import read_text
 from assistant.ingest.readers import check_text_head, corpus_suffixes, reader_for
@@ -48,6 +49,12 @@ class SourceDoc:
     # The reader's text is not the file's bytes decoded (PDF, Word, HTML):
     # the index keeps it (`stores.texts`), as citations index it.
     extracted: bool = False
+
+    def __post_init__(self):
+        # Checked here, not when the index records it: a title that is not a
+        # string (once `str.title`, a bound method) failed the whole build there.
+        if not isinstance(self.title, str):
+            raise TypeError(f"a document title must be a string, not {type(self.title).__name__}")
 
     @property
     def text(self) -> str:
@@ -233,6 +240,15 @@ def too_large(size: int, max_mb: float) -> str | None:
     return None
 
 
+def own_title(raw: str) -> str | None:
+    """The title a reader found in the file itself (a PDF's metadata), if any.
+    Asked of `PagedText` only: `getattr(text, "title")` on a plain `str` is
+    its bound method `str.title`, which once became a document's title and
+    failed every build of its corpus."""
+    title = raw.title if isinstance(raw, PagedText) else None
+    return title if isinstance(title, str) and title.strip() else None
+
+
 def read_doc(path: Path, corpus: Path, data: bytes | None = None, timeout: float = 120.0) -> SourceDoc:
     """Read and clean one file; raises ValueError with the reason it is unusable.
 
@@ -256,7 +272,7 @@ def read_doc(path: Path, corpus: Path, data: bytes | None = None, timeout: float
         sha256=file_digest(data),
         # The first line, else the title the file gives itself (a PDF's first
         # line is often a whole paragraph), else the file name.
-        title=extract_title(ct.text, fallback=getattr(raw, "title", None) or path.stem),
+        title=extract_title(ct.text, fallback=own_title(raw) or path.stem),
         clean=ct,
         pages=getattr(raw, "pages", None),
         extracted=not reader.streamable,

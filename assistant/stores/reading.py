@@ -24,6 +24,15 @@ from assistant.stores.report import SyncReport
 log = logging.getLogger(__name__)
 
 
+def unexpected(source: str, e: Exception) -> ValueError:
+    """A skip reason for an error no reader foresaw (a bug, or a library's
+    surprise on an odd file): its type and message on one line, the
+    traceback in the debug log."""
+    log.debug("reading %s failed", source, exc_info=e)
+    msg = " ".join(str(e).split()) or "no message"
+    return ValueError(f"{type(e).__name__}: {msg[:300]}")
+
+
 class ReadingSide:
     """`IndexBuilder`'s reading side (a mixin): `read_files` reads the corpus
     files in order and calls `add` for each pending item."""
@@ -128,13 +137,18 @@ class ReadingSide:
                         self.unfinished.add(source)
                     except ValueError as e:
                         self.unusable(source, e, st, stored)
+                    except Exception as e:  # as above: this file is skipped, the build goes on
+                        self.unusable(source, unexpected(source, e), st, True)
                     continue
             try:
                 doc = read_doc(path, b.corpus, data, timeout=self.settings.read_timeout)
+                units, chunks = chunk_doc(doc, *self.chunking)
             except ValueError as e:
                 self.unusable(source, e, st, stored)
                 continue
-            units, chunks = chunk_doc(doc, *self.chunking)
+            except Exception as e:  # one file's failure is its skip reason, never the whole build's
+                self.unusable(source, unexpected(source, e), st, stored)
+                continue
             self.queue(Pending(source, doc, units, chunks, digest, stat, stored), more=more)
         self.stored_vectors = {}
 

@@ -1,0 +1,72 @@
+"""F1 of the 2026-12-07 reliability report: a document whose first line is a
+whole paragraph (longer than a title can be) took every build of its corpus
+down, and with it `ask` and `chat`. Now it is indexed like any other, and any
+error while reading one file is that file's skip reason, not the build's."""
+
+import subprocess
+import sys
+
+from assistant import Settings, answer, build_index
+from assistant.api import reset_engines
+
+from conftest import make_docx
+
+PARAGRAPH = "The harbour of Quillmoor has served fishing boats and ferries for two hundred years. " * 4
+FACT = "The Quillmoor lighthouse is 47 metres tall."
+
+
+def _files() -> dict[str, bytes]:
+    return {
+        "p.txt": f"{PARAGRAPH}\n\n{FACT}\n".encode(),
+        "p.md": f"{PARAGRAPH}\n\nThe Quillmoor bridge opened in 1911.\n".encode(),
+        "p.html": (
+            f"<html><body><article><p>{PARAGRAPH}</p><p>The Quillmoor museum holds 3,400 lamps.</p>"
+            f"<p>{PARAGRAPH}</p></article></body></html>"
+        ).encode(),
+        "p.docx": make_docx([PARAGRAPH, "The Quillmoor ferry carries 212 cars."], heading=""),
+    }
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "assistant.apps.cli", *args], capture_output=True, text=True)
+
+
+def test_documents_that_start_with_a_paragraph_are_indexed_and_answered(tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for name, data in _files().items():
+        (corpus / name).write_bytes(data)
+    where = ["--corpus", str(corpus), "--index-dir", str(tmp_path / "index")]
+    r = _cli("index", "-q", *where)
+    assert r.returncode == 0, r.stderr
+    r = _cli("ask", *where, "How tall is the Quillmoor lighthouse?")
+    assert r.returncode == 0, r.stderr
+    assert "47 metres" in r.stdout
+
+    reset_engines()
+    s = Settings(corpus=corpus, index_dir=tmp_path / "index")
+    for q, fact in [("When did the Quillmoor bridge open?", "1911"), ("How many cars does the Quillmoor ferry carry?", "212")]:
+        assert fact in answer(q, settings=s).text
+
+
+def test_any_error_while_reading_one_file_skips_only_that_file(tmp_path, monkeypatch):
+    from assistant.ingest import clean
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "good.txt").write_text(f"Lighthouses\n\n{FACT}\n", encoding="utf-8")
+    (corpus / "bad.txt").write_text("Cursed\n\nThis file makes the title code fail.\n", encoding="utf-8")
+    real = clean.extract_title
+
+    def failing(text: str, fallback: str) -> str:
+        if "Cursed" in text:
+            raise RuntimeError("an unforeseen failure")
+        return real(text, fallback)
+
+    monkeypatch.setattr("assistant.ingest.files.extract_title", failing)
+    reset_engines()
+    s = Settings(corpus=corpus, index_dir=tmp_path / "index")
+    report = build_index(settings=s)
+    assert report.added == ["good.txt"]
+    assert [w for w in report.warnings if "bad.txt" in w] == ["skipped bad.txt: RuntimeError: an unforeseen failure"]
+    assert "47 metres" in answer("How tall is the Quillmoor lighthouse?", settings=s).text
