@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from assistant.errors import AssistantError, IndexConfigError, IndexStoreError
+from assistant.errors import AssistantError, CorpusError, IndexConfigError, IndexStoreError
 from assistant.settings import Settings
 
 if TYPE_CHECKING:
@@ -93,6 +93,21 @@ def _writable(settings: Settings) -> bool:
     return not index_dir.exists() or os.access(index_dir, os.W_OK)
 
 
+def unbuildable(settings: Settings, status: str) -> AssistantError | None:
+    """Why an index in `status` cannot be made ready here, or None. With no
+    corpus folder (and no Chroma server to read from), a missing index is a
+    corpus error (exit 3), but one that exists and is damaged, unfinished or
+    built with other settings is an index error (exit 4): it is the index
+    that cannot be used, as the README's exit codes say."""
+    if status == "ready" or settings.chroma_url or Path(settings.corpus).is_dir():
+        return None
+    if status == "missing":
+        return CorpusError(f"Corpus folder not found: {settings.corpus}")
+    return IndexStoreError(
+        f"the index in {settings.index_dir} is {status} and cannot be rebuilt: corpus folder not found: {settings.corpus}"
+    )
+
+
 def ensure_index(settings: Settings, store: IndexStore, embedder) -> None:
     """Build the index if it is missing, incomplete or damaged, and update it
     if the corpus changed since (when its folder can be written)."""
@@ -104,6 +119,9 @@ def ensure_index(settings: Settings, store: IndexStore, embedder) -> None:
         # Server mode with no corpus here: answer from what the server holds.
         _sync(settings, store, embedder, refresh_only=True)
     elif status != "ready":
+        error = unbuildable(settings, status)
+        if error is not None:
+            raise error
         _sync(settings, store, embedder)
     elif not has_corpus:
         log.warning("corpus folder %s not found; answering from the existing index", settings.corpus)

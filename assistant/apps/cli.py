@@ -19,7 +19,7 @@ import sys
 import traceback
 from pathlib import Path
 
-from assistant.errors import AssistantError, CorpusError, SettingsError
+from assistant.errors import AssistantError, SettingsError
 from assistant.resources import data_path, offline_env
 
 # Settings the command line sets, and the option that sets each.
@@ -92,16 +92,18 @@ def _ask_once(question: str, history: list[dict], opts: dict, as_json: bool):
 
 def cmd_ask(args) -> int:
     from assistant.api import _resolve, clean_question, index_status
+    from assistant.engine import unbuildable
 
     opts = _options(args)
+    settings = _resolve(dict(opts))
     if args.question:  # a bad question is told before the index is looked at
-        clean_question(" ".join(args.question), _resolve(dict(opts)).max_question_chars)
+        clean_question(" ".join(args.question), settings.max_question_chars)
     status = index_status(**opts)
-    corpus = _resolve(dict(opts)).corpus
-    if status != "ready" and not Path(corpus).is_dir():  # said before "building it now", which would not happen
-        raise CorpusError(f"Corpus folder not found: {corpus}")
-    if status != "ready":
-        print(f"(the index is {status}: building it now, this takes a few seconds)", file=sys.stderr)
+    if (error := unbuildable(settings, status)) is not None:  # as the API would say it, before "building it now"
+        raise error
+    if status != "ready":  # with a server and no corpus folder, the index is read from the server (as the API does)
+        what = "reading it from the Chroma server" if not Path(settings.corpus).is_dir() else "building it now"
+        print(f"(the index is {status}: {what}, this takes a few seconds)", file=sys.stderr)
     if args.question:
         _ask_once(" ".join(args.question), [], opts, args.json)
         return 0

@@ -276,3 +276,29 @@ def test_ask_with_a_missing_corpus_says_so_before_offering_to_build(nothing):
     assert r.returncode == 3
     assert "building it now" not in r.stderr.decode()
     assert one_line(r).startswith("error: Corpus folder not found:")
+
+
+def test_a_damaged_index_with_no_corpus_to_rebuild_it_from_is_an_index_error(tmp_path):
+    """F13: exit 4 (the index), not 3: the README's "cannot be rebuilt (no corpus)"."""
+    import shutil
+
+    from assistant import build_index
+    from assistant.errors import IndexStoreError
+
+    corpus, index = tmp_path / "corpus", tmp_path / "index"
+    shutil.copytree(ROOT / "seeds", corpus)
+    build_index(corpus=corpus, index_dir=index)
+    shutil.rmtree(corpus)
+    where = ["--corpus", str(corpus), "--index-dir", str(index)]
+    (index / "chroma" / "chroma.sqlite3").write_bytes(b"")  # the store emptied
+    r = run("ask", "How much is Seoul expected to invest in the US?", *where)
+    assert r.returncode == 4, r.stderr
+    assert (
+        one_line(r)
+        == f"error: the index in {index} is damaged and cannot be rebuilt: corpus folder not found: {corpus}"
+    )
+    with pytest.raises(IndexStoreError, match="is damaged and cannot be rebuilt"):  # the API says the same
+        answer("How much is Seoul expected to invest in the US?", corpus=corpus, index_dir=index)
+    (index / "manifest.json").write_text("{not json", encoding="utf-8")  # the manifest unreadable
+    r = run("ask", "How much is Seoul expected to invest in the US?", *where)
+    assert r.returncode == 4 and "is corrupt and cannot be rebuilt" in one_line(r)

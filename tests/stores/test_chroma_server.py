@@ -141,6 +141,25 @@ def test_an_interrupted_build_on_the_server_resumes(chroma_url, corpus_dir, tmp_
     assert len(server_records(s)[0]) == 5
 
 
+def test_ask_on_the_command_line_with_no_corpus_answers_from_the_server(
+    chroma_url, corpus_dir, tmp_path, capsys, monkeypatch
+):
+    """F11: the CLI does as the API and the README say: a client with no
+    corpus folder answers from what the server holds (it exited 3, "Corpus
+    folder not found")."""
+    reset_engines()
+    writer = Settings(corpus=corpus_dir, index_dir=tmp_path / "w", chroma_url=chroma_url, chroma_prefix="t11-")
+    build_index(settings=writer)
+    reset_engines()
+    monkeypatch.setenv("ASSISTANT_CHROMA_PREFIX", "t11-")
+    where = ["--corpus", str(tmp_path / "nonexistent"), "--index-dir", str(tmp_path / "r"), "--chroma-url", chroma_url]
+    code = main(["ask", *where, QUESTION])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "350 billion" in out and "[1]" in out
+    assert "reading it from the Chroma server" in err and "building it now" not in err
+
+
 def test_unreachable_server_is_a_clear_error(tmp_path, corpus_dir, capsys):
     reset_engines()
     url = f"http://127.0.0.1:{free_port()}"
