@@ -34,17 +34,37 @@ def _reason(error: Exception) -> str:
     return f"unreadable PDF ({error})"
 
 
-def _furniture(pages: list[list[str]]) -> set[str]:
-    """Running headers and footers: a line among the first or last two of a
-    page that recurs, digits aside ("Page 3", "Chapter 2"), on at least half
-    of the pages (of three or more)."""
+def _furniture(pages: list[list[str]]) -> list[set[int]]:
+    """Running headers and footers: for each page, the indices of its lines
+    that are one. Such a line is among the first or last two lines of a page
+    that has other text, and recurs word for word on most pages (more than
+    half, and three or more), numbers aside only where they are page
+    numbers: each number of the line is the same on every page ("Annual
+    report 2025") or goes up with the page ("Page 3 of 20"). A line that
+    recurs with other numbers ("Room 101 seats 40 people.", "Total due: 1250
+    EUR.") is text, and so is a page's only line: a rule that looked at
+    recurrence alone dropped those, and whole documents with them."""
+    drop: list[set[int]] = [set() for _ in pages]
     if len(pages) < 3:
-        return set()
-    count: dict[str, int] = {}
-    for lines in pages:
-        for key in {_DIGITS.sub("#", x.strip()) for x in lines[:2] + lines[-2:] if x.strip()}:
-            count[key] = count.get(key, 0) + 1
-    return {k for k, c in count.items() if c >= max(3, len(pages) / 2)}
+        return drop
+    seen: dict[str, list[tuple[int, int, list[int]]]] = {}  # template -> (page, line, its numbers)
+    for k, lines in enumerate(pages):
+        full = [i for i, x in enumerate(lines) if x.strip()]
+        if len(full) < 2:
+            continue
+        for i in dict.fromkeys(full[:2] + full[-2:]):
+            line = " ".join(lines[i].split())
+            numbers = [int(n) for n in _DIGITS.findall(line)]
+            seen.setdefault(_DIGITS.sub("#", line), []).append((k, i, numbers))
+    for found in seen.values():
+        on = len({k for k, _, _ in found})
+        if on < 3 or 2 * on <= len(pages):
+            continue
+        columns = zip(*(numbers for _, _, numbers in found))
+        if all(len(set(c)) == 1 or len({n - k for n, (k, _, _) in zip(c, found)}) == 1 for c in columns):
+            for k, i, _ in found:
+                drop[k].add(i)
+    return drop
 
 
 def _flow(lines: list[str], width: float) -> str:
@@ -103,7 +123,7 @@ class PdfReader:
         if not raw:
             raise ValueError("a PDF with no pages")
         drop = _furniture(raw)
-        raw = [[x for x in lines if x.strip() and _DIGITS.sub("#", x.strip()) not in drop] for lines in raw]
+        raw = [[x for i, x in enumerate(lines) if x.strip() and i not in out] for lines, out in zip(raw, drop)]
         lengths = sorted(len(x) for lines in raw for x in lines if len(x) > 20)
         width = lengths[len(lengths) // 2] if lengths else 0.0  # the median line: a full one
         parts: list[str] = []
