@@ -104,8 +104,14 @@ def outside_reason(path: Path, root: Path) -> str | None:
         return "not a file"
     if not real.is_relative_to(root):
         return "a link to a file outside the corpus folder"
+    if stat.S_ISDIR(st.st_mode):
+        return "not a file"  # a folder named like a document: nothing to say
     if not stat.S_ISREG(st.st_mode):
-        return "not a file"
+        # Said, not silently passed over (the README promises a warning): a
+        # FIFO named like a document is most likely a mistake worth seeing.
+        kinds = {stat.S_ISFIFO: "a FIFO (named pipe)", stat.S_ISSOCK: "a socket"}
+        kind = next((name for test, name in kinds.items() if test(st.st_mode)), "a device")
+        return f"{kind}, not a regular file: never read"
     return None
 
 
@@ -282,11 +288,10 @@ def read_doc(path: Path, corpus: Path, data: bytes | None = None, timeout: float
 def load_corpus(settings: Settings) -> tuple[list[SourceDoc], list[str]]:
     """All usable documents of the corpus, and warnings for the skipped ones."""
     corpus = Path(settings.corpus)
-    files = list_files(corpus, settings.file_types)
+    files, warnings = scan_corpus(corpus, settings.file_types)  # a FIFO, a link out: warned about, as a build does
     if not files:
         raise CorpusError(f"No {'/'.join(corpus_suffixes(settings.file_types))} files in corpus folder {corpus}")
     docs: list[SourceDoc] = []
-    warnings: list[str] = []
     for path in files:
         try:
             reason = too_large(path.stat().st_size, settings.max_file_mb)

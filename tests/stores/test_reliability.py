@@ -35,6 +35,23 @@ def test_links_out_of_the_corpus_and_special_files_are_never_read(settings, corp
     assert "91-44-17" not in a.text and all("91-44-17" not in p.text for p in a.passages)
 
 
+def test_a_fifo_in_the_corpus_is_skipped_with_a_warning_and_never_blocks(tmp_path):
+    """F12: the README's one-line warning for a FIFO (it was left out silently)."""
+    from assistant.ingest.files import load_corpus
+
+    reset_engines()
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "light.txt").write_text("The Snorkelheim lighthouse is 47 metres tall.\n", encoding="utf-8")
+    os.mkfifo(corpus / "pipe.txt")  # nobody writes to it: opening it for reading would block for ever
+    expected = "skipped pipe.txt: a FIFO (named pipe), not a regular file: never read"
+    report = build_index(settings=Settings(corpus=corpus, index_dir=tmp_path / "index"))
+    assert report.added == ["light.txt"] and report.warnings == [expected]
+    assert load_corpus(Settings(corpus=corpus))[1] == [expected]
+    r = _cli("index", "--corpus", str(corpus), "--index-dir", str(tmp_path / "index2"))
+    assert r.returncode == 0 and f"warning: {expected}" in r.stderr.splitlines()
+
+
 def _index_in_another_process(settings: Settings, *extra: str) -> None:
     cmd = [sys.executable, "-m", "assistant.apps.cli", "index", "-q", "--corpus", str(settings.corpus)]
     r = subprocess.run([*cmd, "--index-dir", str(settings.index_dir), *extra], capture_output=True, text=True)
