@@ -68,9 +68,12 @@ class IndexSettings(_Section):
     # Longest sentence unit embedded on its own; longer sentences are split.
     unit_max_tokens: int = Field(96, ge=16, le=256)
     # A file larger than this (MB) is skipped with a reason, and reading one
-    # file (PDF, Word, HTML) may take at most read_timeout seconds.
+    # file (PDF, Word, HTML) may take at most read_timeout seconds and
+    # read_memory_mb of memory (the reading process's address space, the
+    # file itself included: room for a max_file_mb file, read).
     max_file_mb: float = Field(200.0, gt=0)
     read_timeout: float = Field(120.0, gt=0)
+    read_memory_mb: float = Field(2048.0, ge=256)  # the readers' libraries alone map ~250 MB
 
 
 class ChromaSettings(_Section):

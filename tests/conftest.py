@@ -106,3 +106,12 @@ def make_docx(paragraphs: list[str], table: list[tuple[str, str]] = (), heading:
     buf = io.BytesIO()
     d.save(buf)
     return buf.getvalue()
+
+
+class IsolatedReader:
+    """A test reader run in the reading process (`ingest.isolate`), to try
+    its limits: a subclass sets `suffixes` and `read`."""
+
+    suffixes: tuple[str, ...] = ()
+    streamable = False
+    isolated = True

@@ -255,19 +255,22 @@ def own_title(raw: str) -> str | None:
     return title if isinstance(title, str) and title.strip() else None
 
 
-def read_doc(path: Path, corpus: Path, data: bytes | None = None, timeout: float = 120.0) -> SourceDoc:
+def read_doc(
+    path: Path, corpus: Path, data: bytes | None = None, timeout: float = 120.0, memory_mb: float | None = None
+) -> SourceDoc:
     """Read and clean one file; raises ValueError with the reason it is unusable.
 
     Offsets everywhere refer to the text the file's reader gives
     (`ingest.readers`); for a text file, its decoded text with a leading BOM
     dropped, i.e. `open(path, encoding="utf-8-sig", newline="").read()`; for
     PDF, Word and HTML, the text extracted from it, which the index keeps.
-    A reader that is `isolated` gets `timeout` seconds (`ingest.isolate`).
+    A reader that is `isolated` gets `timeout` seconds and `memory_mb` of
+    memory (`ingest.isolate`).
     """
     if data is None:
         data = read_file(path, corpus.resolve())[0]
     reader = reader_for(path)
-    raw = read_text(reader, data, path, timeout)
+    raw = read_text(reader, data, path, timeout, memory_mb)
     ct = clean_text(raw)
     if not ct.text.strip():
         raise ValueError("empty after cleaning")
@@ -297,7 +300,7 @@ def load_corpus(settings: Settings) -> tuple[list[SourceDoc], list[str]]:
             reason = too_large(path.stat().st_size, settings.max_file_mb)
             if reason:
                 raise ValueError(reason)
-            docs.append(read_doc(path, corpus, timeout=settings.read_timeout))
+            docs.append(read_doc(path, corpus, timeout=settings.read_timeout, memory_mb=settings.read_memory_mb))
         except (OSError, ValueError) as e:
             msg = f"skipped {path.relative_to(corpus).as_posix()}: {e}"
             log.warning(msg)

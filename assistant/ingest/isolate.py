@@ -7,13 +7,18 @@ run in one long-lived child process (`python -m assistant.ingest.isolate`,
 started on first use, as the embedder's worker is: no re-import of the
 caller's script, unlike multiprocessing's spawn). A read that takes longer
 than the limit gets the process killed (the next read starts a new one) and
-the file is skipped with a reason. The child ends when this process closes
-its end of the pipe, i.e. with this process."""
+the file is skipped with a reason. Its memory is capped too (a DOCX that
+expands to 2 GiB took 4.2 GB): a read that runs out of it is skipped, and
+the process, which may be left in a bad state, is replaced; a zip-based file
+whose parts would expand too far is not opened (`archives.check_zip`). The
+child ends when this process closes its end of the pipe, i.e. with this
+process."""
 
 from __future__ import annotations
 
 import os
 import pickle
+import resource
 import select
 import struct
 import subprocess
@@ -21,6 +26,7 @@ import sys
 import threading
 from pathlib import Path
 
+from assistant.ingest.archives import ZIP_MAGIC, check_zip
 from assistant.ingest.base import DocumentReader
 
 STARTUP_SECONDS = 60  # the time limit is for reading, not for starting Python on a busy machine
@@ -52,6 +58,24 @@ def _read(stream):
     return pickle.loads(_read_exact(stream, n))
 
 
+def _cap_memory(memory_mb: float | None) -> None:
+    """Cap this process's address space (None: lift the cap). RLIMIT_AS, as
+    every mapping counts, so a parser cannot get round it with mmap; the
+    readers' libraries take ~250 MB of it (measured on a PDF, a DOCX and a
+    page). An allocation past it is a MemoryError, in C code as in Python."""
+    hard = resource.getrlimit(resource.RLIMIT_AS)[1]
+    soft = hard if memory_mb is None else int(memory_mb * 2**20)
+    if hard != resource.RLIM_INFINITY:
+        soft = min(soft, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+
+
+def out_of_memory(memory_mb: float | None) -> str:
+    if not memory_mb:
+        return "reading it ran out of memory"
+    return f"reading it needed more than {memory_mb:g} MB of memory (the read_memory_mb setting)"
+
+
 def _serve() -> None:
     import assistant.ingest.readers  # noqa: F401  (the readers' modules, before the clock starts)
 
@@ -64,14 +88,30 @@ def _serve() -> None:
             frame = _read_exact(src, n)
         except EOFError:
             return
+        memory_mb, reply = None, None
         try:
-            reader, data, path = pickle.loads(frame)  # a reader class this process cannot import fails here
+            reader, data, path, memory_mb = pickle.loads(frame)  # a reader class this process cannot import fails here
+            del frame
+            _cap_memory(memory_mb)  # after the file is in: the cap is on what reading it takes
+            if data[:4] == ZIP_MAGIC:
+                check_zip(data, memory_mb)
             reply = ("ok", reader.read(data, path))
+        except MemoryError:
+            pass
         except ValueError as e:
             reply = ("skip", str(e))
         except Exception as e:  # a parser's own error on a bad file: a reason, not a crash
             reply = ("skip", f"cannot be read ({type(e).__name__}: {e})"[:300])
-        _write(out, reply)
+        try:
+            if reply is not None:
+                _write(out, reply)  # a huge text may run out of memory here too
+        except MemoryError:
+            reply = None
+        if reply is None:
+            reader = data = None
+            _write(out, ("oom", out_of_memory(memory_mb)))
+            return  # not trusted with the next file: the next read starts a new process
+        _cap_memory(None)
 
 
 def _wait(proc: subprocess.Popen, seconds: float) -> bool:
@@ -117,10 +157,11 @@ def stop() -> None:
             _proc = None
 
 
-def read_text(reader: DocumentReader, data: bytes, path: Path, timeout: float) -> str:
+def read_text(reader: DocumentReader, data: bytes, path: Path, timeout: float, memory_mb: float | None = None) -> str:
     """`reader.read(data, path)`, in the reading process when the reader is
-    `isolated` (with the time limit), else here. ValueError with the reason
-    when the file is unusable or its reading took too long."""
+    `isolated` (with the time limit, and at most `memory_mb` of memory), else
+    here. ValueError with the reason when the file is unusable or its reading
+    took too long or too much memory."""
     if not getattr(reader, "isolated", False):
         return reader.read(data, path)
     global _proc
@@ -132,12 +173,15 @@ def read_text(reader: DocumentReader, data: bytes, path: Path, timeout: float) -
                 _proc = _start()
             proc = _proc
             try:
-                _write(proc.stdin, (reader, data, Path(path)))
+                _write(proc.stdin, (reader, data, Path(path), memory_mb))
                 if not _wait(proc, timeout):
                     _kill(proc)
                     _proc = None
                     raise ValueError(f"reading it took longer than {timeout:g} s (the read_timeout setting)")
                 status, value = _read(proc.stdout)
+                if status == "oom":  # it has ended, or will: the next read starts a new one
+                    _kill(proc)
+                    _proc = None
                 break
             except (EOFError, OSError):
                 # The process died (a parser crash on this file, or killed):
@@ -146,7 +190,7 @@ def read_text(reader: DocumentReader, data: bytes, path: Path, timeout: float) -
                 _proc = None
                 if attempt:
                     raise ValueError("the reader crashed on it") from None
-    if status == "skip":
+    if status in ("skip", "oom"):
         raise ValueError(value)
     return value
 

@@ -141,7 +141,7 @@ class ReadingSide:
                         self.unusable(source, unexpected(source, e), st, True)
                     continue
             try:
-                doc = read_doc(path, b.corpus, data, timeout=self.settings.read_timeout)
+                doc = read_doc(path, b.corpus, data, self.settings.read_timeout, self.settings.read_memory_mb)
                 units, chunks = chunk_doc(doc, *self.chunking)
             except ValueError as e:
                 self.unusable(source, e, st, stored)

@@ -76,6 +76,6 @@ def source_text(settings, source: str) -> str:
         raise CorpusError(f"No document {source!r} in corpus folder {corpus}")
     try:
         data = read_file(path, root)[0]
-        return str(read_text(reader_for(path), data, path, settings.read_timeout))
+        return str(read_text(reader_for(path), data, path, settings.read_timeout, settings.read_memory_mb))
     except (OSError, ValueError) as e:
         raise CorpusError(f"Document {source} cannot be read: {e}") from None

@@ -15,7 +15,7 @@ from assistant.errors import CorpusError
 from assistant.ingest import isolate, readers
 from assistant.ingest.files import load_corpus
 
-from conftest import make_docx, make_pdf
+from conftest import IsolatedReader, make_docx, make_pdf
 
 PAGES = [
     "The harbour of Velmora was dredged to a depth of fourteen metres in 2019. " * 3,
@@ -132,12 +132,10 @@ def test_files_over_max_file_mb_are_not_read(tmp_path):
     assert len(warnings) == 1 and "max_file_mb" in warnings[0] and warnings[0].startswith("skipped big.pdf: larger than")
 
 
-class SlowReader:
+class SlowReader(IsolatedReader):
     """A reader that never finishes (a parser stuck on a hostile file)."""
 
     suffixes = (".slow",)
-    streamable = False
-    isolated = True
 
     def read(self, data: bytes, path: Path) -> str:
         time.sleep(600)
@@ -158,12 +156,10 @@ def test_a_read_longer_than_read_timeout_is_abandoned(tmp_path, monkeypatch):
     isolate.stop()
 
 
-class CrashingReader:
+class CrashingReader(IsolatedReader):
     """A reader whose parser takes the process down (a segfault in C code)."""
 
     suffixes = (".crash",)
-    streamable = False
-    isolated = True
 
     def read(self, data: bytes, path: Path) -> str:
         import os

@@ -1,0 +1,105 @@
+"""F4: the reading process's memory is capped as well as its time, and a
+zip-based file (a .docx) whose parts would expand too far is not opened.
+Real files and the real reading process (`ingest.isolate`)."""
+
+import io
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from assistant import Settings
+from assistant.ingest import isolate, readers
+from assistant.ingest.files import load_corpus
+
+from conftest import IsolatedReader, make_docx, make_pdf
+
+PAGES = ["The harbour of Velmora was dredged to a depth of fourteen metres in 2019. " * 3]
+
+
+def zip_bomb_docx(spaces_mb: int = 300) -> bytes:
+    """A valid Word file whose document.xml holds `spaces_mb` MB of spaces
+    (legal between XML elements): ~0.3 MB on disk."""
+    good = zipfile.ZipFile(io.BytesIO(make_docx(["The Velmora lighthouse is 47 metres tall."])))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as bomb:
+        for info in good.infolist():
+            data = good.read(info)
+            if info.filename != "word/document.xml":
+                bomb.writestr(info, data)
+                continue
+            head, tail = data.split(b"</w:body>")
+            with bomb.open(info.filename, "w") as part:  # streamed: the 300 MB are never in memory at once
+                part.write(head)
+                block = b" " * 2**20
+                for _ in range(spaces_mb):
+                    part.write(block)
+                part.write(b"</w:body>" + tail)
+    return out.getvalue()
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmHWM")
+
+
+def test_a_docx_zip_bomb_is_skipped_unopened_with_one_line(tmp_path):
+    isolate.stop()
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    bomb = zip_bomb_docx()
+    assert len(bomb) < 2 * 2**20
+    (corpus / "bomb.docx").write_bytes(bomb)
+    (corpus / "facts.docx").write_bytes(make_docx(["The Velmora town hall was built in 1874."]))
+    docs, warnings = load_corpus(Settings(corpus=corpus))
+    assert [d.source for d in docs] == ["facts.docx"]
+    [line] = warnings
+    assert line.startswith("skipped bomb.docx: a zip bomb: its part 'word/document.xml' would expand ")
+    assert "to 300 MB (not opened)" in line and "\n" not in line
+    # The reading process never held the expanded part (it was read in it:
+    # the process is still the one that read facts.docx).
+    assert isolate._proc is not None and peak_rss_mb(isolate._proc.pid) < 300
+    isolate.stop()
+
+
+class HungryReader(IsolatedReader):
+    """A reader that allocates without end (a parser blowing up on a file)."""
+
+    suffixes = (".hungry",)
+
+    def read(self, data: bytes, path: Path) -> str:
+        held = []
+        while True:  # 50 MB at a time, touched, as a parser building a tree would
+            held.append(bytearray(b"x" * (50 * 2**20)))
+
+
+def test_a_read_that_needs_more_memory_than_read_memory_mb_is_skipped(tmp_path, monkeypatch):
+    monkeypatch.setattr(readers, "READERS", [*readers.READERS, HungryReader()])
+    isolate.stop()
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    (corpus / "a.hungry").write_bytes(b"x")
+    (corpus / "b.pdf").write_bytes(make_pdf(PAGES))
+    docs, warnings = load_corpus(Settings(corpus=corpus, read_memory_mb=500))
+    assert warnings == ["skipped a.hungry: reading it needed more than 500 MB of memory (the read_memory_mb setting)"]
+    assert [d.source for d in docs] == ["b.pdf"]
+
+    # The process that ran out is not trusted with the next file: it is replaced.
+    pdf = readers.reader_for(Path("b.pdf"))
+    isolate.read_text(pdf, make_pdf(PAGES), Path("b.pdf"), 60, 500)
+    first = isolate._proc.pid
+    with pytest.raises(ValueError, match="needed more than 500 MB"):
+        isolate.read_text(HungryReader(), b"x", Path("a.hungry"), 60, 500)
+    assert not Path(f"/proc/{first}").exists()  # ended (and reaped)
+    assert "Velmora" in isolate.read_text(pdf, make_pdf(PAGES), Path("b.pdf"), 60, 500)
+    assert isolate._proc.pid != first
+    isolate.stop()
+
+
+def test_read_memory_mb_is_a_checked_setting():
+    from assistant.errors import SettingsError
+
+    with pytest.raises(SettingsError, match="read_memory_mb=100 is not valid: must be a number of at least 256"):
+        Settings(read_memory_mb=100)  # below what the readers' libraries map: every read would fail
