@@ -32,6 +32,8 @@ class DocxReader:
             document = docx.Document(io.BytesIO(data))
         except (zipfile.BadZipFile, PackageNotFoundError, KeyError) as e:
             raise ValueError(f"broken Word file ({type(e).__name__}: {e})"[:200]) from None
+        except MemoryError:  # over the reading process's cap: said as such there (`ingest.isolate`)
+            raise
         except Exception as e:  # lxml's XMLSyntaxError, ValueError of a bad part: a corrupt file
             raise ValueError(f"broken Word file ({type(e).__name__})") from None
         lines: list[str] = []

@@ -38,6 +38,31 @@ def zip_bomb_docx(spaces_mb: int = 300) -> bytes:
     return out.getvalue()
 
 
+def wordy_docx(mb: int = 150) -> bytes:
+    """A valid Word file of `mb` paragraphs of 1 MB, each 24 KB of random
+    letters and then spaces: packed ~70 times (under the zip bomb ratio), ~2
+    MB on disk, `mb` MB to parse."""
+    import random
+
+    rng = random.Random(1)
+    good = zipfile.ZipFile(io.BytesIO(make_docx(["The Velmora lighthouse is 47 metres tall."])))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as docx:
+        for info in good.infolist():
+            data = good.read(info)
+            if info.filename != "word/document.xml":
+                docx.writestr(info, data)
+                continue
+            head, tail = data.split(b"</w:body>")
+            with docx.open(info.filename, "w") as part:
+                part.write(head)
+                for _ in range(mb):
+                    words = bytes(rng.choice(b"abcdefghij") for _ in range(24 * 1024))
+                    part.write(b"<w:p><w:r><w:t>" + words + b" " * (2**20 - len(words)) + b"</w:t></w:r></w:p>")
+                part.write(b"</w:body>" + tail)
+    return out.getvalue()
+
+
 def peak_rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -103,3 +128,17 @@ def test_read_memory_mb_is_a_checked_setting():
 
     with pytest.raises(SettingsError, match="read_memory_mb=100 is not valid: must be a number of at least 256"):
         Settings(read_memory_mb=100)  # below what the readers' libraries map: every read would fail
+
+
+def test_a_word_file_that_needs_more_memory_than_read_memory_mb_is_skipped_as_such(tmp_path):
+    """Under the zip bomb limits, over the memory cap: python-docx's own
+    MemoryError is the reason (it was "broken Word file (MemoryError)")."""
+    isolate.stop()
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    (corpus / "wordy.docx").write_bytes(wordy_docx(150))
+    (corpus / "facts.docx").write_bytes(make_docx(["The Velmora town hall was built in 1874."]))
+    docs, warnings = load_corpus(Settings(corpus=corpus, read_memory_mb=320))
+    assert warnings == ["skipped wordy.docx: reading it needed more than 320 MB of memory (the read_memory_mb setting)"]
+    assert [d.source for d in docs] == ["facts.docx"]
+    isolate.stop()
