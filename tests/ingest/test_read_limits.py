@@ -17,34 +17,9 @@ from conftest import IsolatedReader, make_docx, make_pdf
 PAGES = ["The harbour of Velmora was dredged to a depth of fourteen metres in 2019. " * 3]
 
 
-def zip_bomb_docx(spaces_mb: int = 300) -> bytes:
-    """A valid Word file whose document.xml holds `spaces_mb` MB of spaces
-    (legal between XML elements): ~0.3 MB on disk."""
-    good = zipfile.ZipFile(io.BytesIO(make_docx(["The Velmora lighthouse is 47 metres tall."])))
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as bomb:
-        for info in good.infolist():
-            data = good.read(info)
-            if info.filename != "word/document.xml":
-                bomb.writestr(info, data)
-                continue
-            head, tail = data.split(b"</w:body>")
-            with bomb.open(info.filename, "w") as part:  # streamed: the 300 MB are never in memory at once
-                part.write(head)
-                block = b" " * 2**20
-                for _ in range(spaces_mb):
-                    part.write(block)
-                part.write(b"</w:body>" + tail)
-    return out.getvalue()
-
-
-def wordy_docx(mb: int = 150) -> bytes:
-    """A valid Word file of `mb` paragraphs of 1 MB, each 24 KB of random
-    letters and then spaces: packed ~70 times (under the zip bomb ratio), ~2
-    MB on disk, `mb` MB to parse."""
-    import random
-
-    rng = random.Random(1)
+def docx_with(fill) -> bytes:
+    """A valid Word file whose document.xml has `fill(part)` write more of its
+    body, streamed: what it writes is never in memory at once."""
     good = zipfile.ZipFile(io.BytesIO(make_docx(["The Velmora lighthouse is 47 metres tall."])))
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as docx:
@@ -56,11 +31,30 @@ def wordy_docx(mb: int = 150) -> bytes:
             head, tail = data.split(b"</w:body>")
             with docx.open(info.filename, "w") as part:
                 part.write(head)
-                for _ in range(mb):
-                    words = bytes(rng.choice(b"abcdefghij") for _ in range(24 * 1024))
-                    part.write(b"<w:p><w:r><w:t>" + words + b" " * (2**20 - len(words)) + b"</w:t></w:r></w:p>")
+                fill(part)
                 part.write(b"</w:body>" + tail)
     return out.getvalue()
+
+
+def zip_bomb_docx(spaces_mb: int = 300) -> bytes:
+    """`spaces_mb` MB of spaces (legal between XML elements): ~0.3 MB on disk."""
+    block = b" " * 2**20
+    return docx_with(lambda part: [part.write(block) for _ in range(spaces_mb)])
+
+
+def wordy_docx(mb: int = 150) -> bytes:
+    """`mb` paragraphs of 1 MB, each 24 KB of random letters and then spaces:
+    packed ~70 times (under the zip bomb ratio), ~2 MB on disk, `mb` MB to parse."""
+    import random
+
+    rng = random.Random(1)
+
+    def fill(part) -> None:
+        for _ in range(mb):
+            words = bytes(rng.choice(b"abcdefghij") for _ in range(24 * 1024))
+            part.write(b"<w:p><w:r><w:t>" + words + b" " * (2**20 - len(words)) + b"</w:t></w:r></w:p>")
+
+    return docx_with(fill)
 
 
 def peak_rss_mb(pid: int) -> float:
