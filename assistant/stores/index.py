@@ -26,6 +26,7 @@ from assistant.stores.base import VectorIndex
 from assistant.stores.bm25 import load_bm25, write_bm25
 from assistant.stores.locks import GENERATION, READERS, ensure_dir, generation, readers
 from assistant.stores.manifest import MANIFEST, manifest_from_chunks, read_manifest, signature, write_manifest
+from assistant.stores.panics import quiet_panics
 
 PAGE = 5000  # records per request when reading a whole collection
 
@@ -126,7 +127,8 @@ class IndexStore:
         if self.backend.is_open:
             return
         try:
-            with self.guard():
+            # A damaged embedded store shows here: its panic lines are not printed (`panics`).
+            with self.guard(), quiet_panics(not self.remote):
                 if not self.remote:
                     ensure_dir(self.dir)
                     self._generation = generation(self.dir)
@@ -174,7 +176,7 @@ class IndexStore:
         manifest says: an emptied or replaced store (its sqlite file truncated,
         its folder deleted) opens without an error and holds none."""
         files = list(manifest.get("files", {}).values()) + list(manifest.get("partial", {}).values())
-        with self.guard():
+        with self.guard(), quiet_panics(not self.remote):
             return (self.chunks.count(), self.units.count()) == (
                 sum(int(f.get("chunks", 0)) for f in files),
                 sum(int(f.get("units", 0)) for f in files),

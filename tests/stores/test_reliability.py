@@ -216,3 +216,52 @@ def test_a_rust_panic_in_the_store_is_an_index_error_not_a_traceback():
     with pytest.raises(KeyboardInterrupt):
         with store_errors("Chroma store in x", remote=False):
             raise KeyboardInterrupt
+
+
+def _bad_log_encoding(index_dir) -> None:
+    """Damage that makes chromadb's Rust core panic, every time: a row of its
+    log whose `encoding` is not UTF-8 (random damage to the file does it now
+    and then: "panicked at rust/log/src/sqlite_log.rs")."""
+    import sqlite3
+
+    with sqlite3.connect(index_dir / "chroma" / "chroma.sqlite3") as db:
+        db.execute("UPDATE embeddings_queue SET encoding = CAST(x'464cff' AS TEXT)")
+    db.close()
+
+
+def test_a_rust_panic_prints_no_panic_lines_beside_the_one_line(settings, tmp_path):
+    """F15: the panic is a one-line error or a rebuild, and Rust's own lines
+    ("thread ... panicked at", the backtrace note) are not on stderr."""
+    import shutil
+
+    build_index(settings=settings)
+    reset_engines()
+    where = ["--corpus", str(settings.corpus), "--index-dir", str(settings.index_dir)]
+    rust = {"RUST_BACKTRACE": "1"}
+    _bad_log_encoding(settings.index_dir)
+    r = _cli("ask", "How much is Seoul expected to invest in the US?", *where, env=rust)
+    assert r.returncode == 0 and "350 billion" in r.stdout, r.stderr  # rebuilt from the corpus
+    assert "panicked" not in r.stderr and "backtrace" not in r.stderr, r.stderr
+
+    _bad_log_encoding(settings.index_dir)
+    shutil.move(settings.corpus, tmp_path / "away")  # nothing to rebuild it from
+    r = _cli("ask", "How much is Seoul expected to invest in the US?", *where, env=rust)
+    assert "is damaged and cannot be rebuilt" in _one_line_error(r, 4)
+    assert "panicked" not in r.stderr and "backtrace" not in r.stderr, r.stderr
+
+
+def test_what_else_is_written_to_stderr_meanwhile_is_passed_on(capfd):
+    from assistant.stores.panics import quiet_panics
+
+    panic = (
+        "\nthread 'tokio-rt-worker' (21939) panicked at rust/log/src/sqlite_log.rs:263:18:\n"
+        "called `Result::unwrap()` on an `Err` value: ColumnDecode\nstack backtrace:\n"
+        "note: Some details are omitted, run with `RUST_BACKTRACE=full` for a verbose backtrace.\n"
+    )
+    with quiet_panics():
+        os.write(2, b"before\n" + panic.encode())
+        with quiet_panics():  # another thread's window inside this one
+            os.write(2, b"inside\n")
+        os.write(2, b"after\n")
+    os.write(2, b"outside\n")
+    assert capfd.readouterr().err == "before\ninside\nafter\noutside\n"
