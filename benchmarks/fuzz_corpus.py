@@ -145,7 +145,7 @@ def _paragraphs(rng: random.Random, shape: str, fact: str, title: str) -> tuple[
         filler = " ".join(rng.choice(PROSE) for _ in range(rng.randint(60, 400)))
         return title, [filler + " " + fact + " " + filler]
     if shape == "control_chars":
-        noisy = ["".join(c + (rng.choice("\x00\x01\x07\x0b\x0c\x1b\x7f\u200b\ufeff") if rng.random() < 0.05 else "")
+        noisy = ["".join(c + (rng.choice("\x01\x07\x0b\x0c\x1b\x7f\u200b\ufeff") if rng.random() < 0.05 else "")
                          for c in p) for p in body if p != fact]  # fmt: skip
         return title, [*noisy, fact]
     if shape == "mixed_scripts":
@@ -179,6 +179,8 @@ def _html(title: str | None, paras: list[str], shape: str, table: list[list[str]
     if table:
         rows = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in table)
         body += f"<table>{rows}</table>"
+    if shape == "control_chars":  # character references XML cannot hold, as well as the raw characters
+        body = body.replace("</p>", " &#x1;&#xFFFF;&#55296;</p>", 2)
     nl = "\r\n" if shape == "crlf" else "\n"
     return f"<!DOCTYPE html>{nl}<html><head><meta charset='utf-8'>{head}</head>{nl}<body><article>{h1}{body}</article></body></html>"
 

@@ -9,7 +9,7 @@ import sys
 from assistant import Settings, answer, build_index
 from assistant.api import reset_engines
 
-from conftest import make_docx
+from conftest import indexed_corpus, make_docx
 
 PARAGRAPH = "The harbour of Quillmoor has served fishing boats and ferries for two hundred years. " * 4
 FACT = "The Quillmoor lighthouse is 47 metres tall."
@@ -115,3 +115,12 @@ def test_a_skipped_file_is_not_read_again_until_it_or_the_reading_settings_chang
     s = Settings(corpus=corpus, index_dir=tmp_path / "index", read_timeout=60)
     status = {d.source: (d.status, d.problem) for d in documents(settings=s)}
     assert status["broken.pdf"] == ("skipped", "broken PDF (PDFium cannot parse it)")
+
+
+def test_a_page_with_characters_xml_cannot_hold_keeps_its_text(tmp_path):
+    """One "&#x1;" or "&#xFFFF;" (or a raw control character) made lxml drop
+    the whole page: it was skipped as having no main text."""
+    para = "<p>The Quillmoor harbour has served fishing boats and ferries for two hundred years, and more.</p>" * 3
+    page = f"<html><body><article>{para}<p>{FACT} Odd &#x1;&#xFFFF;&#55296; \x0b here.</p>{para}</article></body></html>"
+    s = indexed_corpus(tmp_path, {"page.html": page.encode()})
+    assert "47 metres" in answer("How tall is the Quillmoor lighthouse?", settings=s).text
