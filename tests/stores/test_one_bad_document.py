@@ -121,6 +121,8 @@ def test_a_page_with_characters_xml_cannot_hold_keeps_its_text(tmp_path):
     """One "&#x1;" or "&#xFFFF;" (or a raw control character) made lxml drop
     the whole page: it was skipped as having no main text."""
     para = "<p>The Quillmoor harbour has served fishing boats and ferries for two hundred years, and more.</p>" * 3
-    page = f"<html><body><article>{para}<p>{FACT} Odd &#x1;&#xFFFF;&#55296; \x0b here.</p>{para}</article></body></html>"
+    page = (
+        f"<html><body><article>{para}<p>{FACT} Odd &#x1;&#xFFFF;&#55296; \x0b here.</p>{para}</article></body></html>"
+    )
     s = indexed_corpus(tmp_path, {"page.html": page.encode()})
     assert "47 metres" in answer("How tall is the Quillmoor lighthouse?", settings=s).text
