@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from assistant.errors import AssistantError
-from assistant.resources import PACKAGE_DIR, offline_env
 from assistant.processes import child_env
+from assistant.resources import PACKAGE_DIR, offline_env
 from assistant.settings import EmbedSettings, LLMSettings
 
 MAX_SEQ = 256  # all-MiniLM-L6-v2's position limit (word pieces)

@@ -28,10 +28,14 @@ def reading_key(settings: Settings) -> str:
     """What decides whether a file can be read besides its bytes: the
     reading settings and this code's version. A skipped file is read again
     when one changes (a longer timeout, a newer reader)."""
-    from assistant import __version__
+    from importlib.metadata import PackageNotFoundError, version
 
+    try:
+        code = version("assistant")
+    except PackageNotFoundError:  # run from a source tree that is not installed
+        code = "unknown"
     reading = {k: v for k, v in settings.model_dump().items() if k.startswith(("read_", "max_file"))}
-    return json.dumps([__version__, reading], sort_keys=True, default=str)
+    return json.dumps([code, reading], sort_keys=True, default=str)
 
 
 def unexpected(source: str, e: Exception) -> ValueError:
