@@ -9,6 +9,7 @@ import json
 import logging
 import threading
 from collections.abc import Callable
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -28,14 +29,18 @@ def reading_key(settings: Settings) -> str:
     """What decides whether a file can be read besides its bytes: the
     reading settings and this code's version. A skipped file is read again
     when one changes (a longer timeout, a newer reader)."""
+    reading = {k: v for k, v in settings.model_dump().items() if k.startswith(("read_", "max_file"))}
+    return json.dumps([_version(), reading], sort_keys=True, default=str)
+
+
+@lru_cache(maxsize=1)
+def _version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
     try:
-        code = version("assistant")
+        return version("assistant")
     except PackageNotFoundError:  # run from a source tree that is not installed
-        code = "unknown"
-    reading = {k: v for k, v in settings.model_dump().items() if k.startswith(("read_", "max_file"))}
-    return json.dumps([code, reading], sort_keys=True, default=str)
+        return "unknown"
 
 
 def unexpected(source: str, e: Exception) -> ValueError:
