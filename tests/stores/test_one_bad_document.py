@@ -126,3 +126,35 @@ def test_a_page_with_characters_xml_cannot_hold_keeps_its_text(tmp_path):
     )
     s = indexed_corpus(tmp_path, {"page.html": page.encode()})
     assert "47 metres" in answer("How tall is the Quillmoor lighthouse?", settings=s).text
+
+
+def test_an_error_while_recording_one_file_skips_only_that_file(tmp_path, monkeypatch):
+    """Recording is where F1 struck: the records of a document with a bad
+    title could not be serialised, and the whole build failed."""
+    from assistant.stores import builder
+
+    real = builder.item_records
+
+    def failing(p, *args):
+        if p.source == "bad.txt":
+            raise TypeError("cannot serialise this record")
+        return real(p, *args)
+
+    monkeypatch.setattr(builder, "item_records", failing)
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "good.txt").write_text(f"Lighthouses\n\n{FACT}\n", encoding="utf-8")
+    (corpus / "bad.txt").write_text("Ferries\n\nThe Quillmoor ferry carries 212 cars.\n", encoding="utf-8")
+    (corpus / "zz.txt").write_text("Bridges\n\nThe Quillmoor bridge opened in 1911.\n", encoding="utf-8")
+    reset_engines()
+    s = Settings(corpus=corpus, index_dir=tmp_path / "index")
+    report = build_index(settings=s)
+    assert sorted(report.added) == ["good.txt", "zz.txt"]
+    assert "skipped bad.txt: TypeError: cannot serialise this record" in report.warnings
+    assert "47 metres" in answer("How tall is the Quillmoor lighthouse?", settings=s).text
+    assert "1911" in answer("When did the Quillmoor bridge open?", settings=s).text
+    from assistant.library import documents
+
+    status = {d.source: (d.status, d.problem) for d in documents(settings=s)}
+    assert status["bad.txt"] == ("skipped", "TypeError: cannot serialise this record")
+    assert status["good.txt"][0] == "indexed"
