@@ -1,0 +1,154 @@
+"""The chat page when things go wrong around it: a full disk under the
+conversations database, a damaged database, uploads in Gradio's upload
+folder. The page's own handlers are called as Gradio calls them (the page
+built by `build`, on a real index, a real SQLite file, a real full disk),
+without a browser."""
+
+import random
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from disks import fill, small_disk
+
+from assistant import Settings
+from assistant.conversations import ConversationStore
+
+from conftest import ROOT, indexed_corpus
+
+FACT = "The Zorblat bridge over the Qelm river was opened in 1987 by mayor Ilse Quintana."
+ASKED = "When was the Zorblat bridge opened?"
+
+
+def handlers(settings: Settings) -> dict:
+    """The page's event handlers by name, as `build` wires them."""
+    from assistant.apps.chat import build
+
+    demo = build(settings)
+    return {f.fn.__name__: f.fn for f in demo.fns.values() if getattr(f.fn, "__name__", None)}
+
+
+def ask(page: dict, question: str, conversation=None, messages=()) -> tuple:
+    """Send a question as the page does (`take`, then `answer_turn`); the last update."""
+    _, shown, asked, _, _ = page["take"](question, list(messages))
+    *_, last = page["answer_turn"](asked, shown, conversation, {}, None)
+    return last
+
+
+def said(update) -> str:
+    """The text of the last message of a chat update."""
+    return str(update[0][-1]["content"])
+
+
+def test_a_full_disk_shows_the_answer_and_says_it_was_not_saved(tmp_path):
+    """F3: with the conversations database on a full disk the page lost every
+    answer (Gradio's "Error"); now the answer is shown with a warning, and
+    once there is space again the conversation goes on being saved."""
+    settings = indexed_corpus(tmp_path, {"zorblat.md": f"# Bridges\n\n{FACT}\n"})
+    with small_disk(tmp_path / "disk") as disk:
+        settings = Settings(corpus=settings.corpus, index_dir=settings.index_dir, chat_db=disk / "c.sqlite3")
+        page = handlers(settings)
+        first = ask(page, ASKED)
+        cid = first[2]
+        assert "1987" in said(first) and cid and first[3]  # saved: the turn is known
+        filler = fill(disk)
+        for _ in range(2):
+            with pytest.warns(UserWarning, match="could not be saved: the disk of the conversations database"):
+                full = ask(page, "Who opened the Zorblat bridge?", cid, first[0])
+            assert "Quintana" in said(full) and "class='error'" not in said(full)
+            assert full[3] == {}  # not saved, so not rateable
+        filler.unlink()
+        again = ask(page, "Who opened the Zorblat bridge?", cid, first[0])
+        assert again[2] == cid and again[3]
+        with ConversationStore(disk / "c.sqlite3") as store:
+            turns = store.get(cid).turns
+        assert [t.question for t in turns] == [ASKED, "Who opened the Zorblat bridge?"]
+
+
+def _saved_conversations(path: Path, conversations: int = 7) -> list[str]:
+    """A conversations database of `conversations` conversations of three turns; their ids."""
+    sys.path.insert(0, str(ROOT / "tests" / "conversations"))
+    from saved import seed_answers
+
+    ids = []
+    with ConversationStore(path) as store:
+        for i in range(conversations):
+            ids.append(store.create(title=f"talk {i}"))
+            for a in seed_answers():
+                store.add_turn(ids[-1], a.question, a)
+    return ids
+
+
+def _damage(path: Path) -> bytes:
+    """Overwrite the last two thirds of the file's pages but its last with noise
+    (what a failing disk leaves: the conversations' own pages come first and
+    stay sound); the file's bytes."""
+    page = 4096
+    pages = path.stat().st_size // page
+    noise = random.Random(7).randbytes(page)
+    with open(path, "r+b") as fh:
+        for n in range(pages // 3, pages - 1):
+            fh.seek(n * page)
+            fh.write(noise)
+    return path.read_bytes()
+
+
+def test_a_damaged_database_is_said_kept_beside_and_replaced(tmp_path):
+    """F8: with damaged pages the sidebar listed conversations that opened
+    empty, without a word, and the page kept writing into the damaged file.
+    Now the page says it is damaged, keeps it beside it unchanged, and saves
+    into a new one, which `feedback export` reads."""
+    settings = indexed_corpus(tmp_path, {"zorblat.md": f"# Bridges\n\n{FACT}\n"})
+    db = tmp_path / "conversations.sqlite3"
+    _saved_conversations(db)
+    damaged = _damage(db)
+    settings = Settings(corpus=settings.corpus, index_dir=settings.index_dir, chat_db=db)
+    page = handlers(settings)
+    with pytest.warns(UserWarning, match="conversations database .* was damaged"):
+        loaded = page["load"]("0" * 32, None)
+    listing = loaded[4]
+    assert listing["choices"] == [] and "was damaged" in listing["info"] and "kept beside it as" in listing["info"]
+    (copy,) = tmp_path.glob("conversations.sqlite3.damaged-*")
+    assert copy.read_bytes() == damaged  # kept as it was, beside the new one
+    assert copy.name in listing["info"]
+
+    answered = ask(page, ASKED)
+    assert "1987" in said(answered) and answered[3]
+    with sqlite3.connect(db) as new:
+        assert new.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    with ConversationStore(db) as store:
+        assert [s.turns for s in store.list()] == [1]
+        store.rate(answered[2], 0, 1)
+    env = {"ASSISTANT_CHAT_DB": str(db), "PATH": "/usr/bin:/bin"}
+    cmd = [sys.executable, "-m", "assistant.apps.cli", "feedback", "export", "--corpus", str(settings.corpus)]
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+    assert r.returncode == 0 and ASKED in r.stdout, r.stderr
+    assert copy.read_bytes() == damaged
+
+
+def test_damage_met_while_the_page_runs_is_handled_the_same(tmp_path):
+    """F8, damage appearing under a running page: the first read that meets it
+    sets the file aside and says so, and the answer goes to a new file."""
+    from assistant.apps.chat_conversations import Conversations
+    from assistant.types import Answer
+
+    db = tmp_path / "c.sqlite3"
+    ids = _saved_conversations(db)
+    warned = []
+    convs = Conversations(Settings(corpus=tmp_path, index_dir=tmp_path / "index", chat_db=db))
+    convs.warn = warned.append  # what the page passes gr.Warning for
+    assert len(convs.choices("")) == 7 and not warned  # opened and checked while sound
+    damaged = _damage(db)
+    # Another process's write: the page's connection reads the file afresh (not its cache).
+    with sqlite3.connect(db) as other:
+        other.execute("UPDATE conversations SET updated = updated + 1 WHERE id = ?", (ids[0],))
+    assert convs.open(ids[3], "") is None
+    assert len(warned) == 1 and "was damaged" in warned[0]
+    copy, log = sorted(tmp_path.glob("c.sqlite3.damaged-*"))
+    assert log.name == copy.name + "-wal"  # the write-ahead log that belongs to it goes with it
+    assert copy.read_bytes() == damaged
+    no = Answer(question="q", text="The sources don't say.", citations=[], refused=True, passages=[])
+    cid, turn = convs.save(ids[3], "q", no, "")
+    assert cid != ids[3] and turn == 0 and [i for _, i in convs.choices("")] == [cid]
