@@ -68,10 +68,42 @@ def list_documents(settings: Settings) -> list:
         return []
 
 
-def upload_lines(uploads) -> list[str]:
-    """What happened to each uploaded file, one line each."""
+def upload_lines(uploads, docs: list | None = None) -> list[str]:
+    """What happened to each uploaded file, one line each; with the documents
+    after indexing (`docs`), how each added one was indexed. Only the uploads:
+    files of the corpus skipped before are the table's to show."""
     # Words, not emoji: a browser without an emoji font shows boxes.
-    return [md(u.message) if u.ok else f"**Not added:** {md(u.message)}" for u in uploads]
+    state = {d.source: d for d in docs or []}
+    out = []
+    for u in uploads:
+        d = state.get(u.source) if u.ok and u.source else None
+        if not u.ok:
+            out.append(f"**Not added:** {md(u.message)}")
+        elif d is not None and d.status == "skipped":
+            out.append(f"**Not indexed:** {md(u.message)}, but skipped: {md(d.problem)}")
+        elif d is not None and docs is not None:
+            out.append(f"{md(u.message)}; {STATUS.get(d.status, d.status)}")
+        else:
+            out.append(md(u.message))
+    return out
+
+
+def forget_uploads(paths: list[str], cache: Path) -> None:
+    """Delete handled uploads from Gradio's upload folder `cache` (and the
+    folder Gradio made for each): the corpus holds the copy that is kept, a
+    refused file is kept nowhere. Nothing outside `cache` is touched."""
+    root = cache.resolve()
+    for given in paths:
+        path = Path(given)
+        folder = path.parent.resolve()  # the file itself is never followed if a link
+        if not folder.is_relative_to(root):
+            continue
+        try:
+            (folder / path.name).unlink(missing_ok=True)
+            if folder != root:
+                folder.rmdir()  # Gradio's folder for this upload; kept if something else is in it
+        except OSError as e:
+            log.debug("upload %s left in %s: %s", path.name, folder, e)
 
 
 def md(text: str) -> str:
@@ -135,11 +167,10 @@ def index_with_progress(settings: Settings, every: float = 0.4):
 def progress_line(p: Progress) -> str:
     if p.error is not None:
         return f"**Indexing failed:** {md(str(p.error) or type(p.error).__name__)}"
-    if p.done:
+    if p.done:  # what became of each upload is its own line (upload_lines)
         r = p.report
         added = len(r.added) + len(r.updated)
-        warned = "".join(f"\n\n**Warning:** {md(w)}" for w in r.warnings)
-        return f"**Indexed:** {added} file{'s' if added != 1 else ''} added or updated ({r.seconds:.1f} s).{warned}"
+        return f"**Indexed:** {added} file{'s' if added != 1 else ''} added or updated ({r.seconds:.1f} s)."
     if not p.n:
         return "Indexing: reading the files…"
     return f"Indexing file {min(p.i + 1, p.n)} of {p.n}: {md(Path(p.label).name if p.label else '')}"
@@ -187,13 +218,19 @@ def build_documents_tab(settings: Settings, gr):
         except AssistantError as e:
             yield None, f"**Not added:** {md(str(e))}", gr.skip(), gr.skip()
             return
+        finally:  # copied into the corpus or refused: Gradio's copy goes either way
+            forget_uploads(paths, Path(gr.utils.get_upload_folder()))
         lines = upload_lines(uploads)
         if not any(u.ok and u.source for u in uploads):
             yield None, "\n\n".join(lines), gr.skip(), gr.skip()
             return
         yield None, "\n\n".join(lines + ["Indexing…"]), *refresh()
         for p in index_with_progress(settings):
-            yield gr.skip(), "\n\n".join(lines + [progress_line(p)]), *(refresh() if p.done else (gr.skip(), gr.skip()))
+            if not p.done:
+                yield gr.skip(), "\n\n".join(lines + [progress_line(p)]), gr.skip(), gr.skip()
+                continue
+            docs = list_documents(settings)
+            yield gr.skip(), "\n\n".join(upload_lines(uploads, docs) + [progress_line(p)]), *refresh(docs)
 
     def ask_remove(source):
         if not source:

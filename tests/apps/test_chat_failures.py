@@ -152,3 +152,83 @@ def test_damage_met_while_the_page_runs_is_handled_the_same(tmp_path):
     no = Answer(question="q", text="The sources don't say.", citations=[], refused=True, passages=[])
     cid, turn = convs.save(ids[3], "q", no, "")
     assert cid != ids[3] and turn == 0 and [i for _, i in convs.choices("")] == [cid]
+
+
+def _post_upload(url: str, files: dict[str, bytes]) -> list[str]:
+    """Upload files through Gradio's own upload route, as the page's file
+    drop does; the paths Gradio hands the upload event."""
+    import json
+    import urllib.request
+    import uuid
+
+    boundary = uuid.uuid4().hex
+    body = (
+        b"".join(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="{name}"\r\n'
+            "Content-Type: application/octet-stream\r\n\r\n".encode()
+            + data
+            + b"\r\n"
+            for name, data in files.items()
+        )
+        + f"--{boundary}--\r\n".encode()
+    )
+    request = urllib.request.Request(
+        url + "gradio_api/upload", data=body, headers={"Content-Type": f"multipart/form-data; boundary={boundary}"}
+    )
+    with urllib.request.urlopen(request, timeout=30) as r:
+        return json.load(r)
+
+
+def test_uploads_leave_nothing_in_gradios_upload_folder(tmp_path, monkeypatch):
+    """F7: Gradio's upload folder kept every upload, refused ones and ones
+    removed from the library too; now each is deleted there once handled."""
+    from assistant.apps.chat import build
+
+    from servers import free_port
+
+    cache = tmp_path / "gradio-uploads"
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(cache))
+    settings = indexed_corpus(tmp_path, {"bridges.md": f"# Bridges\n\n{FACT}\n"})
+    demo = build(settings)
+    page = {f.fn.__name__: f.fn for f in demo.fns.values() if getattr(f.fn, "__name__", None)}
+    port = free_port()
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    try:
+        paths = _post_upload(
+            f"http://127.0.0.1:{port}/",
+            {"tunnels.md": b"# Tunnels\n\nThe Karsk tunnel was completed in 2004.\n",
+             "tool.exe": b"MZ\x00\x01", "blob.txt": b"\x00\xfe" * 80},
+        )  # fmt: skip
+    finally:
+        demo.close()
+    assert len(paths) == 3 and all(Path(p).is_relative_to(cache) and Path(p).is_file() for p in paths)
+    *_, last = page["add"](paths)
+    assert "Indexed:" in last[1]
+    assert not [p for p in cache.rglob("*") if p.is_file()]  # added, refused or skipped: none kept there
+    assert not any(Path(p).parent.exists() for p in paths)  # nor Gradio's folder for each
+    assert (settings.corpus / "tunnels.md").is_file()
+
+    outside = tmp_path / "kept.md"  # a path outside Gradio's folder is never deleted
+    outside.write_text("# Kept\n\nThe Orrin observatory was built in 1932.\n", encoding="utf-8")
+    *_, last = page["add"]([str(outside)])
+    assert outside.is_file() and (settings.corpus / "kept.md").is_file()
+
+
+def test_an_upload_status_has_one_line_per_upload(tmp_path):
+    """F9: each upload's status repeated every skipped file of the corpus;
+    now one line per uploaded file, saying how it was indexed."""
+    settings = indexed_corpus(tmp_path, {"bridges.md": f"# Bridges\n\n{FACT}\n", "old.txt": b"\x00\xff" * 50})
+    page = handlers(settings)
+    given = tmp_path / "given"
+    given.mkdir()
+    files = {"tunnels.md": b"# Tunnels\n\nThe Karsk tunnel was completed in 2004.\n", "tool.exe": b"MZ\x00\x01",
+             "blob.txt": b"\x00\xfe" * 80}  # fmt: skip
+    for name, data in files.items():
+        (given / name).write_bytes(data)
+    *_, last = page["add"]([str(given / n) for n in files])
+    parts = last[1].split("\n\n")
+    assert len(parts) == 4 and parts[-1].startswith("**Indexed:** 1 file added"), parts
+    assert "tunnels" in parts[0] and parts[0].endswith("; indexed")
+    assert parts[1].startswith("**Not added:**") and "tool" in parts[1]
+    assert parts[2].startswith("**Not indexed:**") and "blob" in parts[2] and "skipped" in parts[2]
+    assert "old" not in last[1]  # skipped before this upload: the table says so, not every upload
