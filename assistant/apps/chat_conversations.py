@@ -9,6 +9,7 @@ conversation", so starting over and leaving leaves no empty entries.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -85,39 +86,51 @@ class Conversations:
         try:
             return self._checked()
         except DatabaseDamaged as e:
-            self._set_aside(e)
+            self._set_aside(e, None)
         return self._checked()
 
     def _checked(self):
-        from assistant.conversations import ConversationStore, db_path
+        from assistant.conversations import ConversationStore
 
-        store = ConversationStore(db_path(self.settings))
+        store = ConversationStore(self.path)
         try:
             store.check()  # damage seen at once, not as empty conversations later
+            store.file_id = _file_id(self.path)
         except BaseException:
             store.close()
             raise
         return store
 
-    def _set_aside(self, error) -> None:
-        """Keep the damaged file beside it and let a new one start; `error`
-        again when the file is not SQLite's (not ours to move)."""
+    @property
+    def path(self):
         from assistant.conversations import db_path
+
+        return db_path(self.settings)
+
+    def _set_aside(self, error, file_id) -> None:
+        """Keep the damaged file beside it and let a new one start; `error`
+        again when the file is not SQLite's (not ours to move). `file_id`: the
+        file the damage was met in, when it was open (another process may have
+        set it aside and started a new one meanwhile: that one stays)."""
         from assistant.conversations.database import is_sqlite, set_aside
 
-        path = db_path(self.settings)
-        if not is_sqlite(path):
+        path = self.path
+        if file_id is not None and _file_id(path) != file_id:
+            kept = "another process kept it beside it and started a new one"
+        elif is_sqlite(path):
+            kept = f"it is kept beside it as {set_aside(path).name}, and a new one was started"
+        else:
             raise error
-        copy = set_aside(path)
         self.notice = (
-            f"The conversations database {path} was damaged ({error.reason}). It is kept beside it as "
-            f"{copy.name}, and a new one was started: earlier conversations are not listed here."
+            f"The conversations database {path} was damaged ({error.reason}): {kept}. "
+            "Earlier conversations are not listed here."
         )
         log.warning("%s", self.notice)
         self.warn(escape(self.notice))
 
     def _call(self, work):
-        """`work(store)`; when the database turns out damaged meanwhile, again on a new one."""
+        """`work(store)`; again on a new store when the database turned out
+        damaged (set aside), or was replaced meanwhile by another thread."""
         from assistant.conversations.database import DatabaseDamaged
 
         store = self.store
@@ -131,7 +144,10 @@ class Conversations:
                         store.close()
                     except Exception:  # closing a damaged file may fail too; it is set aside all the same
                         pass
-                    self._set_aside(e)
+                    self._set_aside(e, store.file_id)
+        except AssistantError:
+            if self._store is store:  # a failure of the store in use, not of one closed meanwhile
+                raise
         return work(self.store)
 
     # -- the sidebar --------------------------------------------------------
@@ -217,6 +233,15 @@ class Conversations:
 
     def rate(self, cid: str, turn: int, rating: int, comment: str, user: str) -> None:
         self._call(lambda s: s.rate(cid, turn, rating, comment, user=user))
+
+
+def _file_id(path) -> tuple[int, int] | None:
+    """Which file is at `path` (device, inode); None when there is none."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
 
 
 def live(cid: str | None) -> str | None:

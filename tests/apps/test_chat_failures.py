@@ -137,9 +137,10 @@ def test_damage_met_while_the_page_runs_is_handled_the_same(tmp_path):
     db = tmp_path / "c.sqlite3"
     ids = _saved_conversations(db)
     warned = []
-    convs = Conversations(Settings(corpus=tmp_path, index_dir=tmp_path / "index", chat_db=db))
+    settings = Settings(corpus=tmp_path, index_dir=tmp_path / "index", chat_db=db)
+    convs, other_page = Conversations(settings), Conversations(settings)  # two page processes, say
     convs.warn = warned.append  # what the page passes gr.Warning for
-    assert len(convs.choices("")) == 7 and not warned  # opened and checked while sound
+    assert len(convs.choices("")) == 7 and len(other_page.choices("")) == 7 and not warned  # checked while sound
     damaged = _damage(db)
     # Another process's write: the page's connection reads the file afresh (not its cache).
     with sqlite3.connect(db) as other:
@@ -152,6 +153,11 @@ def test_damage_met_while_the_page_runs_is_handled_the_same(tmp_path):
     no = Answer(question="q", text="The sources don't say.", citations=[], refused=True, passages=[])
     cid, turn = convs.save(ids[3], "q", no, "")
     assert cid != ids[3] and turn == 0 and [i for _, i in convs.choices("")] == [cid]
+    # The other page meets the damage in the file it still has open: the new
+    # file is not set aside again, and its answers go there too.
+    assert other_page.open(ids[2], "") is None and "another process" in other_page.notice
+    assert len(list(tmp_path.glob("c.sqlite3.damaged-*"))) == 2
+    assert other_page.save(None, "q2", no, "")[1] == 0 and len(convs.choices("")) == 2
 
 
 def _post_upload(url: str, files: dict[str, bytes]) -> list[str]:
