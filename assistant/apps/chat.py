@@ -91,7 +91,10 @@ def build(settings: Settings):
     # no secret: the store gives a user only their own conversations.
     secret = hashlib.sha256(f"assistant-chat:{settings.corpus}".encode()).hexdigest()[:32]
 
-    with gr.Blocks(title="Assistant — answers from your documents", analytics_enabled=False) as demo:
+    # delete_cache: an upload never handled (the page closed before its event) goes within two hours,
+    # and at shutdown; a handled one goes at once (chat_docs.forget_uploads).
+    blocks = dict(title="Assistant — answers from your documents", analytics_enabled=False, delete_cache=(3600, 3600))
+    with gr.Blocks(**blocks) as demo:
         cid = gr.BrowserState(None, storage_key="assistant-conversation", secret=secret)
         turns = gr.State({})  # assistant message index -> saved turn index, for ratings
         asked = gr.State("")  # the question being answered

@@ -187,7 +187,8 @@ def _post_upload(url: str, files: dict[str, bytes]) -> list[str]:
 
 def test_uploads_leave_nothing_in_gradios_upload_folder(tmp_path, monkeypatch):
     """F7: Gradio's upload folder kept every upload, refused ones and ones
-    removed from the library too; now each is deleted there once handled."""
+    removed from the library too; now each is deleted there once handled, and
+    one never handled when the page stops."""
     from assistant.apps.chat import build
 
     from servers import free_port
@@ -199,19 +200,24 @@ def test_uploads_leave_nothing_in_gradios_upload_folder(tmp_path, monkeypatch):
     page = {f.fn.__name__: f.fn for f in demo.fns.values() if getattr(f.fn, "__name__", None)}
     port = free_port()
     demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    url = f"http://127.0.0.1:{port}/"
     try:
         paths = _post_upload(
-            f"http://127.0.0.1:{port}/",
+            url,
             {"tunnels.md": b"# Tunnels\n\nThe Karsk tunnel was completed in 2004.\n",
              "tool.exe": b"MZ\x00\x01", "blob.txt": b"\x00\xfe" * 80},
         )  # fmt: skip
+        assert len(paths) == 3 and all(Path(p).is_relative_to(cache) and Path(p).is_file() for p in paths)
+        *_, last = page["add"](paths)
+        assert "Indexed:" in last[1]
+        assert not [p for p in cache.rglob("*") if p.is_file()]  # added, refused or skipped: none kept there
+        assert not any(Path(p).parent.exists() for p in paths)  # nor Gradio's folder for each
+        # An upload whose event never comes (the page closed first) goes when the page stops.
+        (left,) = _post_upload(url, {"left.md": b"# Left\n\nNever handled.\n"})
+        assert Path(left).is_file()
     finally:
         demo.close()
-    assert len(paths) == 3 and all(Path(p).is_relative_to(cache) and Path(p).is_file() for p in paths)
-    *_, last = page["add"](paths)
-    assert "Indexed:" in last[1]
-    assert not [p for p in cache.rglob("*") if p.is_file()]  # added, refused or skipped: none kept there
-    assert not any(Path(p).parent.exists() for p in paths)  # nor Gradio's folder for each
+    assert not Path(left).exists()
     assert (settings.corpus / "tunnels.md").is_file()
 
     outside = tmp_path / "kept.md"  # a path outside Gradio's folder is never deleted
