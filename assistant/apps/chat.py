@@ -144,7 +144,7 @@ def build(settings: Settings):
         def listed(user: str, value):
             """The sidebar's list; under its label, what became of a damaged database."""
             choices = convs.choices(user)  # first: it is what finds the damage
-            return gr.update(choices=choices, value=value, info=convs.notice or None)
+            return gr.update(choices=choices, value=value, info=escape(convs.notice) or None)  # info is Markdown
 
         # -- asking -----------------------------------------------------------
         def take(q: str, messages: list):

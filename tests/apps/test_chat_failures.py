@@ -4,6 +4,7 @@ folder. The page's own handlers are called as Gradio calls them (the page
 built by `build`, on a real index, a real SQLite file, a real full disk),
 without a browser."""
 
+import html
 import random
 import sqlite3
 import subprocess
@@ -109,10 +110,11 @@ def test_a_damaged_database_is_said_kept_beside_and_replaced(tmp_path):
     with pytest.warns(UserWarning, match="conversations database .* was damaged"):
         loaded = page["load"]("0" * 32, None)
     listing = loaded[4]
-    assert listing["choices"] == [] and "was damaged" in listing["info"] and "kept beside it as" in listing["info"]
+    info = html.unescape(listing["info"])  # shown as Markdown: escaped
+    assert listing["choices"] == [] and "was damaged" in info and "kept beside it as" in info
     (copy,) = tmp_path.glob("conversations.sqlite3.damaged-*")
     assert copy.read_bytes() == damaged  # kept as it was, beside the new one
-    assert copy.name in listing["info"]
+    assert copy.name in info and "_" not in listing["info"]
 
     answered = ask(page, ASKED)
     assert "1987" in said(answered) and answered[3]
