@@ -158,7 +158,7 @@ def upload_folder(settings: Settings) -> Path:
 _UNSHOWN = {"Cc", "Cf", "Cs", "Zl", "Zp"}
 
 
-def _visible(name: str) -> str:
+def visible_name(name: str) -> str:
     """`name` as a message can show it: every unshown character as its \\u escape."""
     return "".join(f"\\u{ord(c):04x}" if unicodedata.category(c) in _UNSHOWN else c for c in name)
 
@@ -195,8 +195,8 @@ def _add_one(given: str | Path, settings: Settings, folder: Path, known: dict[st
     name = Path(str(given)).name if str(given) else ""
     safe = _safe_name(name)
     if safe is None:
-        why = f"“{_visible(name)}” is not a file name that can be stored (hidden, empty or with control characters)"
-        return Upload(_visible(name), None, False, why)
+        why = f"“{visible_name(name)}” is not a file name that can be stored (hidden, empty or with control characters)"
+        return Upload(visible_name(name), None, False, why)
     suffixes = corpus_suffixes(settings.file_types)
     if PurePosixPath(safe).suffix.lower() not in suffixes:
         return Upload(safe, None, False, f"{safe}: this type of file is not taken (allowed: {', '.join(suffixes)})")
@@ -244,7 +244,7 @@ def _add_one(given: str | Path, settings: Settings, folder: Path, known: dict[st
                 known[digest] = source
                 renamed = "" if candidate == safe else f" (a different {safe} is there: stored as {candidate})"
                 if safe not in name:  # what was dropped could have disguised the name in the table
-                    renamed += f" (invisible characters removed from its name, “{_visible(name)}”)"
+                    renamed += f" (invisible characters removed from its name, “{visible_name(name)}”)"
                 return Upload(safe, source, True, f"{safe}: added as {source}{renamed}")
         finally:
             tmp.unlink(missing_ok=True)

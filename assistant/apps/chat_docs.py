@@ -44,8 +44,17 @@ def rows(docs) -> list[list]:
             status = f"{status}: {d.problem}"
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(d.indexed_at)) if d.indexed_at else ""
         kind = d.kind + (f", {d.pages} pages" if getattr(d, "pages", None) else "")
-        out.append([d.source, kind, size_text(d.size), d.chunks if d.status == "indexed" else "", when, status])
+        chunks = d.chunks if d.status == "indexed" else ""
+        out.append([shown_name(d.source), kind, size_text(d.size), chunks, when, status])
     return out
+
+
+def shown_name(source: str) -> str:
+    """A document's name as the page shows it: a character that would not show
+    but changes how it reads (U+202E, a file put in the corpus by hand) as its escape."""
+    from assistant.library import visible_name
+
+    return visible_name(source)
 
 
 def summary(docs) -> str:
@@ -202,9 +211,13 @@ def build_documents_tab(settings: Settings, gr):
         yes = gr.Button("Remove it", elem_id="remove-yes", variant="stop")
         no = gr.Button("Cancel", elem_id="remove-no")
 
+    names: dict[str, str] = {}  # shown name -> source
+
     def refresh(docs: list | None = None):
         docs = list_documents(settings) if docs is None else docs
-        return rows(docs), gr.update(choices=[d.source for d in docs])
+        names.clear()
+        names.update((shown_name(d.source), d.source) for d in docs)  # a table row gives the shown name
+        return rows(docs), gr.update(choices=list(names.items()))
 
     def add(files):
         from assistant.library import add_documents
@@ -236,7 +249,7 @@ def build_documents_tab(settings: Settings, gr):
         if not source:
             return gr.update(visible=False), "", "Choose a document to remove first."
         text = (
-            f"Remove **{md(source)}** from the library? Its file is deleted from the corpus folder "
+            f"Remove **{md(shown_name(source))}** from the library? Its file is deleted from the corpus folder "
             "and its passages from the index."
         )
         return gr.update(visible=True), text, ""
@@ -248,7 +261,7 @@ def build_documents_tab(settings: Settings, gr):
             return gr.update(visible=False), gr.skip(), gr.skip(), gr.skip()
         try:
             remove_document(source, settings=settings)
-            said = f"**Removed:** {md(source)}; its passages are no longer used in answers."
+            said = f"**Removed:** {md(shown_name(source))}; its passages are no longer used in answers."
         except AssistantError as e:
             said = f"**Not removed:** {md(str(e))}"
         table_rows, choices = refresh()
@@ -256,7 +269,7 @@ def build_documents_tab(settings: Settings, gr):
 
     def pick(evt: gr.SelectData):  # a click on a row of the table chooses its document
         row = getattr(evt, "row_value", None)
-        return gr.update(value=row[0]) if row else gr.skip()
+        return gr.update(value=names.get(row[0], row[0])) if row else gr.skip()
 
     added = upload.upload(add, [upload], [upload, status, table, chosen], concurrency_limit=1, show_progress="hidden")
     table.select(pick, None, [chosen], queue=False)

@@ -246,3 +246,28 @@ def test_an_upload_status_has_one_line_per_upload(tmp_path):
     assert parts[1].startswith("**Not added:**") and "tool" in parts[1]
     assert parts[2].startswith("**Not indexed:**") and "blob" in parts[2] and "skipped" in parts[2]
     assert "old" not in last[1]  # skipped before this upload: the table says so, not every upload
+
+
+def test_the_documents_table_shows_a_disguised_name_as_it_is(tmp_path):
+    """F14, a file put into the corpus by hand (not uploaded) with U+202E in
+    its name: the table, the list to remove from and the messages show the
+    override as its escape, and choosing its row still removes that file."""
+    import gradio as gr
+
+    spoof = "invoice\u202etxt.md"  # would read "invoicedm.txt"
+    settings = indexed_corpus(
+        tmp_path, {"bridges.md": f"# Bridges\n\n{FACT}\n", spoof: "# Invoice\n\nTotal due: 1250 EUR.\n"}
+    )
+    page = handlers(settings)
+    state, _, table, choices = page["follow"](None)[:4]
+    shown = "invoice\\u202etxt.md"
+    assert [row[0] for row in table] == ["bridges.md", shown]
+    assert ("invoice\\u202etxt.md", spoof) in choices["choices"]
+    row = table[1]
+    picked = page["pick"](gr.SelectData(None, {"index": [1, 0], "value": row[0], "row_value": row}))
+    assert picked["value"] == spoof
+    _, asked, _ = page["ask_remove"](picked["value"])
+    assert "\u202e" not in asked and "u202etxt" in asked
+    _, said, table, _ = page["do_remove"](picked["value"])
+    assert said.startswith("**Removed:**") and "\u202e" not in said
+    assert [row[0] for row in table] == ["bridges.md"] and not (settings.corpus / spoof).exists()
