@@ -16,6 +16,7 @@ import hashlib
 import os
 import stat
 import tempfile
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
@@ -152,14 +153,25 @@ def upload_folder(settings: Settings) -> Path:
     return folder
 
 
+# Characters that are not shown but change what is: controls, line breaks, and
+# format characters (U+202E turns "report\u202efdp.exe" into "reportexe.pdf" on screen).
+_UNSHOWN = {"Cc", "Cf", "Cs", "Zl", "Zp"}
+
+
+def visible_name(name: str) -> str:
+    """`name` as a message can show it: every unshown character as its \\u escape."""
+    return "".join(f"\\u{ord(c):04x}" if unicodedata.category(c) in _UNSHOWN else c for c in name)
+
+
 def _safe_name(name: str) -> str | None:
     """The file name to store an upload under, or None when it is not one to
     take: the last part of any path (either slash), not hidden, no control
-    characters."""
-    base = PureWindowsPath(PurePosixPath(str(name)).name).name.strip()
-    if not base or base in (".", "..") or base.startswith(".") or any(ord(c) < 32 or c == "\x7f" for c in base):
+    characters; format characters (direction marks, zero widths) are dropped."""
+    base = PureWindowsPath(PurePosixPath(str(name)).name).name
+    base = "".join(c for c in base if unicodedata.category(c) != "Cf").strip()
+    if not base or base in (".", "..") or base.startswith("."):
         return None
-    return base
+    return None if any(unicodedata.category(c) in _UNSHOWN for c in base) else base
 
 
 def _digest(path: Path) -> str:
@@ -183,7 +195,8 @@ def _add_one(given: str | Path, settings: Settings, folder: Path, known: dict[st
     name = Path(str(given)).name if str(given) else ""
     safe = _safe_name(name)
     if safe is None:
-        return Upload(name, None, False, f"“{name}” is not a file name that can be stored (hidden or empty)")
+        why = f"“{visible_name(name)}” is not a file name that can be stored (hidden, empty or with control characters)"
+        return Upload(visible_name(name), None, False, why)
     suffixes = corpus_suffixes(settings.file_types)
     if PurePosixPath(safe).suffix.lower() not in suffixes:
         return Upload(safe, None, False, f"{safe}: this type of file is not taken (allowed: {', '.join(suffixes)})")
@@ -230,6 +243,8 @@ def _add_one(given: str | Path, settings: Settings, folder: Path, known: dict[st
                     continue  # taken meanwhile
                 known[digest] = source
                 renamed = "" if candidate == safe else f" (a different {safe} is there: stored as {candidate})"
+                if safe not in name:  # what was dropped could have disguised the name in the table
+                    renamed += f" (invisible characters removed from its name, “{visible_name(name)}”)"
                 return Upload(safe, source, True, f"{safe}: added as {source}{renamed}")
         finally:
             tmp.unlink(missing_ok=True)

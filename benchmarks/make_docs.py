@@ -70,6 +70,25 @@ def make_pdf(title: str, paragraphs: list[str], pages: int | None = None) -> tup
     return bytes(pdf.output()), [title, *written]
 
 
+def docx_file(title: str | None, paragraphs: list[str], table: list[list[str]] | list[tuple] = ()) -> bytes:
+    """A Word file: a heading (if any), the paragraphs, a table (rows of cells)."""
+    import docx
+
+    d = docx.Document()
+    if title:
+        d.add_heading(title, level=1)
+    for p in paragraphs:
+        d.add_paragraph(p)
+    if table:
+        t = d.add_table(rows=len(table), cols=len(table[0]))
+        for r, row in enumerate(table):
+            for c, val in enumerate(row):
+                t.cell(r, c).text = val
+    buf = io.BytesIO()
+    d.save(buf)
+    return buf.getvalue()
+
+
 def make_docx(title: str, paragraphs: list[str]) -> tuple[bytes, list[str]]:
     """A Word file: a title, headings every few paragraphs, the body, and a
     small table (text in tables is text too)."""

@@ -2,6 +2,7 @@ import io
 import os
 import re
 import shutil
+import sys
 from pathlib import Path
 
 # Tests are hermetic: a developer's OPENAI_* or ASSISTANT_* variables must not
@@ -16,6 +17,7 @@ from assistant import Settings  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
+sys.path.insert(0, str(ROOT / "benchmarks"))  # the document makers the benchmarks use too
 
 
 @pytest.fixture(scope="session")
@@ -92,20 +94,9 @@ def make_pdf(pages: list[str], password: str | None = None, title: str | None = 
 
 def make_docx(paragraphs: list[str], table: list[tuple[str, str]] = (), heading: str = "Velmora facts") -> bytes:
     """A Word file: a heading, the paragraphs, a two-column table."""
-    import docx
+    from make_docs import docx_file
 
-    d = docx.Document()
-    d.add_heading(heading, level=1)
-    for p in paragraphs:
-        d.add_paragraph(p)
-    if table:
-        t = d.add_table(rows=len(table), cols=2)
-        for r, row in enumerate(table):
-            for c, val in enumerate(row):
-                t.cell(r, c).text = val
-    buf = io.BytesIO()
-    d.save(buf)
-    return buf.getvalue()
+    return docx_file(heading, paragraphs, table)
 
 
 class IsolatedReader:

@@ -84,14 +84,17 @@ def build(settings: Settings):
 
     from assistant.api import answer_stream
 
-    convs = Conversations(settings)
+    convs = Conversations(settings, warn=gr.Warning)
     examples = Examples(settings)
     # The browser keeps which conversation it had open (localStorage), across
     # reloads and server restarts; the key must outlive the process. The id is
     # no secret: the store gives a user only their own conversations.
     secret = hashlib.sha256(f"assistant-chat:{settings.corpus}".encode()).hexdigest()[:32]
 
-    with gr.Blocks(title="Assistant — answers from your documents", analytics_enabled=False) as demo:
+    # delete_cache: an upload never handled (the page closed before its event) goes within two hours,
+    # and at shutdown; a handled one goes at once (chat_docs.forget_uploads).
+    blocks = dict(title="Assistant — answers from your documents", analytics_enabled=False, delete_cache=(3600, 3600))
+    with gr.Blocks(**blocks) as demo:
         cid = gr.BrowserState(None, storage_key="assistant-conversation", secret=secret)
         turns = gr.State({})  # assistant message index -> saved turn index, for ratings
         asked = gr.State("")  # the question being answered
@@ -138,6 +141,11 @@ def build(settings: Settings):
                 table, chosen, refresh_docs, changes = build_documents_tab(settings, gr)
         timer = gr.Timer(POLL_SECONDS)
 
+        def listed(user: str, value):
+            """The sidebar's list; under its label, what became of a damaged database."""
+            choices = convs.choices(user)  # first: it is what finds the damage
+            return gr.update(choices=choices, value=value, info=escape(convs.notice) or None)  # info is Markdown
+
         # -- asking -----------------------------------------------------------
         def take(q: str, messages: list):
             """The question shows at once, with the status, before any work."""
@@ -181,8 +189,7 @@ def build(settings: Settings):
                 log.warning("the answer was not saved: %s", e)
                 gr.Warning(f"This answer could not be saved: {e}")
             messages[-1] = {"role": "assistant", "content": render_answer(final, aid)}
-            listed = gr.update(choices=convs.choices(user), value=conversation)
-            yield messages, render_sources(final, aid), conversation, turn_of, listed, title
+            yield messages, render_sources(final, aid), conversation, turn_of, listed(user, conversation), title
 
         # The page's own events are not API endpoints ("respond", below, is the one to call).
         quiet = dict(show_progress="hidden", api_visibility="private")
@@ -262,7 +269,6 @@ def build(settings: Settings):
             user = user_of(request)
             saved = convs.open(conversation_id, user)
             shown = convs.shown(saved)
-            listed = gr.update(choices=convs.choices(user), value=saved.id if saved else None)
             box = gr.update(value=shown.messages, feedback_value=shown.feedback)
             hide = gr.update(visible=False)
             return (
@@ -270,7 +276,7 @@ def build(settings: Settings):
                 box,
                 shown.sources,
                 shown.turns,
-                listed,
+                listed(user, saved.id if saved else None),
                 saved.title if saved else "",
                 hide,
                 hide,
@@ -287,7 +293,7 @@ def build(settings: Settings):
                 convs.rename(conversation, text, user)
             except AssistantError as e:
                 gr.Warning(str(e))
-            return gr.update(choices=convs.choices(user), value=conversation)
+            return listed(user, conversation)
 
         rename.click(do_rename, [cid, title_box], [listing], queue=False)
         title_box.submit(do_rename, [cid, title_box], [listing], queue=False)
@@ -302,7 +308,7 @@ def build(settings: Settings):
                 except AssistantError as e:
                     gr.Warning(str(e))
             cleared = list(start_over())
-            cleared[4] = gr.update(choices=convs.choices(user), value=None)
+            cleared[4] = listed(user, None)
             return tuple(cleared)
 
         yes.click(do_delete, [cid], blank, queue=False)

@@ -9,6 +9,7 @@ conversation", so starting over and leaving leaves no empty entries.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -61,10 +62,14 @@ class Shown:
 
 class Conversations:
     """The page's conversations, on the database `settings` name; opened on
-    first use, so a database that cannot be read stops saving, not the page."""
+    first use, so a database that cannot be read stops saving, not the page.
+    A damaged one is set aside (kept beside it) and a new one started: the
+    page says so through `warn` (the page passes gr.Warning) and `notice`."""
 
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, warn=None):
         self.settings = settings
+        self.warn = warn or (lambda message: None)
+        self.notice = ""  # what the page keeps saying once a damaged database was set aside
         self._store = None
         self._lock = threading.Lock()
 
@@ -72,16 +77,84 @@ class Conversations:
     def store(self):
         with self._lock:
             if self._store is None:
-                from assistant.conversations import ConversationStore, db_path
-
-                self._store = ConversationStore(db_path(self.settings))
+                self._store = self._open()
             return self._store
+
+    def _open(self):
+        from assistant.conversations.database import DatabaseDamaged
+
+        try:
+            return self._checked()
+        except DatabaseDamaged as e:
+            self._set_aside(e, None)
+        return self._checked()
+
+    def _checked(self):
+        from assistant.conversations import ConversationStore
+
+        store = ConversationStore(self.path)
+        try:
+            store.check()  # damage seen at once, not as empty conversations later
+            store.file_id = _file_id(self.path)
+        except BaseException:
+            store.close()
+            raise
+        return store
+
+    @property
+    def path(self):
+        from assistant.conversations import db_path
+
+        return db_path(self.settings)
+
+    def _set_aside(self, error, file_id) -> None:
+        """Keep the damaged file beside it and let a new one start; `error`
+        again when the file is not SQLite's (not ours to move). `file_id`: the
+        file the damage was met in, when it was open (another process may have
+        set it aside and started a new one meanwhile: that one stays)."""
+        from assistant.conversations.database import is_sqlite, set_aside
+
+        path = self.path
+        if file_id is not None and _file_id(path) != file_id:
+            kept = "another process kept it beside it and started a new one"
+        elif is_sqlite(path):
+            kept = f"it is kept beside it as {set_aside(path).name}, and a new one was started"
+        else:
+            raise error
+        self.notice = (
+            f"The conversations database {path} was damaged ({error.reason}): {kept}. "
+            "Earlier conversations are not listed here."
+        )
+        log.warning("%s", self.notice)
+        self.warn(escape(self.notice))
+
+    def _call(self, work):
+        """`work(store)`; again on a new store when the database turned out
+        damaged (set aside), or was replaced meanwhile by another thread."""
+        from assistant.conversations.database import DatabaseDamaged
+
+        store = self.store
+        try:
+            return work(store)
+        except DatabaseDamaged as e:
+            with self._lock:
+                if self._store is store:  # not already replaced by another thread
+                    self._store = None
+                    try:
+                        store.close()
+                    except Exception:  # closing a damaged file may fail too; it is set aside all the same
+                        pass
+                    self._set_aside(e, store.file_id)
+        except AssistantError:
+            if self._store is store:  # a failure of the store in use, not of one closed meanwhile
+                raise
+        return work(self.store)
 
     # -- the sidebar --------------------------------------------------------
     def choices(self, user: str) -> list[tuple[str, str]]:
         """(label, id) of the user's conversations, the last one used first."""
         try:
-            summaries = self.store.list(user=user)
+            summaries = self._call(lambda s: s.list(user=user))
         except AssistantError as e:
             log.warning("conversations cannot be listed: %s", e)
             return []
@@ -90,7 +163,7 @@ class Conversations:
     def titles(self, user: str) -> list[tuple[str, str]]:
         """(id, title) of the user's conversations."""
         try:
-            return [(s.id, s.title) for s in self.store.list(user=user)]
+            return [(s.id, s.title) for s in self._call(lambda s: s.list(user=user))]
         except AssistantError:
             return []
 
@@ -100,9 +173,10 @@ class Conversations:
         if not live(cid):
             return None
         try:
-            return self.store.get(cid, user=user)
-        except AssistantError as e:
+            return self._call(lambda s: s.get(cid, user=user))
+        except AssistantError as e:  # said, not an empty chat without a word
             log.warning("conversation %s cannot be read: %s", cid, e)
+            self.warn(escape(f"This conversation cannot be read: {e}"))
             return None
 
     def shown(self, conversation) -> Shown:
@@ -135,18 +209,39 @@ class Conversations:
     def save(self, cid: str | None, question: str, answer, user: str) -> tuple[str, int]:
         """Add a finished turn, to a new conversation when `cid` is none of the
         user's; (conversation id, turn index). AssistantError when the store fails."""
-        if not cid or self.open(cid, user) is None:
-            cid = self.store.create(user=user)
-        return cid, self.store.add_turn(cid, question, answer, user=user)
+        if cid and self.open(cid, user) is not None:
+            return cid, self._call(lambda s: s.add_turn(cid, question, answer, user=user))
+
+        def first(s):
+            new = s.create(user=user)
+            try:
+                return new, s.add_turn(new, question, answer, user=user)
+            except AssistantError:  # a full disk: no empty conversation left in the sidebar
+                try:
+                    s.delete(new, user=user)
+                except AssistantError:
+                    pass
+                raise
+
+        return self._call(first)
 
     def rename(self, cid: str, title: str, user: str) -> None:
-        self.store.rename(cid, title, user=user)
+        self._call(lambda s: s.rename(cid, title, user=user))
 
     def delete(self, cid: str, user: str) -> None:
-        self.store.delete(cid, user=user)
+        self._call(lambda s: s.delete(cid, user=user))
 
     def rate(self, cid: str, turn: int, rating: int, comment: str, user: str) -> None:
-        self.store.rate(cid, turn, rating, comment, user=user)
+        self._call(lambda s: s.rate(cid, turn, rating, comment, user=user))
+
+
+def _file_id(path) -> tuple[int, int] | None:
+    """Which file is at `path` (device, inode); None when there is none."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
 
 
 def live(cid: str | None) -> str | None:

@@ -44,8 +44,17 @@ def rows(docs) -> list[list]:
             status = f"{status}: {d.problem}"
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(d.indexed_at)) if d.indexed_at else ""
         kind = d.kind + (f", {d.pages} pages" if getattr(d, "pages", None) else "")
-        out.append([d.source, kind, size_text(d.size), d.chunks if d.status == "indexed" else "", when, status])
+        chunks = d.chunks if d.status == "indexed" else ""
+        out.append([shown_name(d.source), kind, size_text(d.size), chunks, when, status])
     return out
+
+
+def shown_name(source: str) -> str:
+    """A document's name as the page shows it: a character that would not show
+    but changes how it reads (U+202E, a file put in the corpus by hand) as its escape."""
+    from assistant.library import visible_name
+
+    return visible_name(source)
 
 
 def summary(docs) -> str:
@@ -68,10 +77,42 @@ def list_documents(settings: Settings) -> list:
         return []
 
 
-def upload_lines(uploads) -> list[str]:
-    """What happened to each uploaded file, one line each."""
+def upload_lines(uploads, docs: list | None = None) -> list[str]:
+    """What happened to each uploaded file, one line each; with the documents
+    after indexing (`docs`), how each added one was indexed. Only the uploads:
+    files of the corpus skipped before are the table's to show."""
     # Words, not emoji: a browser without an emoji font shows boxes.
-    return [md(u.message) if u.ok else f"**Not added:** {md(u.message)}" for u in uploads]
+    state = {d.source: d for d in docs or []}
+    out = []
+    for u in uploads:
+        d = state.get(u.source) if u.ok and u.source else None
+        if not u.ok:
+            out.append(f"**Not added:** {md(u.message)}")
+        elif d is not None and d.status == "skipped":
+            out.append(f"**Not indexed:** {md(u.message)}, but skipped: {md(d.problem)}")
+        elif d is not None and docs is not None:
+            out.append(f"{md(u.message)}; {STATUS.get(d.status, d.status)}")
+        else:
+            out.append(md(u.message))
+    return out
+
+
+def forget_uploads(paths: list[str], cache: Path) -> None:
+    """Delete handled uploads from Gradio's upload folder `cache` (and the
+    folder Gradio made for each): the corpus holds the copy that is kept, a
+    refused file is kept nowhere. Nothing outside `cache` is touched."""
+    root = cache.resolve()
+    for given in paths:
+        path = Path(given)
+        folder = path.parent.resolve()  # the file itself is never followed if a link
+        if not folder.is_relative_to(root):
+            continue
+        try:
+            (folder / path.name).unlink(missing_ok=True)
+            if folder != root:
+                folder.rmdir()  # Gradio's folder for this upload; kept if something else is in it
+        except OSError as e:
+            log.debug("upload %s left in %s: %s", path.name, folder, e)
 
 
 def md(text: str) -> str:
@@ -135,11 +176,10 @@ def index_with_progress(settings: Settings, every: float = 0.4):
 def progress_line(p: Progress) -> str:
     if p.error is not None:
         return f"**Indexing failed:** {md(str(p.error) or type(p.error).__name__)}"
-    if p.done:
+    if p.done:  # what became of each upload is its own line (upload_lines)
         r = p.report
         added = len(r.added) + len(r.updated)
-        warned = "".join(f"\n\n**Warning:** {md(w)}" for w in r.warnings)
-        return f"**Indexed:** {added} file{'s' if added != 1 else ''} added or updated ({r.seconds:.1f} s).{warned}"
+        return f"**Indexed:** {added} file{'s' if added != 1 else ''} added or updated ({r.seconds:.1f} s)."
     if not p.n:
         return "Indexing: reading the files…"
     return f"Indexing file {min(p.i + 1, p.n)} of {p.n}: {md(Path(p.label).name if p.label else '')}"
@@ -171,9 +211,13 @@ def build_documents_tab(settings: Settings, gr):
         yes = gr.Button("Remove it", elem_id="remove-yes", variant="stop")
         no = gr.Button("Cancel", elem_id="remove-no")
 
+    names: dict[str, str] = {}  # shown name -> source
+
     def refresh(docs: list | None = None):
         docs = list_documents(settings) if docs is None else docs
-        return rows(docs), gr.update(choices=[d.source for d in docs])
+        names.clear()
+        names.update((shown_name(d.source), d.source) for d in docs)  # a table row gives the shown name
+        return rows(docs), gr.update(choices=list(names.items()))
 
     def add(files):
         from assistant.library import add_documents
@@ -187,19 +231,25 @@ def build_documents_tab(settings: Settings, gr):
         except AssistantError as e:
             yield None, f"**Not added:** {md(str(e))}", gr.skip(), gr.skip()
             return
+        finally:  # copied into the corpus or refused: Gradio's copy goes either way
+            forget_uploads(paths, Path(gr.utils.get_upload_folder()))
         lines = upload_lines(uploads)
         if not any(u.ok and u.source for u in uploads):
             yield None, "\n\n".join(lines), gr.skip(), gr.skip()
             return
         yield None, "\n\n".join(lines + ["Indexing…"]), *refresh()
         for p in index_with_progress(settings):
-            yield gr.skip(), "\n\n".join(lines + [progress_line(p)]), *(refresh() if p.done else (gr.skip(), gr.skip()))
+            if not p.done:
+                yield gr.skip(), "\n\n".join(lines + [progress_line(p)]), gr.skip(), gr.skip()
+                continue
+            docs = list_documents(settings)
+            yield gr.skip(), "\n\n".join(upload_lines(uploads, docs) + [progress_line(p)]), *refresh(docs)
 
     def ask_remove(source):
         if not source:
             return gr.update(visible=False), "", "Choose a document to remove first."
         text = (
-            f"Remove **{md(source)}** from the library? Its file is deleted from the corpus folder "
+            f"Remove **{md(shown_name(source))}** from the library? Its file is deleted from the corpus folder "
             "and its passages from the index."
         )
         return gr.update(visible=True), text, ""
@@ -211,7 +261,7 @@ def build_documents_tab(settings: Settings, gr):
             return gr.update(visible=False), gr.skip(), gr.skip(), gr.skip()
         try:
             remove_document(source, settings=settings)
-            said = f"**Removed:** {md(source)}; its passages are no longer used in answers."
+            said = f"**Removed:** {md(shown_name(source))}; its passages are no longer used in answers."
         except AssistantError as e:
             said = f"**Not removed:** {md(str(e))}"
         table_rows, choices = refresh()
@@ -219,7 +269,7 @@ def build_documents_tab(settings: Settings, gr):
 
     def pick(evt: gr.SelectData):  # a click on a row of the table chooses its document
         row = getattr(evt, "row_value", None)
-        return gr.update(value=row[0]) if row else gr.skip()
+        return gr.update(value=names.get(row[0], row[0])) if row else gr.skip()
 
     added = upload.upload(add, [upload], [upload, status, table, chosen], concurrency_limit=1, show_progress="hidden")
     table.select(pick, None, [chosen], queue=False)

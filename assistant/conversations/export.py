@@ -161,7 +161,9 @@ def candidates(settings, rating: str = "all", user: str | None = None) -> list[d
             f"no conversations database at {path}: nothing to export "
             "(the chat page saves conversations there; ASSISTANT_CHAT_DB names another file)"
         )
-    with ConversationStore(path) as store:
+    # Read only: an export never creates, migrates or writes the database (a
+    # 0-byte file would otherwise get the schema written into it).
+    with ConversationStore(path, readonly=True) as store:
         rated = [fb for fb in store.feedback(user) if fb.rating in RATINGS[rating]]
     texts = _Texts(Path(settings.corpus))
     return [candidate(fb, texts) for fb in rated]

@@ -9,7 +9,7 @@ every write so two processes never interleave a read-then-write.
 Every call takes `user` ("" when the page has no login) and touches only that
 user's rows: another user's conversation is, to the caller, a missing one.
 The schema version is SQLite's `user_version`, so a later change migrates
-the file in place (see `_MIGRATIONS`).
+the file in place (see `database.MIGRATIONS`).
 """
 
 from __future__ import annotations
@@ -27,30 +27,12 @@ from assistant.errors import ConversationError
 from assistant.types import Answer
 
 from .answers import answer_from_dict, answer_to_json
+from .database import DatabaseDamaged, fail, open_db, rollback
 
 TITLE_MAX = 100  # characters; a longer title is cut at a word and ends with "…"
 AUTO_TITLE = 60  # the first question, shortened, when a conversation has no title
 COMMENT_MAX = 4000
 FILE_NAME = "conversations.sqlite3"
-
-# Each entry brings the schema from the version before it to its own number.
-_MIGRATIONS: dict[int, list[str]] = {
-    1: [
-        """CREATE TABLE conversations (
-            id TEXT PRIMARY KEY, user TEXT NOT NULL, title TEXT NOT NULL,
-            created REAL NOT NULL, updated REAL NOT NULL)""",
-        "CREATE INDEX conversations_by_user ON conversations(user, updated DESC)",
-        """CREATE TABLE turns (
-            conversation TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
-            idx INTEGER NOT NULL, question TEXT NOT NULL,
-            answer TEXT NOT NULL,  -- Answer.to_dict() as JSON, without debug
-            asked_at REAL NOT NULL, rating INTEGER NOT NULL DEFAULT 0,
-            comment TEXT NOT NULL DEFAULT '', rated_at REAL,
-            PRIMARY KEY (conversation, idx))""",
-        "CREATE INDEX turns_rated ON turns(rating) WHERE rating != 0",
-    ],
-}
-SCHEMA_VERSION = max(_MIGRATIONS)
 
 
 @dataclass
@@ -150,82 +132,21 @@ class ConversationStore:
     """The conversations of every user, in the SQLite file `path` (created
     with its tables when missing). Safe to share between threads."""
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, readonly: bool = False):
+        """With `readonly`, the file is only read: never created, migrated or written."""
         self.path = Path(path)
         self._lock = threading.RLock()
-        self._conn = self._open()
-
-    # --- opening -------------------------------------------------------
+        self._conn = open_db(self.path, readonly)
 
     def _fail(self, e: Exception) -> ConversationError:
-        name = getattr(e, "sqlite_errorname", "")
-        if name in ("SQLITE_NOTADB", "SQLITE_CORRUPT") or "not a database" in str(e):
-            return ConversationError(
-                f"{self.path} is not a conversations database (not SQLite, or damaged: {e}); "
-                "move it away or set ASSISTANT_CHAT_DB to another file"
-            )
-        hint = ""
-        if name.startswith(("SQLITE_READONLY", "SQLITE_CANTOPEN", "SQLITE_PERM", "SQLITE_AUTH")):
-            hint = " (a read-only location? set ASSISTANT_CHAT_DB to a writable file)"
-        return ConversationError(f"cannot use the conversations database {self.path}: {e}{hint}")
+        return fail(self.path, e)
 
-    def _open(self) -> sqlite3.Connection:
-        path = self.path
-        if path.is_dir():
-            raise ConversationError(f"the conversations database {path} is a folder, not a file")
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as e:
-            raise ConversationError(
-                f"cannot create the folder of the conversations database {path}: {e.strerror or e}"
-            ) from None
-        conn = None
-        try:
-            # isolation_level=None: no implicit transactions; each write says BEGIN IMMEDIATE.
-            conn = sqlite3.connect(path, timeout=10, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA busy_timeout = 10000")
-            # Reading the version reads the file's header: a file that is not
-            # SQLite fails here, before anything could be written to it.
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-            if version < SCHEMA_VERSION:
-                self._migrate(conn)
-            elif version > SCHEMA_VERSION:
-                raise ConversationError(
-                    f"{path} was written by a newer version of the assistant (schema {version}; "
-                    f"this one reads up to {SCHEMA_VERSION})"
-                )
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = NORMAL")  # with WAL: durable but for the last commits on power loss
-            conn.execute("PRAGMA foreign_keys = ON")
-        except sqlite3.Error as e:
-            if conn is not None:
-                conn.close()
-            raise self._fail(e) from None
-        except ConversationError:
-            if conn is not None:
-                conn.close()
-            raise
-        return conn
-
-    def _migrate(self, conn: sqlite3.Connection) -> None:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            version = conn.execute("PRAGMA user_version").fetchone()[0]  # another process may have done it
-            if version == 0:
-                tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
-                if tables:  # someone else's database: never add our tables to it
-                    raise ConversationError(
-                        f"{self.path} is a SQLite database of something else (tables: {', '.join(tables[:5])}); "
-                        "set ASSISTANT_CHAT_DB to another file"
-                    )
-            for v in range(version + 1, SCHEMA_VERSION + 1):
-                for statement in _MIGRATIONS[v]:
-                    conn.execute(statement)
-            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+    def check(self) -> None:
+        """DatabaseDamaged when SQLite finds pages of the file that do not read."""
+        rows = self._read("PRAGMA quick_check")
+        if [r[0] for r in rows] != ["ok"]:
+            problem = "; ".join(str(r[0]) for r in rows[:3])
+            raise DatabaseDamaged(f"{self.path} is damaged: {problem}", problem)
 
     def close(self) -> None:
         with self._lock:
@@ -259,10 +180,10 @@ class ConversationStore:
                 conn.execute("COMMIT")
                 return out
             except sqlite3.Error as e:
-                conn.execute("ROLLBACK")
+                rollback(conn)
                 raise self._fail(e) from None
             except BaseException:
-                conn.execute("ROLLBACK")
+                rollback(conn)
                 raise
 
     @staticmethod

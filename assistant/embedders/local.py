@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from assistant.errors import AssistantError
+from assistant.processes import child_env
 from assistant.resources import PACKAGE_DIR, offline_env
 from assistant.settings import EmbedSettings, LLMSettings
 
@@ -135,7 +136,7 @@ class EmbedWorker:
         self._read, self._write = read_frame, write_frame
         root = str(PACKAGE_DIR.parent)  # this package, wherever it is imported from
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
-        self._proc = subprocess.Popen(
+        self._proc = subprocess.Popen(  # the child ends with this process (`processes.die_with_parent`)
             [
                 sys.executable,
                 "-m",
@@ -146,7 +147,7 @@ class EmbedWorker:
             ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            env=env,
+            env=child_env(env),
         )
         self._ready = False
         self._busy = False

@@ -38,7 +38,9 @@ def read_frame(stream):
 
 def main() -> None:
     from assistant.embedders.local import LocalEmbedder
+    from assistant.processes import die_with_parent
 
+    die_with_parent()
     threads, batch_size, spin = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3] == "spin"
     inp, out = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # fd 1 carries frames only

@@ -12,6 +12,7 @@ functions are not used)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 # A page whose main text is shorter than this is taken as having none
@@ -30,6 +31,23 @@ def _decode(data: bytes) -> str:
         return decode_file(data)
 
 
+# Characters XML cannot hold: C0 controls (but tab, LF, CR), U+FFFE/U+FFFF and
+# lone surrogates. One of them, raw or as a character reference ("&#x1;"),
+# made lxml give up on the whole page, so a page with one odd character was
+# skipped as having no main text. They carry no text: each becomes a space.
+_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+_CHAR_REF = re.compile(r"&#(?:[xX]([0-9a-fA-F]{1,8})|([0-9]{1,10}));?")
+
+
+def _illegal(cp: int) -> bool:
+    return cp > 0x10FFFF or bool(_ILLEGAL.match(chr(cp)))
+
+
+def xml_safe(page: str) -> str:
+    page = _CHAR_REF.sub(lambda m: " " if _illegal(int(m[1], 16) if m[1] else int(m[2])) else m[0], page)
+    return _ILLEGAL.sub(" ", page)
+
+
 class HtmlReader:
     """The page's title (its h1) and main text, a paragraph a line;
     tables kept, comments left out."""
@@ -43,7 +61,7 @@ class HtmlReader:
 
         if b"\x00" in data[:8192]:
             raise ValueError("binary file (contains NUL bytes)")
-        page = _decode(data)
+        page = xml_safe(_decode(data))
         text = trafilatura.extract(
             page, include_comments=False, include_tables=True, include_links=False, include_images=False,
             with_metadata=False, deduplicate=False,

@@ -32,6 +32,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -44,7 +45,7 @@ from assistant.stores.index import IndexStore, manifest_from_store
 from assistant.stores.locks import build_lock
 from assistant.stores.manifest import keep_times, signature
 from assistant.stores.opening import open_for_build
-from assistant.stores.reading import ReadingSide
+from assistant.stores.reading import ReadingSide, unexpected
 from assistant.stores.records import Batch, Pending, item_records
 from assistant.stores.report import SyncReport
 from assistant.stores.texts import keep_text, prune_texts
@@ -119,6 +120,7 @@ class IndexBuilder(ReadingSide):
         self.worker: EmbedJob | None = None  # the model in a child process, from the second group on
         self.in_worker: list[Pending] | None = None  # the group it is embedding
         self.held: tuple | None = None  # the first group, embedded here, until the second is with the model
+        self.unrecorded: set[str] = set()  # files whose records could not be made (writer thread)
 
     # -- the build ----------------------------------------------------------
     def run(self, rebuild: bool = False) -> SyncReport:
@@ -225,14 +227,27 @@ class IndexBuilder(ReadingSide):
         ts = time.perf_counter()
         self.writing()
         units, heads, chunks, offset = Batch(), Batch(), Batch(), 0
+        recorded = []
         for p in group:
-            if getattr(p.doc, "extracted", False):  # the text citations index (PDF, Word, HTML)
-                keep_text(self.index_dir, p.digest, p.doc.clean.original, p.doc.pages)
             doc_vecs = vecs[offset : offset + len(p.units)]
             offset += len(p.units)
+            if p.source in self.unrecorded:
+                continue  # an earlier part of this file could not be recorded
+            mine = Batch(), Batch(), Batch()
+            try:
+                item_records(p, doc_vecs, *mine)
+            except Exception as e:  # this file's records cannot be made: it is skipped, the others stored
+                self.unrecorded.add(p.source)
+                st = SimpleNamespace(st_size=p.stat["size"], st_mtime_ns=p.stat["mtime_ns"])
+                self.unusable(p.source, unexpected(p.source, e), st, True, p.digest)
+                continue
+            recorded.append(p)
+            if getattr(p.doc, "extracted", False):  # the text citations index (PDF, Word, HTML)
+                keep_text(self.index_dir, p.digest, p.doc.clean.original, p.doc.pages)
             report.tokens += sum(u.tokens for u in p.units)
             first = len(chunks.ids)
-            item_records(p, doc_vecs, units, heads, chunks)
+            for whole, part in zip((units, heads, chunks), mine):
+                whole.extend(part)
             if p.fresh and (p.replaces or self.resuming):
                 self.drop(p.source)  # also clears chunks left by an interrupted build
             elif self.resuming:
@@ -254,7 +269,7 @@ class IndexBuilder(ReadingSide):
                     store.units.add(part.ids[s:e], np.stack(part.embeddings[s:e]), part.metadatas[s:e],
                                     part.documents[s:e] or None)  # fmt: skip
         with self.lock:
-            for p in group:
+            for p in recorded:
                 n_chunks, n_units = p.totals()
                 entry = {"sha256": p.digest, "title": p.doc.title, "chunks": n_chunks, "units": n_units, **p.stat,
                          "indexed_at": time.time()}  # fmt: skip
@@ -266,7 +281,7 @@ class IndexBuilder(ReadingSide):
                 else:
                     entry |= {"segments_done": p.part.end, "segments": p.part.count, "segment_size": p.part.size}
                     manifest["partial"][p.source] = entry
-        for p in group:
+        for p in recorded:
             if p.whole:
                 (report.updated if p.source in self.indexed else report.added).append(p.source)
         self.commit()

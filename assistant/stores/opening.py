@@ -95,6 +95,6 @@ def open_for_build(
         manifest = {"marker": MARKER, "signature": sig, "files": {}}
     manifest.setdefault("partial", {})  # large files stored in part (see `records.Part`)
     manifest["complete"] = False
-    manifest["skipped"] = {}
+    manifest.setdefault("skipped", {})  # read by the builder: a file skipped before is not read again
     store.write_manifest(manifest)
     return store, manifest, resuming

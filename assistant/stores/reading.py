@@ -9,6 +9,7 @@ import json
 import logging
 import threading
 from collections.abc import Callable
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,24 @@ from assistant.stores.records import Part, Pending, unit_hash
 from assistant.stores.report import SyncReport
 
 log = logging.getLogger(__name__)
+
+
+def reading_key(settings: Settings) -> str:
+    """What decides whether a file can be read besides its bytes: the
+    reading settings and this code's version. A skipped file is read again
+    when one changes (a longer timeout, a newer reader)."""
+    reading = {k: v for k, v in settings.model_dump().items() if k.startswith(("read_", "max_file"))}
+    return json.dumps([_version(), reading], sort_keys=True, default=str)
+
+
+@lru_cache(maxsize=1)
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("assistant")
+    except PackageNotFoundError:  # run from a source tree that is not installed
+        return "unknown"
 
 
 def unexpected(source: str, e: Exception) -> ValueError:
@@ -60,21 +79,36 @@ class ReadingSide:
             self.reuse(p, self.stored_vectors)
         self.add(p, more=more)
 
-    def unusable(self, source: str, error: Exception, st, stored: bool) -> None:
+    def unusable(self, source: str, error: Exception, st, stored: bool, digest: str | None = None) -> None:
         msg = f"skipped {source}: {error}"
         log.warning(msg)
         self.report.warnings.append(msg)
         with self.lock:
-            # The reason is kept for the library's list of documents (`assistant.library`).
-            self.manifest["skipped"][source] = [st.st_size, st.st_mtime_ns, str(error)]
+            # The reason is kept for the library's list of documents (`assistant.library`);
+            # the content hash and the reading settings, to skip it unread next time.
+            entry = [st.st_size, st.st_mtime_ns, str(error)]
+            self.manifest["skipped"][source] = entry + ([digest, reading_key(self.settings)] if digest else [])
         if stored:
             self.drop_later(source)  # a file that became unreadable loses its chunks
+
+    def skipped_before(self, source: str, size: int, digest: str) -> str | None:
+        """The reason this very content (hash and size) was skipped by the
+        last build, read with the same settings and code, else None. A file
+        that failed once fails again: a broken 6 MB PDF or a zip bomb is not
+        parsed again by every build (`assistant index --rebuild` retries)."""
+        entry = self.was_skipped.get(source)
+        if entry and len(entry) >= 5 and entry[0] == size and entry[3:5] == [digest, reading_key(self.settings)]:
+            return entry[2]
+        return None
 
     def read_files(self, files: list[Path]) -> None:
         from assistant.ingest.chunk import chunk_doc
 
         b, report, manifest = self, self.report, self.manifest
         self.files = files
+        # What the last build skipped, kept until this build says otherwise.
+        self.was_skipped: dict[str, list] = dict(manifest.get("skipped", {}))
+        manifest["skipped"] = {}
         self.root = self.corpus.resolve()
         s = self.settings
         self.chunking = (s.chunk_size, s.chunk_overlap, s.unit_max_tokens)
@@ -120,6 +154,10 @@ class ReadingSide:
                     self.unusable(source, e, st, stored)
                     continue
                 self.seen.add(source)
+                reason = self.skipped_before(source, st.st_size, digest)
+                if reason is not None:
+                    self.unusable(source, ValueError(reason), st, stored, digest)
+                    continue
                 if old and old.get("sha256") == digest:
                     with b.lock:
                         old.update(stat)
@@ -136,18 +174,18 @@ class ReadingSide:
                         report.warnings.append(msg)
                         self.unfinished.add(source)
                     except ValueError as e:
-                        self.unusable(source, e, st, stored)
+                        self.unusable(source, e, st, stored, digest)
                     except Exception as e:  # as above: this file is skipped, the build goes on
-                        self.unusable(source, unexpected(source, e), st, True)
+                        self.unusable(source, unexpected(source, e), st, True, digest)
                     continue
             try:
                 doc = read_doc(path, b.corpus, data, self.settings.read_timeout, self.settings.read_memory_mb)
                 units, chunks = chunk_doc(doc, *self.chunking)
             except ValueError as e:
-                self.unusable(source, e, st, stored)
+                self.unusable(source, e, st, stored, digest)
                 continue
             except Exception as e:  # one file's failure is its skip reason, never the whole build's
-                self.unusable(source, unexpected(source, e), st, stored)
+                self.unusable(source, unexpected(source, e), st, stored, digest)
                 continue
             self.queue(Pending(source, doc, units, chunks, digest, stat, stored), more=more)
         self.stored_vectors = {}

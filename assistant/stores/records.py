@@ -99,6 +99,12 @@ class Batch:
         if text is not None:
             self.documents.append(text)
 
+    def extend(self, other: Batch) -> None:
+        self.ids += other.ids
+        self.metadatas += other.metadatas
+        self.embeddings += other.embeddings
+        self.documents += other.documents
+
 
 def item_records(p: Pending, vecs: np.ndarray, units: Batch, heads: Batch, chunks: Batch) -> None:
     """One item's unit records (added to `units`, headings to `heads`) and

@@ -12,7 +12,8 @@ from dataclasses import replace
 import pytest
 
 from assistant.conversations import Conversation, ConversationStore, Summary, db_path
-from assistant.conversations.store import SCHEMA_VERSION, TITLE_MAX
+from assistant.conversations.database import SCHEMA_VERSION
+from assistant.conversations.store import TITLE_MAX
 from assistant.errors import AssistantError, ConversationError
 from assistant.settings import Settings
 
@@ -315,3 +316,30 @@ def test_db_path_and_a_rebuild_keeps_it(tmp_path):
     assert {p.name for p in path.parent.iterdir()} >= {"conversations.sqlite3", "conversations.sqlite3-wal"}
     assert _looks_like_ours(path.parent)
     s.close()
+
+
+def test_a_full_disk_loses_no_saved_turn_and_saving_resumes(tmp_path):
+    """F3, on a real full disk (a 2 MB tmpfs): a turn that does not fit is one
+    ConversationError saying so (it was sqlite3's "cannot rollback - no
+    transaction is active", which hid the first error); after space is freed
+    the next turn is saved and the earlier ones are intact."""
+    from disks import fill, small_disk
+
+    a1, a2, a3 = seed_answers()
+    big = replace(a2, text="The trade talks went on. " * 8000)  # ~200 KB: more than any free page
+    with small_disk(tmp_path / "disk") as disk:
+        with ConversationStore(disk / "conv.sqlite3") as store:
+            cid = store.create(user="ana")
+            store.add_turn(cid, a1.question, a1, user="ana")
+            filler = fill(disk)
+            for _ in range(3):  # every time, not only the first
+                with pytest.raises(ConversationError, match="disk of the conversations database .* is full"):
+                    store.add_turn(cid, big.question, big, user="ana")
+            assert [t.answer for t in store.get(cid, user="ana").turns] == [saved(a1)]
+            filler.unlink()
+            assert store.add_turn(cid, big.question, big, user="ana") == 1
+            store.add_turn(cid, a3.question, a3, user="ana")
+        with ConversationStore(disk / "conv.sqlite3") as again:
+            assert [t.answer for t in again.get(cid, user="ana").turns] == [saved(a1), saved(big), saved(a3)]
+        with sqlite3.connect(disk / "conv.sqlite3") as db:
+            assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"

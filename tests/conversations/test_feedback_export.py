@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from dataclasses import replace
@@ -168,3 +169,27 @@ def test_a_missing_database_is_one_line(tmp_path):
     r = run_cli(db=tmp_path / "junk.sqlite3", cwd=tmp_path)
     assert r.returncode == 5 and "junk.sqlite3 is not a conversations database" in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_an_export_never_creates_or_changes_a_database(rated, tmp_path):
+    """F10: `feedback export` on a 0-byte file wrote the schema into it (28 KB);
+    it only reads: the file is left as it was, whatever it holds."""
+    empty = tmp_path / "empty.sqlite3"
+    empty.touch()
+    r = run_cli(db=empty, cwd=tmp_path)
+    assert r.returncode == 5 and r.stdout == ""
+    assert r.stderr.strip() == f"error: {empty} holds no conversations yet (left as it is)"
+    assert empty.stat().st_size == 0
+
+    other = tmp_path / "other.db"  # somebody else's SQLite file: named, not migrated
+    with sqlite3.connect(other) as db:
+        db.execute("CREATE TABLE accounts (name TEXT)")
+    before = other.read_bytes()
+    r = run_cli(db=other, cwd=tmp_path)
+    assert r.returncode == 5 and "other.db is a SQLite database of something else" in r.stderr
+    assert other.read_bytes() == before
+
+    before = rated.read_bytes()
+    r = run_cli(db=rated, cwd=tmp_path)
+    assert r.returncode == 0 and len(lines(r.stdout)) == 5
+    assert rated.read_bytes() == before

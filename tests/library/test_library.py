@@ -4,6 +4,7 @@ their checks, removal, and the index version a page polls."""
 
 import os
 import time
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -151,6 +152,33 @@ def test_uploads_never_write_outside_the_corpus(tmp_path):
     with pytest.raises(CorpusError, match="out of the corpus"):
         add_documents([src], settings=settings.with_options(upload_dir="linked"))
     assert list(outside.iterdir()) == []
+
+
+def test_upload_names_cannot_disguise_themselves(tmp_path):
+    """F14: a name with the right-to-left override (U+202E) showed spoofed in the
+    Documents table ("invoice\u202etxt.md" reads "invoicedm.txt"). Format
+    characters are dropped from a name (and the message says so), a name
+    with control characters or line breaks is refused; nothing unshown ever
+    reaches the corpus folder, the table or a message."""
+    corpus = tmp_path / "corpus"
+    settings = Settings(corpus=corpus, index_dir=tmp_path / "index")
+    given = [
+        _file(tmp_path / "1", "invoice\u202etxt.md", "# Invoice\n\nTotal due: 1250 EUR.\n"),
+        _file(tmp_path / "2", "\u2066notes\u200b.txt", "The Brindle ferry was built in 1950.\n"),
+        _file(tmp_path / "3", "bad\x85name.txt", "a C1 control\n"),
+        _file(tmp_path / "4", "line\u2028break.txt", "a line separator\n"),
+        _file(tmp_path / "5", "\u200b.hidden.txt", "hidden once the zero width goes\n"),
+    ]
+    results = add_documents(given, settings=settings)
+    assert [(r.ok, r.source) for r in results] == [
+        (True, "invoicetxt.md"), (True, "notes.txt"), (False, None), (False, None), (False, None)]  # fmt: skip
+    assert "invisible characters removed from its name" in results[0].message and "\\u202e" in results[0].message
+    assert "control characters" in results[2].message and "\\x85" not in results[2].message
+    unshown = {"Cc", "Cf", "Zl", "Zp"}
+    for r in results:
+        assert not any(unicodedata.category(c) in unshown for c in r.name + r.message), r
+    assert sorted(os.listdir(corpus)) == ["invoicetxt.md", "notes.txt"]
+    assert [d.source for d in documents(settings=settings)] == ["invoicetxt.md", "notes.txt"]
 
 
 def test_remove_document_deletes_the_file_and_its_answers(small):

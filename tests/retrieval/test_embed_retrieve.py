@@ -177,3 +177,43 @@ def test_bm25_top_scores_are_the_highest_positive_ones_best_first():
     dense = rng.random(5_000).astype(np.float32)
     want = sorted(range(5_000), key=lambda i: -dense[i])[:20]
     assert [i for i, _ in top_scores(dense, 20)] == want
+
+
+def test_the_embedding_worker_ends_with_its_parent_even_on_kill_9(tmp_path):
+    """After `kill -9` of `assistant index`, its embedding worker went on with
+    the batch it held (up to a minute of both cores) before it saw EOF."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = (
+        "import sys, time\n"
+        "from assistant.embedders.local import EmbedWorker\n"
+        "w = EmbedWorker(1, 32)\n"
+        "w.submit(['The harbour of Quillmoor has served ferries for two hundred years and more. ' * 8] * 20000)\n"
+        "print(w._proc.pid, flush=True)\n"
+        "time.sleep(600)\n"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    worker = int(parent.stdout.readline())
+    time.sleep(1.0)  # the worker is embedding the batch
+
+    def alive(pid: int) -> bool:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                return f.read().split(") ")[1][0] != "Z"
+        except FileNotFoundError:
+            return False
+
+    assert alive(worker)
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    deadline = time.monotonic() + 10  # the batch alone takes minutes
+    while alive(worker) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    gone = not alive(worker)
+    if not gone:
+        os.kill(worker, signal.SIGKILL)
+    assert gone

@@ -9,7 +9,7 @@ import sys
 from assistant import Settings, answer, build_index
 from assistant.api import reset_engines
 
-from conftest import make_docx
+from conftest import indexed_corpus, make_docx
 
 PARAGRAPH = "The harbour of Quillmoor has served fishing boats and ferries for two hundred years. " * 4
 FACT = "The Quillmoor lighthouse is 47 metres tall."
@@ -45,7 +45,10 @@ def test_documents_that_start_with_a_paragraph_are_indexed_and_answered(tmp_path
 
     reset_engines()
     s = Settings(corpus=corpus, index_dir=tmp_path / "index")
-    for q, fact in [("When did the Quillmoor bridge open?", "1911"), ("How many cars does the Quillmoor ferry carry?", "212")]:
+    for q, fact in [
+        ("When did the Quillmoor bridge open?", "1911"),
+        ("How many cars does the Quillmoor ferry carry?", "212"),
+    ]:
         assert fact in answer(q, settings=s).text
 
 
@@ -70,3 +73,88 @@ def test_any_error_while_reading_one_file_skips_only_that_file(tmp_path, monkeyp
     assert report.added == ["good.txt"]
     assert [w for w in report.warnings if "bad.txt" in w] == ["skipped bad.txt: RuntimeError: an unforeseen failure"]
     assert "47 metres" in answer("How tall is the Quillmoor lighthouse?", settings=s).text
+
+
+def test_a_skipped_file_is_not_read_again_until_it_or_the_reading_settings_change(tmp_path, monkeypatch):
+    """F5: skipped files were re-read (a broken 6 MB PDF re-parsed, a zip
+    bomb re-expanded) by every build, even one with nothing changed."""
+    import os
+
+    from assistant.stores import reading
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "good.txt").write_text(f"Lighthouses\n\n{FACT}\n", encoding="utf-8")
+    broken = corpus / "broken.pdf"
+    broken.write_bytes(b"%PDF-1.4\n" + b"not really a PDF " * 1000)
+    reads: list[str] = []
+    real = reading.read_doc
+
+    def counting(path, *args, **kw):
+        reads.append(path.name)
+        return real(path, *args, **kw)
+
+    monkeypatch.setattr(reading, "read_doc", counting)
+
+    def build(**kw) -> list[str]:
+        reset_engines()
+        reads.clear()
+        report = build_index(settings=Settings(corpus=corpus, index_dir=tmp_path / "index", **kw))
+        assert any(w.startswith("skipped broken.pdf: ") for w in report.warnings), report.warnings
+        return list(reads)
+
+    assert sorted(build()) == ["broken.pdf", "good.txt"]
+    assert build() == []  # nothing changed: nothing read
+    os.utime(broken, ns=(1, 1))  # touched, same bytes: the hash says it is the same file
+    assert build() == []
+    assert build(read_timeout=60) == ["broken.pdf"]  # other reading settings: tried again
+    broken.write_bytes(b"%PDF-1.4\n" + b"still not a PDF " * 1000)
+    assert build(read_timeout=60) == ["broken.pdf"]  # new content: read again
+    from assistant.library import documents
+
+    s = Settings(corpus=corpus, index_dir=tmp_path / "index", read_timeout=60)
+    status = {d.source: (d.status, d.problem) for d in documents(settings=s)}
+    assert status["broken.pdf"] == ("skipped", "broken PDF (PDFium cannot parse it)")
+
+
+def test_a_page_with_characters_xml_cannot_hold_keeps_its_text(tmp_path):
+    """One "&#x1;" or "&#xFFFF;" (or a raw control character) made lxml drop
+    the whole page: it was skipped as having no main text."""
+    para = "<p>The Quillmoor harbour has served fishing boats and ferries for two hundred years, and more.</p>" * 3
+    page = (
+        f"<html><body><article>{para}<p>{FACT} Odd &#x1;&#xFFFF;&#55296; \x0b here.</p>{para}</article></body></html>"
+    )
+    s = indexed_corpus(tmp_path, {"page.html": page.encode()})
+    assert "47 metres" in answer("How tall is the Quillmoor lighthouse?", settings=s).text
+
+
+def test_an_error_while_recording_one_file_skips_only_that_file(tmp_path, monkeypatch):
+    """Recording is where F1 struck: the records of a document with a bad
+    title could not be serialised, and the whole build failed."""
+    from assistant.stores import builder
+
+    real = builder.item_records
+
+    def failing(p, *args):
+        if p.source == "bad.txt":
+            raise TypeError("cannot serialise this record")
+        return real(p, *args)
+
+    monkeypatch.setattr(builder, "item_records", failing)
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "good.txt").write_text(f"Lighthouses\n\n{FACT}\n", encoding="utf-8")
+    (corpus / "bad.txt").write_text("Ferries\n\nThe Quillmoor ferry carries 212 cars.\n", encoding="utf-8")
+    (corpus / "zz.txt").write_text("Bridges\n\nThe Quillmoor bridge opened in 1911.\n", encoding="utf-8")
+    reset_engines()
+    s = Settings(corpus=corpus, index_dir=tmp_path / "index")
+    report = build_index(settings=s)
+    assert sorted(report.added) == ["good.txt", "zz.txt"]
+    assert "skipped bad.txt: TypeError: cannot serialise this record" in report.warnings
+    assert "47 metres" in answer("How tall is the Quillmoor lighthouse?", settings=s).text
+    assert "1911" in answer("When did the Quillmoor bridge open?", settings=s).text
+    from assistant.library import documents
+
+    status = {d.source: (d.status, d.problem) for d in documents(settings=s)}
+    assert status["bad.txt"] == ("skipped", "TypeError: cannot serialise this record")
+    assert status["good.txt"][0] == "indexed"
