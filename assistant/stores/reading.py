@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 def reading_key(settings: Settings) -> str:
     """What decides whether a file can be read besides its bytes: the
-    reading settings and this code's version. A skipped file is read again
+    reading settings and the readers' code. A skipped file is read again
     when one changes (a longer timeout, a newer reader)."""
     reading = {k: v for k, v in settings.model_dump().items() if k.startswith(("read_", "max_file"))}
     return json.dumps([_version(), reading], sort_keys=True, default=str)
@@ -35,12 +35,17 @@ def reading_key(settings: Settings) -> str:
 
 @lru_cache(maxsize=1)
 def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
+    """The readers' code, by content: a change to any of them (a better PDF
+    header rule, a new zip check) reads the files they skipped again, with
+    no version number to remember to bump."""
+    import hashlib
 
-    try:
-        return version("assistant")
-    except PackageNotFoundError:  # run from a source tree that is not installed
-        return "unknown"
+    from assistant.ingest import files
+
+    digest = hashlib.sha256()
+    for path in sorted(Path(files.__file__).parent.glob("*.py")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def unexpected(source: str, e: Exception) -> ValueError:
