@@ -2,8 +2,10 @@
 re-index, answer and evals work as with the embedded store; a second client
 without the corpus answers from the server; bad configurations fail clearly."""
 
+import os
 import shutil
 import signal
+import subprocess
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -141,9 +143,7 @@ def test_an_interrupted_build_on_the_server_resumes(chroma_url, corpus_dir, tmp_
     assert len(server_records(s)[0]) == 5
 
 
-def test_ask_on_the_command_line_with_no_corpus_answers_from_the_server(
-    chroma_url, corpus_dir, tmp_path, capsys, monkeypatch
-):
+def test_ask_on_the_command_line_with_no_corpus_answers_from_the_server(chroma_url, corpus_dir, tmp_path):
     """F11: the CLI does as the API and the README say: a client with no
     corpus folder answers from what the server holds (it exited 3, "Corpus
     folder not found")."""
@@ -151,10 +151,14 @@ def test_ask_on_the_command_line_with_no_corpus_answers_from_the_server(
     writer = Settings(corpus=corpus_dir, index_dir=tmp_path / "w", chroma_url=chroma_url, chroma_prefix="t11-")
     build_index(settings=writer)
     reset_engines()
-    monkeypatch.setenv("ASSISTANT_CHROMA_PREFIX", "t11-")
+    # In a process of its own: the environment is read once per process
+    # (`settings.get_settings`), so an earlier test's reading would hide it.
+    env = {**os.environ, "ASSISTANT_CHROMA_PREFIX": "t11-"}
     where = ["--corpus", str(tmp_path / "nonexistent"), "--index-dir", str(tmp_path / "r"), "--chroma-url", chroma_url]
-    code = main(["ask", *where, QUESTION])
-    out, err = capsys.readouterr()
+    r = subprocess.run(
+        [sys.executable, "-m", "assistant.apps.cli", "ask", *where, QUESTION], capture_output=True, text=True, env=env
+    )
+    code, out, err = r.returncode, r.stdout, r.stderr
     assert code == 0, err
     assert "350 billion" in out and "[1]" in out
     assert "reading it from the Chroma server" in err and "building it now" not in err
