@@ -170,13 +170,19 @@ def run(
             notes.append(f"The language model failed: {str(e).rstrip('.')}. This is the offline answer.")
 
     t = time.perf_counter()
-    flag_passages(passages, notes)
     previous = previous_answer_sentences(rw.history) if rw.follow_up else []
     avoid = engine.embedder.embed(previous) if previous else None
     answerer = offline_answerer(settings)
     request = AnswerRequest(rw.asked, rw.query, passages, engine.retriever, qvec, settings.max_sentences, avoid=avoid)
+
+    def offline(e: Engine) -> list:
+        # Planted instructions judged on the index's sentence vectors (nothing
+        # embedded again); flagging twice is harmless.
+        flag_passages(passages, notes, units=e.retriever.units_of(passages) if passages else None)
+        return list(answerer.answer(replace(request, retriever=e.retriever)))
+
     # Answered whole inside `retrying`: a store that changed under it is read again.
-    engine, items = retrying(settings, engine, lambda e: list(answerer.answer(replace(request, retriever=e.retriever))))
+    engine, items = retrying(settings, engine, offline)
     timings["answer_ms"] = (time.perf_counter() - t) * 1000
     letters = [c for c in q if c.isalpha()]
     if letters and sum(c.isascii() for c in letters) < 0.5 * len(letters):

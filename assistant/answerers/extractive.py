@@ -21,7 +21,7 @@ import numpy as np
 from assistant import prompts
 from assistant.answerers.base import AnswerRequest, AnswerResult
 from assistant.answerers.condense import alias_tokens, split_context
-from assistant.answerers.instructions import instruction_like
+from assistant.answerers.instructions import find_instructions
 from assistant.answerers.kinds import KIND_WORDS, NOT_NAMES, counted_noun, has_kind, question_kind
 from assistant.retrieval.hybrid import Retriever, Unit
 from assistant.text.names import person_names
@@ -193,11 +193,12 @@ def offline_answer(
         return early
     kind = question_kind(question)
     units = retriever.units_of(passages)
+    planted = {units[i].id for i in find_instructions(units)}
     scored = [
         s
         for s in score_units(question, query, qvec, units, retriever, kind, avoid)
         # An instruction planted in a passage is not an answer to quote.
-        if not s.unit.heading and len(s.unit.text.split()) >= 5 and not instruction_like(s.unit.text)
+        if not s.unit.heading and len(s.unit.text.split()) >= 5 and s.unit.id not in planted
     ]
     scored.sort(key=lambda s: -s.score)
     if not scored:

@@ -36,7 +36,7 @@ from assistant.answerers.extractive import (
     refuse_early,
     repeats,
 )
-from assistant.answerers.instructions import instruction_like
+from assistant.answerers.instructions import find_instructions
 from assistant.reader.model import Reader
 from assistant.retrieval.hybrid import Retriever, Unit
 from assistant.text.tokens import tokenize
@@ -118,11 +118,12 @@ def reader_answer(
     if (early := refuse_early(own, passages, retriever)) is not None:
         return early
     units = retriever.units_of(passages)
+    planted = {units[i].id for i in find_instructions(units)}
     scored = [
         s
         for s in pre_score(own, query, qvec, units, retriever, avoid)
         # An instruction planted in a passage is not an answer to quote.
-        if not s.unit.heading and len(s.unit.text.split()) >= 4 and s.pre > -1 and not instruction_like(s.unit.text)
+        if not s.unit.heading and len(s.unit.text.split()) >= 4 and s.pre > -1 and s.unit.id not in planted
     ]
     scored.sort(key=lambda s: -s.pre)
     scored = scored[:candidates]
