@@ -15,7 +15,7 @@ import numpy as np
 
 from assistant import prompts
 from assistant.answerers.base import AnswerRequest, AnswerResult
-from assistant.answerers.cite import REFUSAL, markers, split_sentences
+from assistant.answerers.cite import REFUSAL, markers, split_sentences, strip_markers
 from assistant.answerers.instructions import flag_passages
 from assistant.answerers.verify import Verifier
 from assistant.errors import LLMError, ObeyedInstructions
@@ -69,12 +69,20 @@ def llm_answer_stream(
     notes: list[str] = []
     flag_passages(passages, notes, verifier.instructions)
 
+    said: set[str] = set()  # what was shown, in words, to leave out a looping model's repeats
+    repeats = 0
+
     def emit(sentences: list[str]) -> Iterator[str]:
-        nonlocal verify_s
+        nonlocal verify_s, repeats
         t = time.perf_counter()
         verified = verifier.check(sentences)
         verify_s += time.perf_counter() - t
         for v in verified:
+            words = " ".join(strip_markers(v).casefold().split())
+            if words in said:  # a model stuck in a loop said it 363 times: once is the answer
+                repeats += 1
+                continue
+            said.add(words)
             yield (" " if shown else "") + v
             shown.append(v)
 
@@ -99,6 +107,8 @@ def llm_answer_stream(
             raise LLMError("the model's answer cited no passage")
         rest = []  # a plain "the sources don't say": answered below in our words
     yield from emit(rest)
+    if repeats:
+        notes.append(f"The model repeated itself: {repeats} repeated sentence(s) left out.")
     llm_ms = (time.perf_counter() - t0 - verify_s) * 1000
 
     claims = verifier.kept + verifier.recited

@@ -55,6 +55,18 @@ def test_cited_answer_is_verified_and_points_at_the_supporting_sentence(llm, fak
     assert req["model"] == "fake-model" and req["messages"][0]["role"] == "system"
 
 
+def test_a_looping_model_s_repeats_are_shown_once(llm, fake):
+    """A model stuck in a loop showed the same sentence 363 times (2026-12-07
+    report, 'Noted'): each verified sentence is shown once."""
+    fact = "Seoul is expected to invest about US$350 billion in U.S. assets"
+    fake.script = [lambda r: Reply(text=f"{fact} [{passage_with(r, FACT)}]. " * 40)]
+    a = answer(Q, settings=llm)
+    assert a.backend == "llm:fake-model"
+    assert a.text.count("350 billion") == 1, a.text
+    assert "The model repeated itself: 39 repeated sentence(s) left out." in a.notes
+    assert_citations_sound(a)
+
+
 def test_wrong_bogus_and_unsupported_citations_are_repaired_or_dropped(llm, fake):
     def reply(r):
         right = passage_with(r, FACT)
