@@ -220,6 +220,9 @@ def _add_one(given: str | Path, settings: Settings, folder: Path, known: dict[st
     try:
         fd, tmp_name = tempfile.mkstemp(prefix=".upload-", dir=folder)
         tmp = Path(tmp_name)
+        # mkstemp makes it 0600; an uploaded document gets the mode any new
+        # file in the corpus folder gets (the umask), like one copied there by hand.
+        os.fchmod(fd, 0o666 & ~_umask())
         h = hashlib.sha256()
         try:
             with os.fdopen(fd, "wb") as out, open(src, "rb") as fh:
@@ -252,6 +255,19 @@ def _add_one(given: str | Path, settings: Settings, folder: Path, known: dict[st
         return Upload(safe, None, False, f"{safe}: could not be stored in {folder} ({e.strerror or e})")
     return Upload(safe, None, False, f"{safe}: no free name for it in {folder}")
 
+
+
+def _umask() -> int:
+    """This process's umask, read without setting it: os.umask() sets it,
+    for a moment, for every thread of the page."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    return 0o022
 
 def add_documents(paths: list[str | Path], **options) -> list[Upload]:
     """Copy each file into corpus/upload_dir (one `Upload` per path, in

@@ -114,6 +114,10 @@ def test_uploads_are_copied_into_the_corpus_with_their_checks(tmp_path):
     assert results[4].source is None
     assert "already in the library" in results[5].message and results[5].source == "uploads/ferry.txt"
     assert sorted(p.name for p in (corpus / "uploads").iterdir()) == ["ferry.txt"]  # no temporary file left
+    # The mode of a file copied there by hand (the umask's), not mkstemp's 0600.
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert (corpus / "uploads" / "ferry.txt").stat().st_mode & 0o777 == 0o666 & ~umask
 
     # Another file of the same name is kept beside it, never over it.
     other = _file(up / "6", "ferry.txt", "The Brindle ferry was built in 1950.\n")
