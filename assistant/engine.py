@@ -103,8 +103,9 @@ def unbuildable(settings: Settings, status: str) -> AssistantError | None:
         return None
     if status == "missing":
         return CorpusError(f"Corpus folder not found: {settings.corpus}")
+    said = {"stale": "built with other settings", "incomplete": "unfinished"}.get(status, status)
     return IndexStoreError(
-        f"the index in {settings.index_dir} is {status} and cannot be rebuilt: corpus folder not found: {settings.corpus}"
+        f"the index in {settings.index_dir} is {said} and cannot be rebuilt: corpus folder not found: {settings.corpus}"
     )
 
 

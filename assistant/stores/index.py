@@ -238,12 +238,13 @@ def _looks_like_ours(index_dir: Path) -> bool:
         ".gitignore",
         ".gitkeep",
         "squad",  # `assistant eval --squad`: SQuAD corpora and their own indexes (see squad_eval.prepare)
-        # the chat page's saved conversations (assistant.conversations), kept by a rebuild
-        "conversations.sqlite3",
-        "conversations.sqlite3-wal",
-        "conversations.sqlite3-shm",
+        # the chat page's example questions (assistant.examples), checked against the index they came from
+        "examples.json",
+        "examples.json.tmp",
     }
-    return all(p.name in allowed for p in index_dir.iterdir())
+    # The chat page's saved conversations (assistant.conversations), with their
+    # write-ahead log and damaged copies set aside: kept by a rebuild.
+    return all(p.name in allowed or p.name.startswith("conversations.sqlite3") for p in index_dir.iterdir())
 
 
 def wipe(index_dir: Path, store: IndexStore | None = None) -> None:

@@ -129,6 +129,14 @@ def test_an_emptied_store_is_noticed_and_rebuilt(settings, damage):
     import shutil
 
     build_index(settings=settings)
+    # What the chat page keeps beside the index: its example questions, and a
+    # damaged conversations file it set aside. A rebuild refused to wipe a
+    # folder holding them ("Refusing to delete ..."), even with --rebuild.
+    from assistant.api import example_questions
+
+    assert example_questions(settings=settings)
+    assert (settings.index_dir / "examples.json").is_file()
+    (settings.index_dir / "conversations.sqlite3.damaged-20261207-083239").write_bytes(b"kept")
     reset_engines()
     chroma = settings.index_dir / "chroma"
     if damage == "truncate":
@@ -143,6 +151,7 @@ def test_an_emptied_store_is_noticed_and_rebuilt(settings, damage):
     assert r.returncode == 0 and "350 billion" in r.stdout, r.stdout + r.stderr
     r = _cli("index", "-q", *where)
     assert r.returncode == 0 and "5 unchanged, 0 skipped; 46 chunks" in r.stdout
+    assert (settings.index_dir / "conversations.sqlite3.damaged-20261207-083239").read_bytes() == b"kept"
 
 
 def test_random_damage_to_the_store_is_rebuilt_or_one_line(settings):
