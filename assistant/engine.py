@@ -39,6 +39,11 @@ def _sync(settings: Settings, store: IndexStore, embedder, rebuild: bool = False
     from assistant.errors import ForeignFilesError
     from assistant.stores import refresh, sync
 
+    # `store`'s handles, if a check opened it, point at what the build may
+    # replace: let go of them, so the engine opens the index built (it took
+    # them for another process's rebuild, and rebuilt a second time).
+    store.close()
+
     if not refresh_only:
         log.info("building the index in %s from %s", settings.index_dir, settings.corpus)
         try:

@@ -144,11 +144,12 @@ def test_an_emptied_store_is_noticed_and_rebuilt(settings, damage):
     else:
         shutil.rmtree(chroma)
     where = ["--corpus", str(settings.corpus), "--index-dir", str(settings.index_dir)]
-    if damage == "truncate":  # `index` sees it too, and repairs it
+    if damage == "truncate":  # `index` sees it too, and repairs it (`ask` does, below, when deleted)
         r = _cli("index", "-q", *where)
         assert r.returncode == 0 and "5 added" in r.stdout, r.stdout + r.stderr
     r = _cli("ask", "How much is Seoul expected to invest in the US?", *where)
     assert r.returncode == 0 and "350 billion" in r.stdout, r.stdout + r.stderr
+    assert "by another process" not in r.stderr  # rebuilt once, not taken for another's rebuild and built again
     r = _cli("index", "-q", *where)
     assert r.returncode == 0 and "5 unchanged, 0 skipped; 46 chunks" in r.stdout
     assert (settings.index_dir / "conversations.sqlite3.damaged-20261207-083239").read_bytes() == b"kept"
