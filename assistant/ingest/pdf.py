@@ -34,36 +34,70 @@ def _reason(error: Exception) -> str:
     return f"unreadable PDF ({error})"
 
 
+# A running header or footer is peeled from a page's edges only, at most
+# this many lines from each (a letterhead and a title; a footer and a page
+# number): a line further in, or behind a line that is text, is text.
+_DEPTH = 2
+# The one number a header or footer may change from page to page is a page
+# number: it goes up by one with the page (the same offset from the page's
+# index on every page that has the line) and lies between 0 and twice the
+# page count plus _FRONT_MATTER (numbering may skip or count a cover,
+# contents and preface). An invoice or case number that goes up with the
+# page ("Invoice 8001", "Invoice 8002") is larger, so it is text.
+_FRONT_MATTER = 20
+
+
+def _keys(line: str, k: int, count: int) -> list[tuple]:
+    """The forms in which `line`, on page `k` of `count`, recurs if it is a
+    running header or footer: word for word, or with one of its numbers a
+    page number, keyed by its offset from the page index (so that only a
+    number going up by one with the page matches) and the other numbers
+    kept as written."""
+    numbers = _DIGITS.findall(line)
+    template = _DIGITS.sub("#", line)
+    keys: list[tuple] = [(line,)]
+    for j, n in enumerate(numbers):
+        if int(n) <= 2 * count + _FRONT_MATTER:
+            keys.append((template, j, *numbers[:j], *numbers[j + 1 :], int(n) - k))
+    return keys
+
+
 def _furniture(pages: list[list[str]]) -> list[set[int]]:
     """Running headers and footers: for each page, the indices of its lines
-    that are one. Such a line is among the first or last two lines of a page
-    that has other text, and recurs word for word on most pages (more than
-    half, and three or more), numbers aside only where they are page
-    numbers: each number of the line is the same on every page ("Annual
-    report 2025") or goes up with the page ("Page 3 of 20"). A line that
-    recurs with other numbers ("Room 101 seats 40 people.", "Total due: 1250
-    EUR.") is text, and so is a page's only line: a rule that looked at
-    recurrence alone dropped those, and whole documents with them."""
+    that are one. They are peeled from the top, then from the bottom, while
+    the page's outermost remaining line (at most `_DEPTH` deep) recurs at
+    the same edge, in one of its `_keys` forms, on more than half of the
+    pages that have text, and on three or more. A page whose every line
+    would go keeps them all: they are its text (a file is never taken for a
+    scan because of this rule). Recurrence alone is not enough: "Total due:
+    1250 EUR." between two lines of text on each invoice page is text, and
+    so is a line whose other numbers change ("Room 101", "Room 102")."""
     drop: list[set[int]] = [set() for _ in pages]
-    if len(pages) < 3:
+    full = [[i for i, x in enumerate(lines) if x.strip()] for lines in pages]
+    texted = sum(1 for idx in full if idx)
+    if texted < 3:
         return drop
-    seen: dict[str, list[tuple[int, int, list[int]]]] = {}  # template -> (page, line, its numbers)
-    for k, lines in enumerate(pages):
-        full = [i for i, x in enumerate(lines) if x.strip()]
-        if len(full) < 2:
-            continue
-        for i in dict.fromkeys(full[:2] + full[-2:]):
-            line = " ".join(lines[i].split())
-            numbers = [int(n) for n in _DIGITS.findall(line)]
-            seen.setdefault(_DIGITS.sub("#", line), []).append((k, i, numbers))
-    for found in seen.values():
-        on = len({k for k, _, _ in found})
-        if on < 3 or 2 * on <= len(pages):
-            continue
-        columns = zip(*(numbers for _, _, numbers in found))
-        if all(len(set(c)) == 1 or len({n - k for n, (k, _, _) in zip(c, found)}) == 1 for c in columns):
-            for k, i, _ in found:
-                drop[k].add(i)
+    keys: dict[tuple[int, int], list[tuple]] = {}
+    on: dict[tuple, set[int]] = {}  # (edge, key) -> the pages where the line recurs
+    for k, (lines, idx) in enumerate(zip(pages, full)):
+        for edge, ends in (("top", idx[:_DEPTH]), ("bottom", idx[-_DEPTH:])):
+            for i in ends:
+                if (k, i) not in keys:
+                    keys[k, i] = _keys(" ".join(lines[i].split()), k, len(pages))
+                for key in keys[k, i]:
+                    on.setdefault((edge, key), set()).add(k)
+
+    def recurs(edge: str, k: int, i: int) -> bool:
+        return any(len(p) >= 3 and 2 * len(p) > texted for p in (on[edge, key] for key in keys[k, i]))
+
+    for k, idx in enumerate(full):
+        top, bottom = 0, len(idx)
+        while top < min(_DEPTH, len(idx)) and recurs("top", k, idx[top]):
+            top += 1
+        while bottom > max(top, len(idx) - _DEPTH) and recurs("bottom", k, idx[bottom - 1]):
+            bottom -= 1
+        if top < bottom:  # else every line would go: they are the page's text
+            drop[k] = set(idx[:top] + idx[bottom:])
     return drop
 
 
