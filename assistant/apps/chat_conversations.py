@@ -81,20 +81,29 @@ class Conversations:
             return self._store
 
     def _open(self):
+        from assistant.conversations import ConversationStore
         from assistant.conversations.database import DatabaseDamaged
 
         try:
-            return self._checked()
+            store = ConversationStore(self.path)
+        except DatabaseDamaged as e:  # its header is gone: nothing in it reads
+            return self._set_aside(e, None)
+        try:
+            store.check()  # damage seen at once, not as empty conversations later
         except DatabaseDamaged as e:
-            self._set_aside(e, None)
-        return self._checked()
+            return self._set_aside(e, None, store)
+        except BaseException:
+            store.close()
+            raise
+        store.file_id = _file_id(self.path)
+        return store
 
     def _checked(self):
         from assistant.conversations import ConversationStore
 
         store = ConversationStore(self.path)
         try:
-            store.check()  # damage seen at once, not as empty conversations later
+            store.check()
             store.file_id = _file_id(self.path)
         except BaseException:
             store.close()
@@ -107,26 +116,49 @@ class Conversations:
 
         return db_path(self.settings)
 
-    def _set_aside(self, error, file_id) -> None:
-        """Keep the damaged file beside it and let a new one start; `error`
-        again when the file is not SQLite's (not ours to move). `file_id`: the
-        file the damage was met in, when it was open (another process may have
-        set it aside and started a new one meanwhile: that one stays)."""
+    def _set_aside(self, error, file_id, old=None):
+        """Keep the damaged file beside it and start a new one, with the
+        conversations of `old` (the store open on it) that still read; the new
+        store. `error` again when the file is not SQLite's (not ours to move).
+        `file_id`: the file the damage was met in, when it was open (another
+        process may have set it aside and started a new one meanwhile: that
+        one stays, with what that process carried over)."""
         from assistant.conversations.database import is_sqlite, set_aside
 
-        path = self.path
-        if file_id is not None and _file_id(path) != file_id:
-            kept = "another process kept it beside it and started a new one"
-        elif is_sqlite(path):
-            kept = f"it is kept beside it as {set_aside(path).name}, and a new one was started"
-        else:
-            raise error
-        self.notice = (
-            f"The conversations database {path} was damaged ({error.reason}): {kept}. "
-            "Earlier conversations are not listed here."
-        )
+        path, saved, lost = self.path, [], None
+        try:
+            if file_id is not None and _file_id(path) != file_id:
+                kept = "another process kept it beside it and started a new one"
+            elif is_sqlite(path):
+                if old is not None:  # read through the connection that has it open
+                    try:
+                        saved, lost, _ = old.readable()
+                    except AssistantError:
+                        pass
+                # Closed before it moves: SQLite ends a connection by removing
+                # its log by name, which would then be the new database's.
+                _close(old)
+                kept = f"kept beside it as {set_aside(path).name}; a new one was started"
+            else:
+                raise error
+        finally:
+            _close(old)
+        new = self._checked()
+        carried = ""
+        if saved:
+            try:
+                n = new.carry(saved)
+                carried = f" with the {_many(n, 'conversation')} that still read"
+            except AssistantError as e:  # a full disk, say: they stay in the kept copy
+                log.warning("the readable conversations were not carried over: %s", e)
+        if carried and lost:
+            carried += f" ({lost} did not)"
+        elif not carried and "another process" not in kept:
+            carried = "; earlier conversations are not listed here"
+        self.notice = f"The conversations database {path} was damaged ({error.reason}): {kept}{carried}."
         log.warning("%s", self.notice)
         self.warn(escape(self.notice))
+        return new
 
     def _call(self, work):
         """`work(store)`; again on a new store when the database turned out
@@ -140,11 +172,7 @@ class Conversations:
             with self._lock:
                 if self._store is store:  # not already replaced by another thread
                     self._store = None
-                    try:
-                        store.close()
-                    except Exception:  # closing a damaged file may fail too; it is set aside all the same
-                        pass
-                    self._set_aside(e, store.file_id)
+                    self._store = self._set_aside(e, store.file_id, store)
         except AssistantError:
             if self._store is store:  # a failure of the store in use, not of one closed meanwhile
                 raise
@@ -233,6 +261,18 @@ class Conversations:
 
     def rate(self, cid: str, turn: int, rating: int, comment: str, user: str) -> None:
         self._call(lambda s: s.rate(cid, turn, rating, comment, user=user))
+
+
+def _many(n: int, thing: str) -> str:
+    return f"{n} {thing}" + ("" if n == 1 else "s")
+
+
+def _close(store) -> None:
+    if store is not None:
+        try:
+            store.close()
+        except Exception:  # closing a damaged file may fail too; it is set aside all the same
+            pass
 
 
 def _file_id(path) -> tuple[int, int] | None:

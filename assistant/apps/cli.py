@@ -261,12 +261,22 @@ def cmd_eval(args) -> int:
 
 
 def cmd_feedback(args) -> int:
-    from assistant.conversations.export import candidates, write_jsonl
+    from assistant.conversations import db_path
+    from assistant.conversations.database import damaged
+    from assistant.conversations.export import read_candidates, write_jsonl
     from assistant.settings import get_settings, override
 
     settings = override(get_settings(), _options(args), _FLAGS)
-    items = candidates(settings, args.rating, args.user)
+    items, lost, why = read_candidates(settings, args.rating, args.user)
+    if lost and not items:  # nothing of it reads: an error, not an empty export
+        raise damaged(db_path(settings), f"none of its {lost} rated turns could be read ({why})")
     write_jsonl(items, args.out)
+    if lost:  # a damaged file gives up what still reads
+        print(
+            f"warning: {lost} rated turns could not be read, the conversations database "
+            f"{db_path(settings)} is damaged ({why}); they are not exported",
+            file=sys.stderr,
+        )
     up = sum(item["feedback"]["rating"] == "up" for item in items)
     where = f" to {args.out}" if args.out and args.out != "-" else ""
     print(

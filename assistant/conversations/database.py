@@ -1,8 +1,8 @@
 """The conversations' SQLite file: opening it (created and migrated, or read
 only), what its errors mean in one line, and setting a damaged one aside.
 
-A damaged file (SQLite's own header, pages that do not read) is never
-written to again: the page renames it, with its write-ahead log, to
+A damaged file (SQLite's own header, pages that do not read, or records
+whose values do not decode: see `rows`) is never written to again: the page renames it, with its write-ahead log, to
 `NAME.damaged-TIME` beside it, and starts a new one (`set_aside`). A file
 that is not SQLite at all is not ours to move: it is only named in an error.
 """
@@ -17,6 +17,7 @@ from pathlib import Path
 from assistant.errors import ConversationError
 
 SQLITE_HEADER = b"SQLite format 3\x00"
+_REASON_MAX = 120  # characters of SQLite's (or Python's) words in a message
 
 # Each entry brings the schema from the version before it to its own number.
 MIGRATIONS: dict[int, list[str]] = {
@@ -50,14 +51,34 @@ class DiskFull(ConversationError):
     """A write found no space: nothing of it was kept, the earlier data is intact."""
 
 
+def reason(e: Exception | str) -> str:
+    """Why something did not read, as one short line: Python's decode error
+    quotes the whole undecodable text (kilobytes of noise), and quick_check
+    lists every problem it found on lines of their own."""
+    text = str(e)
+    if text.startswith("Could not decode to UTF-8"):
+        text = text.split(" with text ", 1)[0]
+    lines = [" ".join(x.split()) for x in text.splitlines() if x.strip() and not x.startswith("***")]
+    line = lines[0] if lines else ""
+    if len(lines) > 1:
+        line += f" (and {len(lines) - 1} more problems)"
+    return line if len(line) <= _REASON_MAX else line[: _REASON_MAX - 1] + "…"
+
+
+def damaged(path: Path, why: str) -> DatabaseDamaged:
+    return DatabaseDamaged(f"{path} is damaged: {why}", why)
+
+
 def fail(path: Path, e: Exception) -> ConversationError:
     """A SQLite error on `path` as one line."""
     name = getattr(e, "sqlite_errorname", "")
+    if str(e).startswith("Could not decode to UTF-8"):  # Python's, not SQLite's: a record holds noise
+        return damaged(path, reason(e))
     if name.startswith(("SQLITE_NOTADB", "SQLITE_CORRUPT")) or "not a database" in str(e):
         return DatabaseDamaged(
             f"{path} is not a conversations database (not SQLite, or damaged: {e}); "
             "move it away or set ASSISTANT_CHAT_DB to another file",
-            str(e),
+            reason(e),
         )
     if name.startswith("SQLITE_FULL"):
         return DiskFull(f"the disk of the conversations database {path} is full; saving resumes once there is space")

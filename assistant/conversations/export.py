@@ -29,6 +29,7 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
+from assistant.conversations.database import damaged
 from assistant.conversations.store import ConversationStore, Feedback, db_path
 from assistant.errors import ConversationError
 
@@ -152,7 +153,17 @@ def candidate(fb: Feedback, texts: _Texts) -> dict:
 
 
 def candidates(settings, rating: str = "all", user: str | None = None) -> list[dict]:
-    """The rated turns of the conversations database of `settings` as gold-set candidates."""
+    """The rated turns of the conversations database of `settings` as gold-set
+    candidates; DatabaseDamaged when one of them does not read."""
+    items, lost, why = read_candidates(settings, rating, user)
+    if lost:
+        raise damaged(db_path(settings), f"{lost} rated turns do not read: {why}")
+    return items
+
+
+def read_candidates(settings, rating: str = "all", user: str | None = None) -> tuple[list[dict], int, str]:
+    """`candidates` of every rated turn that reads, how many do not (a damaged
+    file: noise where a value was) and why the first did not."""
     if rating not in RATINGS:
         raise ConversationError(f"--rating must be one of {', '.join(RATINGS)}, not {rating!r}")
     path = db_path(settings)
@@ -164,9 +175,9 @@ def candidates(settings, rating: str = "all", user: str | None = None) -> list[d
     # Read only: an export never creates, migrates or writes the database (a
     # 0-byte file would otherwise get the schema written into it).
     with ConversationStore(path, readonly=True) as store:
-        rated = [fb for fb in store.feedback(user) if fb.rating in RATINGS[rating]]
+        found, lost, why = store.rated(user)
     texts = _Texts(Path(settings.corpus))
-    return [candidate(fb, texts) for fb in rated]
+    return [candidate(fb, texts) for fb in found if fb.rating in RATINGS[rating]], lost, why
 
 
 def write_jsonl(items: list[dict], out: str | Path | None) -> None:

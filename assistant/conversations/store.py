@@ -14,7 +14,6 @@ the file in place (see `database.MIGRATIONS`).
 
 from __future__ import annotations
 
-import json
 import re
 import sqlite3
 import threading
@@ -26,8 +25,9 @@ from pathlib import Path
 from assistant.errors import ConversationError
 from assistant.types import Answer
 
+from . import rows as saved_rows
 from .answers import answer_from_dict, answer_to_json
-from .database import DatabaseDamaged, fail, open_db, rollback
+from .database import damaged, fail, open_db, reason, rollback
 
 TITLE_MAX = 100  # characters; a longer title is cut at a word and ends with "…"
 AUTO_TITLE = 60  # the first question, shortened, when a conversation has no title
@@ -142,11 +142,27 @@ class ConversationStore:
         return fail(self.path, e)
 
     def check(self) -> None:
-        """DatabaseDamaged when SQLite finds pages of the file that do not read."""
+        """DatabaseDamaged when SQLite finds pages of the file that do not
+        read, or a row of it does not decode (quick_check does not read them)."""
         rows = self._read("PRAGMA quick_check")
         if [r[0] for r in rows] != ["ok"]:
-            problem = "; ".join(str(r[0]) for r in rows[:3])
-            raise DatabaseDamaged(f"{self.path} is damaged: {problem}", problem)
+            raise damaged(self.path, reason("\n".join(str(r[0]) for r in rows)))
+        _, lost, why = self.readable(keep=False)
+        if lost != 0:
+            raise damaged(self.path, why)
+
+    def readable(self, keep: bool = True) -> tuple[list, int | None, str]:
+        """The conversations all of whose rows read, as stored (for `carry`),
+        how many do not (None: unknown) and why the first did not."""
+        with self._lock:
+            try:
+                return saved_rows.readable(self._conn, keep)
+            except sqlite3.Error as e:
+                raise self._fail(e) from None
+
+    def carry(self, saved: list) -> int:
+        """Add conversations `readable` kept (of another file) as they were; how many were added."""
+        return self._write(lambda c: saved_rows.carry(c, saved))
 
     def close(self) -> None:
         with self._lock:
@@ -219,17 +235,15 @@ class ConversationStore:
     def get(self, cid: str, user: str = "") -> Conversation | None:
         """The conversation with its turns, or None when missing or another user's."""
         with self._lock:  # both reads see the same state
-            head = self._read(
-                "SELECT id, title, user, created, updated FROM conversations WHERE id = ? AND user = ?",
-                (str(cid), _user(user)),
-            )
+            head = self._read(f"{saved_rows.HEAD} WHERE id = ? AND user = ?", (str(cid), _user(user)))
             if not head:
                 return None
-            rows = self._read(
-                "SELECT idx, question, answer, asked_at, rating, comment FROM turns WHERE conversation = ? ORDER BY idx",
-                (str(cid),),
-            )
-        turns = [Turn(i, q, answer_from_dict(_loads(a), q), at, r, cm) for i, q, a, at, r, cm in rows]
+            rows = self._read(f"{saved_rows.TURN} WHERE conversation = ? ORDER BY idx", (str(cid),))
+        try:
+            saved_rows.check_head(head[0])
+            turns = [_turn(saved_rows.check_turn(row)) for row in rows]
+        except ValueError as e:  # noise where a value was: the file is damaged, not this version's to guess
+            raise damaged(self.path, f"conversation {cid[:8]}…: {e}") from None
         return Conversation(*head[0], turns=turns)
 
     def add_turn(self, cid: str, question: str, answer: Answer, user: str = "") -> int:
@@ -299,40 +313,65 @@ class ConversationStore:
 
     def feedback(self, user: str | None = None) -> list[Feedback]:
         """Every rated turn (of `user`, or of all users with None), oldest
-        conversation first, each with the turns before it as `history`."""
+        conversation first, each with the turns before it as `history`;
+        DatabaseDamaged when one of them does not read."""
+        found, lost, why = self.rated(user)
+        if lost:
+            raise damaged(self.path, f"{lost} rated turns do not read: {why}")
+        return found
+
+    def rated(self, user: str | None = None) -> tuple[list[Feedback], int, str]:
+        """`feedback` read row by row, as much of it as reads: the rated turns
+        that read (with every turn before them), how many do not, and why the
+        first did not. A damaged file still gives up its readable ratings."""
         where, args = ("", ()) if user is None else ("AND c.user = ?", (_user(user),))
+        out, lost, why = [], 0, ""
         with self._lock:
-            rated = self._read(
-                f"""SELECT c.id, c.user, c.title, t.idx, t.question, t.answer, t.rating, t.comment, t.asked_at,
-                    t.rated_at FROM turns t JOIN conversations c ON c.id = t.conversation
+            keys = self._read(
+                f"""SELECT c.rowid, t.rowid FROM turns t JOIN conversations c ON c.id = t.conversation
                     WHERE t.rating != 0 {where} ORDER BY c.created, c.id, t.idx""",
                 args,
             )
-            earlier: dict[str, list] = {}
-            for cid in dict.fromkeys(r[0] for r in rated):
-                earlier[cid] = self._read(
-                    "SELECT question, answer FROM turns WHERE conversation = ? ORDER BY idx", (cid,)
-                )
-        out = []
-        for cid, u, title, idx, q, a, rating, comment, asked, rated_at in rated:
-            history = []
-            for eq, ea in earlier[cid][:idx]:
-                prev = answer_from_dict(_loads(ea), eq)
-                history += [
-                    {"role": "user", "content": eq},
-                    {"role": "assistant", "content": prev.text, "refused": prev.refused},
-                ]
-            out.append(
-                Feedback(
-                    cid, u, title, idx, q, answer_from_dict(_loads(a), q), rating, comment, asked, rated_at, history
-                )
-            )
-        return out
+            wanted: dict[int, list[int]] = {}
+            for crow, trow in keys:
+                wanted.setdefault(crow, []).append(trow)
+            for crow, rated in wanted.items():
+                try:
+                    head = saved_rows.check_head(
+                        self._conn.execute(f"{saved_rows.HEAD} WHERE rowid = ?", (crow,)).fetchone()
+                    )
+                    turns = saved_rows.turns_of(self._conn, head[0])
+                except (sqlite3.Error, ValueError, TypeError) as e:
+                    lost, why = lost + len(rated), why or reason(e)
+                    continue
+                position = {rowid: k for k, (rowid, *_) in enumerate(turns)}
+                for trow in rated:
+                    k = position.get(trow)
+                    if k is None:  # deleted meanwhile
+                        continue
+                    bad = next((w for _, _, row, w in turns[: k + 1] if row is None), None)
+                    if bad is not None:  # the turn, or one it followed, does not read
+                        lost, why = lost + 1, why or bad
+                        continue
+                    out.append(_feedback(head, [row for _, _, row, _ in turns[: k + 1]]))
+        return out, lost, why
 
 
-def _loads(text: str) -> dict:
-    try:
-        data = json.loads(text)
-    except ValueError:
-        return {"notes": ["this saved answer could not be read"]}
-    return data if isinstance(data, dict) else {"notes": ["this saved answer could not be read"]}
+def _turn(row: tuple) -> Turn:
+    """A checked turn row (`rows.check_turn`) as a Turn."""
+    i, q, data, at, r, cm, _ = row
+    return Turn(i, q, answer_from_dict(data, q), at, r, cm)
+
+
+def _feedback(head: tuple, turns: list[tuple]) -> Feedback:
+    """The last of `turns` (checked rows) as Feedback, the ones before it its history."""
+    cid, title, user = head[:3]
+    *earlier, (idx, q, data, asked, rating, comment, rated_at) = turns
+    history = []
+    for eq, ea in ((t[1], t[2]) for t in earlier):
+        prev = answer_from_dict(ea, eq)
+        history += [
+            {"role": "user", "content": eq},
+            {"role": "assistant", "content": prev.text, "refused": prev.refused},
+        ]
+    return Feedback(cid, user, title, idx, q, answer_from_dict(data, q), rating, comment, asked, rated_at, history)

@@ -162,6 +162,107 @@ def test_damage_met_while_the_page_runs_is_handled_the_same(tmp_path):
     assert other_page.save(None, "q2", no, "")[1] == 0 and len(convs.choices("")) == 2
 
 
+def test_the_note_on_damaged_pages_is_one_short_line(tmp_path):
+    """F8 re-test: the sidebar's note carried every line of quick_check's
+    report (17); it is one short line, and the conversations that still read
+    are carried into the new file."""
+    from assistant.apps.chat_conversations import Conversations
+
+    sys.path.insert(0, str(ROOT / "tests" / "conversations"))
+    from saved import damage_records, quick_check
+
+    db = tmp_path / "c.sqlite3"
+    for cid in _saved_conversations(db):
+        with ConversationStore(db) as store:
+            store.rate(cid, 0, 1)
+    damage_records(db)
+    report = "\n".join(quick_check(db)).splitlines()
+    assert len(report) > 3 and report != ["ok"]  # pages that do not read, found by quick_check
+    convs = Conversations(Settings(corpus=tmp_path, index_dir=tmp_path / "index", chat_db=db))
+    kept = len(convs.choices(""))
+    assert "was damaged" in convs.notice and "\n" not in convs.notice
+    assert len(convs.notice.replace(str(db), "PATH")) < 250
+    assert 0 < kept < 7 and f"with the {kept} conversations that still read ({7 - kept} did not)" in convs.notice
+
+
+def _records(path: Path) -> tuple[list[str], bytes]:
+    """The re-test's file (tests/conversations/saved.py): damaged record
+    contents that `PRAGMA quick_check` passes; the ids and the file's bytes."""
+    sys.path.insert(0, str(ROOT / "tests" / "conversations"))
+    from saved import damage_records, quick_check, rated_conversations
+
+    ids = rated_conversations(path)
+    damaged = damage_records(path)
+    assert quick_check(path) == ["ok"]  # only what the records hold is damaged
+    return ids, damaged
+
+
+def test_records_that_do_not_decode_are_damage_too(tmp_path):
+    """F8 re-test, damage in record contents only (quick_check says ok): the
+    sidebar listed 7 conversations of which 4 opened empty, an answer asked in
+    one was saved into the damaged file, and `feedback export` failed whole
+    (exit 5). Now the page says the file is damaged, keeps it beside it
+    unchanged, starts a new one with the conversations that still read and
+    saves there; an export of the kept copy gives what reads."""
+    settings = indexed_corpus(tmp_path, {"zorblat.md": f"# Bridges\n\n{FACT}\n"})
+    db = tmp_path / "conv3.db"
+    ids, damaged = _records(db)
+    settings = Settings(corpus=settings.corpus, index_dir=settings.index_dir, chat_db=db)
+    page = handlers(settings)
+    with pytest.warns(UserWarning, match="conversations database .* was damaged") as warned:
+        loaded = page["load"](ids[0], None)
+    assert len(warned) == 1
+    listing = loaded[4]
+    info = html.unescape(listing["info"])
+    listed = [i for _, i in listing["choices"]]
+    assert len(listed) == 3 and set(listed) < set(ids)  # the ones that read, carried over
+    assert "3 conversations that still read (4 did not)" in info
+    assert "<br>" not in listing["info"] and len(info.replace(str(db), "PATH")) < 250  # one short line
+    copy, *_ = sorted(tmp_path.glob("conv3.db.damaged-*"))  # with its write-ahead log
+    assert copy.read_bytes() == damaged and copy.name in info
+    shown = page["show"](listed[0], None)
+    assert shown[0] == listed[0] and len(shown[1]["value"]) == 6  # three turns, as saved
+
+    lost = next(i for i in ids if i not in listed)
+    answered = ask(page, ASKED, lost)  # in a conversation that did not read: the answer is shown and saved
+    assert "1987" in said(answered) and answered[3] and answered[2] not in ids
+    with ConversationStore(db) as store:
+        assert sorted(s.turns for s in store.list()) == [1, 3, 3, 3]
+    assert copy.read_bytes() == damaged  # never written to again
+
+    env = {"ASSISTANT_CHAT_DB": str(copy), "PATH": "/usr/bin:/bin"}
+    cmd = [sys.executable, "-m", "assistant.apps.cli", "feedback", "export", "--corpus", str(settings.corpus)]
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+    assert r.returncode == 0 and len(r.stdout.splitlines()) == 3, r.stderr
+    (warning,) = [line for line in r.stderr.splitlines() if "could not be read" in line]
+    assert warning.startswith("warning: 4 rated turns could not be read") and len(warning) < 300
+
+
+def test_records_damaged_while_the_page_runs_are_handled_the_same(tmp_path):
+    """F8 re-test: damage in record contents appearing under a running page is
+    met when a conversation is opened: said once, the file kept beside, the
+    conversations that read carried into the new one."""
+    from assistant.apps.chat_conversations import Conversations
+
+    db = tmp_path / "c.sqlite3"
+    sys.path.insert(0, str(ROOT / "tests" / "conversations"))
+    from saved import damage_records, quick_check, rated_conversations
+
+    ids = rated_conversations(db)
+    warned = []
+    convs = Conversations(Settings(corpus=tmp_path, index_dir=tmp_path / "index", chat_db=db), warn=warned.append)
+    assert len(convs.choices("")) == 7 and not warned  # checked while sound
+    damaged = damage_records(db)
+    assert quick_check(db) == ["ok"]
+    with sqlite3.connect(db) as other:  # another process's write: the page reads the file afresh
+        other.execute("UPDATE conversations SET updated = updated + 1 WHERE id = ?", (ids[0],))
+    unread = [cid for cid in ids if convs.open(cid, "") is None]
+    assert len(unread) == 4 and len(warned) == 1 and "3 conversations that still read" in warned[0]
+    copy, _ = sorted(tmp_path.glob("c.sqlite3.damaged-*"))
+    assert copy.read_bytes() == damaged
+    assert {i for _, i in convs.choices("")} == set(ids) - set(unread)
+
+
 def _post_upload(url: str, files: dict[str, bytes]) -> list[str]:
     """Upload files through Gradio's own upload route, as the page's file
     drop does; the paths Gradio hands the upload event."""

@@ -12,12 +12,12 @@ from dataclasses import replace
 import pytest
 
 from assistant.conversations import Conversation, ConversationStore, Summary, db_path
-from assistant.conversations.database import SCHEMA_VERSION
+from assistant.conversations.database import SCHEMA_VERSION, DatabaseDamaged
 from assistant.conversations.store import TITLE_MAX
 from assistant.errors import AssistantError, ConversationError
 from assistant.settings import Settings
 
-from saved import refusal, seed_answers
+from saved import damage_records, quick_check, rated_conversations, refusal, seed_answers
 
 
 @pytest.fixture
@@ -237,11 +237,7 @@ def test_older_rows_still_load(store, tmp_path):
     }
     with sqlite3.connect(tmp_path / "conv.sqlite3") as db:
         db.execute("UPDATE turns SET answer = ? WHERE conversation = ?", (json.dumps(old), cid))
-        db.execute(
-            "INSERT INTO turns (conversation, idx, question, answer, asked_at) VALUES (?, 1, 'q2', 'not json', 0)",
-            (cid,),
-        )
-    old_turn, broken = store.get(cid).turns
+    (old_turn,) = store.get(cid).turns
     ans = old_turn.answer
     assert ans.question == a.question and ans.text == "An old answer [1]." and ans.refused is False
     assert (ans.citations[0].source, ans.citations[0].start, ans.citations[0].title, ans.citations[0].page) == (
@@ -251,7 +247,68 @@ def test_older_rows_still_load(store, tmp_path):
         None,
     )
     assert ans.passages[0].text == "passage" and ans.passages[0].score == 0.0 and ans.passages[0].id == ""
-    assert broken.question == "q2" and broken.answer.text == "" and broken.answer.notes
+    store.check()  # another version's row is not damage
+
+
+@pytest.mark.parametrize(
+    "column, value",
+    [
+        ("answer", "CAST(x'7b22746578ff' AS TEXT)"),  # not UTF-8 (what quick_check never reads)
+        ("answer", "'not json'"),
+        ("answer", "'[1, 2]'"),  # JSON, not an answer
+        ("answer", """'{"text": 7}'"""),
+        ("question", "x'00ff'"),  # a blob where text was
+        ("rating", "7"),
+        ("asked_at", "'noon'"),
+    ],
+)
+def test_a_row_that_does_not_decode_is_damage(store, tmp_path, column, value):
+    """F8 re-test: a value that no longer decodes was read as an empty
+    conversation, or stopped every read of it; it is damage (DatabaseDamaged,
+    one line), found by `check` though quick_check says ok, and what still
+    reads can be taken out of the file (`readable`, `rated`)."""
+    a1, a2, _ = seed_answers()
+    sound, hurt = store.create(title="sound"), store.create(title="hurt")
+    for cid in (sound, hurt):
+        for a in (a1, a2):
+            store.add_turn(cid, a.question, a)
+        store.rate(cid, 1, 1)
+    with sqlite3.connect(tmp_path / "conv.sqlite3") as db:
+        db.execute(f"UPDATE turns SET {column} = {value} WHERE conversation = ? AND idx = 0", (hurt,))
+        assert db.execute("PRAGMA quick_check").fetchall() == [("ok",)]
+    with pytest.raises(DatabaseDamaged, match=r"conv.sqlite3 is damaged: \S") as e:
+        store.get(hurt)
+    assert "\n" not in str(e.value) and len(e.value.reason) <= 120
+    assert len(store.get(sound).turns) == 2
+    with pytest.raises(DatabaseDamaged):
+        store.check()
+    saved, lost, why = store.readable()
+    assert [head[0] for head, _ in saved] == [sound] and lost == 1 and why
+    found, lost, _ = store.rated()
+    # The rated turn follows a turn that does not read (rated itself, with a rating of 7).
+    assert [f.conversation for f in found] == [sound] and lost == (2 if column == "rating" else 1)
+    with pytest.raises(DatabaseDamaged):
+        store.feedback()
+
+
+def test_the_readable_conversations_go_to_a_new_file_as_they_were(tmp_path):
+    """The re-test's file (record contents damaged, quick_check ok): what
+    still reads is carried into a new file as it was (ids, times, ratings)."""
+    old, new = tmp_path / "old.sqlite3", tmp_path / "new.sqlite3"
+    ids = rated_conversations(old)
+    damage_records(old)
+    assert quick_check(old) == ["ok"]
+    with ConversationStore(old, readonly=True) as store:
+        with pytest.raises(DatabaseDamaged, match="Could not decode to UTF-8 column 'answer'$"):
+            store.check()
+        saved, lost, _ = store.readable()
+        before = [store.get(head[0]) for head, _ in saved]
+    assert len(saved) == 3 and lost == 4 and {head[0] for head, _ in saved} < set(ids)
+    with ConversationStore(new) as store:
+        assert store.carry(saved) == 3 and store.carry(saved) == 0  # twice: kept once
+        store.check()
+        assert [store.get(c.id) for c in before] == before
+        assert len(store.feedback()) == 3
 
 
 def test_not_a_conversations_database(tmp_path):

@@ -19,7 +19,7 @@ from assistant.evals.gold import load_gold
 from assistant.settings import Settings
 
 from conftest import ROOT, SEEDS
-from saved import refusal, seed_answers
+from saved import damage_records, quick_check, rated_conversations, refusal, seed_answers
 
 
 def run_cli(*args, db, cwd):
@@ -193,3 +193,33 @@ def test_an_export_never_creates_or_changes_a_database(rated, tmp_path):
     r = run_cli(db=rated, cwd=tmp_path)
     assert r.returncode == 0 and len(lines(r.stdout)) == 5
     assert rated.read_bytes() == before
+
+
+def test_a_damaged_file_exports_what_reads(tmp_path):
+    """F8 re-test: on a file whose record contents are damaged (quick_check
+    says ok) the export failed whole (exit 5, 0 of 7 ratings); it exports
+    every rated turn that reads and says in one line how many did not. A
+    file of which nothing reads is still an error (exit 5, one line)."""
+    db = tmp_path / "conv3.db"
+    rated_conversations(db)
+    damaged = damage_records(db)
+    assert quick_check(db) == ["ok"]
+    r = run_cli(db=db, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert len(lines(r.stdout)) == 3 and all(len(item["history"]) == 4 for item in lines(r.stdout))
+    (warning,) = [line for line in r.stderr.splitlines() if "could not be read" in line]
+    assert warning == (
+        f"warning: 4 rated turns could not be read, the conversations database {db} is damaged "
+        "(Could not decode to UTF-8 column 'answer'); they are not exported"
+    )
+    assert db.read_bytes() == damaged  # read only
+
+    with ConversationStore(db, readonly=True) as store:
+        readable = [head[0] for head, _ in store.readable()[0]]
+    with sqlite3.connect(db) as conn:  # only the damaged conversations keep their ratings
+        conn.executemany("UPDATE turns SET rating = 0 WHERE conversation = ?", [(cid,) for cid in readable])
+    r = run_cli(db=db, cwd=tmp_path)
+    assert r.returncode == 5 and r.stdout == ""
+    assert r.stderr.strip() == (
+        f"error: {db} is damaged: none of its 4 rated turns could be read (Could not decode to UTF-8 column 'answer')"
+    )
