@@ -43,7 +43,7 @@ KIND_WORDS = {"number": "a figure", "date": "a date", "person": "a name", "place
 _HAS = {
     "number": re.compile(rf"\d|\b(?:{_NUM_WORDS})\b", re.I),
     "date": re.compile(
-        rf"\b(?:{_MONTHS})\b|\b(?:19|20)\d\d\b|\b\d{{1,2}}(?:st|nd|rd|th)\b|"
+        rf"\b(?:{_MONTHS})\b|\b(?:1\d|20)\d\d\b|\b\d{{1,2}}(?:st|nd|rd|th)\b|"
         r"\b(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|today|yesterday|tomorrow)\b|"
         r"\b(?:early|mid|late|end of|beginning of|next|last|this) (?:week|month|year|summer|winter|spring|autumn|fall)\b",
         re.I,
