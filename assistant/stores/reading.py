@@ -49,9 +49,11 @@ def _version() -> str:
 
 
 def unexpected(source: str, e: Exception) -> ValueError:
-    """A skip reason for an error no reader foresaw (a bug, or a library's
-    surprise on an odd file): its type and message on one line, the
-    traceback in the debug log."""
+    """The skip reason of an error: a reader's ValueError as it is; one no
+    reader foresaw (a bug, or a library's surprise on an odd file) as its
+    type and message on one line, the traceback in the debug log."""
+    if isinstance(e, ValueError):
+        return e
     log.debug("reading %s failed", source, exc_info=e)
     msg = " ".join(str(e).split()) or "no message"
     return ValueError(f"{type(e).__name__}: {msg[:300]}")
@@ -92,7 +94,7 @@ class ReadingSide:
             # The reason is kept for the library's list of documents (`assistant.library`);
             # the content hash and the reading settings, to skip it unread next time.
             entry = [st.st_size, st.st_mtime_ns, str(error)]
-            self.manifest["skipped"][source] = entry + ([digest, reading_key(self.settings)] if digest else [])
+            self.manifest["skipped"][source] = entry + ([digest, self.reading_key] if digest else [])
         if stored:
             self.drop_later(source)  # a file that became unreadable loses its chunks
 
@@ -102,7 +104,7 @@ class ReadingSide:
         that failed once fails again: a broken 6 MB PDF or a zip bomb is not
         parsed again by every build (`assistant index --rebuild` retries)."""
         entry = self.was_skipped.get(source)
-        if entry and len(entry) >= 5 and entry[0] == size and entry[3:5] == [digest, reading_key(self.settings)]:
+        if entry and len(entry) >= 5 and entry[0] == size and entry[3:5] == [digest, self.reading_key]:
             return entry[2]
         return None
 
@@ -114,6 +116,7 @@ class ReadingSide:
         # What the last build skipped, kept until this build says otherwise.
         self.was_skipped: dict[str, list] = dict(manifest.get("skipped", {}))
         manifest["skipped"] = {}
+        self.reading_key = reading_key(self.settings)
         self.root = self.corpus.resolve()
         s = self.settings
         self.chunking = (s.chunk_size, s.chunk_overlap, s.unit_max_tokens)
@@ -178,17 +181,14 @@ class ReadingSide:
                         log.warning(msg)
                         report.warnings.append(msg)
                         self.unfinished.add(source)
-                    except ValueError as e:
-                        self.unusable(source, e, st, stored, digest)
-                    except Exception as e:  # as above: this file is skipped, the build goes on
-                        self.unusable(source, unexpected(source, e), st, True, digest)
+                    except Exception as e:  # as below: this file is skipped, the build goes on
+                        # A failure a reader did not foresee may come after some segments were queued.
+                        queued = stored or not isinstance(e, ValueError)
+                        self.unusable(source, unexpected(source, e), st, queued, digest)
                     continue
             try:
                 doc = read_doc(path, b.corpus, data, self.settings.read_timeout, self.settings.read_memory_mb)
                 units, chunks = chunk_doc(doc, *self.chunking)
-            except ValueError as e:
-                self.unusable(source, e, st, stored, digest)
-                continue
             except Exception as e:  # one file's failure is its skip reason, never the whole build's
                 self.unusable(source, unexpected(source, e), st, stored, digest)
                 continue
