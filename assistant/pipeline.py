@@ -176,10 +176,12 @@ def run(
     request = AnswerRequest(rw.asked, rw.query, passages, engine.retriever, qvec, settings.max_sentences, avoid=avoid)
 
     def offline(e: Engine) -> list:
-        # Planted instructions judged on the index's sentence vectors (nothing
-        # embedded again); flagging twice is harmless.
-        flag_passages(passages, notes, units=e.retriever.units_of(passages) if passages else None)
-        return list(answerer.answer(replace(request, retriever=e.retriever)))
+        # The passages' sentences read once, for flagging planted instructions
+        # (on the index's own vectors: nothing embedded again) and for the
+        # answerer; flagging twice is harmless.
+        units = e.retriever.units_of(passages) if passages else []
+        flag_passages(passages, notes, units=units or None)
+        return list(answerer.answer(replace(request, retriever=e.retriever, units=units)))
 
     # Answered whole inside `retrying`: a store that changed under it is read again.
     engine, items = retrying(settings, engine, offline)

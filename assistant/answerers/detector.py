@@ -112,7 +112,8 @@ def instruction_flags(texts: list[str], vectors: list | None = None) -> list[boo
         have = [k for k, i in enumerate(todo) if vectors is not None and vectors[i] is not None]
         for k in have:
             vecs[k] = vectors[todo[k]]
-        missing = [k for k in range(len(todo)) if k not in set(have)]
+        given = set(have)
+        missing = [k for k in range(len(todo)) if k not in given]
         if missing:
             vecs[missing] = embed([texts[todo[k]] for k in missing])
         _, _, threshold = model()

@@ -182,8 +182,10 @@ def offline_answer(
     qvec: np.ndarray,
     max_sentences: int = 3,
     avoid: np.ndarray | None = None,
+    units: list[Unit] | None = None,
 ) -> tuple[str, list[Citation], bool, dict]:
-    """(text, citations, refused, debug) for the question from the passages.
+    """(text, citations, refused, debug) for the question from the passages
+    (`units`: their sentence units, when the caller has read them already).
 
     `question` is the question as it reads on its own (`condense.condense`);
     words of the conversation it carries in brackets at its end found the
@@ -192,7 +194,7 @@ def offline_answer(
     if (early := refuse_early(question, passages, retriever)) is not None:
         return early
     kind = question_kind(question)
-    units = retriever.units_of(passages)
+    units = units or retriever.units_of(passages)
     planted = {units[i].id for i in find_instructions(units)}
     scored = [
         s
@@ -249,7 +251,7 @@ class RulesAnswerer:
         """The whole answer at once, then its result."""
         text, citations, refused, debug = offline_answer(
             request.question, request.query, request.passages, request.retriever, request.qvec,
-            request.max_sentences, avoid=request.avoid,
+            request.max_sentences, avoid=request.avoid, units=request.units,
         )  # fmt: skip
         yield text
         yield AnswerResult(text, citations, refused, debug)

@@ -101,6 +101,7 @@ def reader_answer(
     avoid: np.ndarray | None = None,
     candidates: int = 16,
     threshold: float | None = None,
+    units: list[Unit] | None = None,
 ) -> tuple[str, list[Citation], bool, dict]:
     """(text, citations, refused, debug) for the question from the passages.
 
@@ -117,7 +118,7 @@ def reader_answer(
     threshold = reader.threshold if threshold is None else threshold
     if (early := refuse_early(own, passages, retriever)) is not None:
         return early
-    units = retriever.units_of(passages)
+    units = units or retriever.units_of(passages)
     planted = {units[i].id for i in find_instructions(units)}
     scored = [
         s
@@ -168,6 +169,7 @@ class ReaderAnswerer:
         text, citations, refused, debug = reader_answer(
             request.question, request.query, request.passages, request.retriever, request.qvec, self.reader,
             request.max_sentences, avoid=request.avoid, candidates=self.candidates, threshold=self.threshold,
+            units=request.units,
         )  # fmt: skip
         yield text
         yield AnswerResult(text, citations, refused, debug)
