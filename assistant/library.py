@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import secrets
 import stat
-import tempfile
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
@@ -218,11 +218,7 @@ def _add_one(given: str | Path, settings: Settings, folder: Path, known: dict[st
     # Copied first to a hidden file beside its destination (scans skip hidden
     # names), then linked under a name that is free: os.link never replaces.
     try:
-        fd, tmp_name = tempfile.mkstemp(prefix=".upload-", dir=folder)
-        tmp = Path(tmp_name)
-        # mkstemp makes it 0600; an uploaded document gets the mode any new
-        # file in the corpus folder gets (the umask), like one copied there by hand.
-        os.fchmod(fd, 0o666 & ~_umask())
+        fd, tmp = _new_hidden_file(folder)
         h = hashlib.sha256()
         try:
             with os.fdopen(fd, "wb") as out, open(src, "rb") as fh:
@@ -256,18 +252,17 @@ def _add_one(given: str | Path, settings: Settings, folder: Path, known: dict[st
     return Upload(safe, None, False, f"{safe}: no free name for it in {folder}")
 
 
+def _new_hidden_file(folder: Path) -> tuple[int, Path]:
+    """A new hidden file in `folder`, open for writing, with the mode any new
+    file there gets (the umask's), as a document copied there by hand has
+    (tempfile.mkstemp's is 0600)."""
+    while True:
+        path = folder / f".upload-{secrets.token_hex(8)}"
+        try:
+            return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), path
+        except FileExistsError:
+            continue
 
-def _umask() -> int:
-    """This process's umask, read without setting it: os.umask() sets it,
-    for a moment, for every thread of the page."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError):
-        pass
-    return 0o022
 
 def add_documents(paths: list[str | Path], **options) -> list[Upload]:
     """Copy each file into corpus/upload_dir (one `Upload` per path, in

@@ -215,9 +215,12 @@ def build_documents_tab(settings: Settings, gr):
 
     def refresh(docs: list | None = None):
         docs = list_documents(settings) if docs is None else docs
-        names.clear()
-        names.update((shown_name(d.source), d.source) for d in docs)  # a table row gives the shown name
-        return rows(docs), gr.update(choices=list(names.items()))
+        # Shared by every session of the page: added to, never emptied (an
+        # entry depends only on its source), so another session's lookup
+        # never meets it half-filled.
+        current = {shown_name(d.source): d.source for d in docs}  # a table row gives the shown name
+        names.update(current)
+        return rows(docs), gr.update(choices=list(current.items()))
 
     def add(files):
         from assistant.library import add_documents
