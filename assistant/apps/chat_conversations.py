@@ -84,18 +84,22 @@ class Conversations:
         from assistant.conversations import ConversationStore
         from assistant.conversations.database import DatabaseDamaged
 
+        # Which file is opened, taken first: another page process that meets
+        # the same damage may set it aside and start a new one meanwhile, and
+        # that new file must not be taken for the damaged one.
+        fid = _file_id(self.path)
         try:
             store = ConversationStore(self.path)
         except DatabaseDamaged as e:  # its header is gone: nothing in it reads
-            return self._set_aside(e, None)
+            return self._set_aside(e, fid)
+        store.file_id = fid or _file_id(self.path)  # none before: the one just made
         try:
             store.check()  # damage seen at once, not as empty conversations later
         except DatabaseDamaged as e:
-            return self._set_aside(e, None, store)
+            return self._set_aside(e, fid, store)
         except BaseException:
             store.close()
             raise
-        store.file_id = _file_id(self.path)
         return store
 
     def _checked(self):

@@ -19,6 +19,7 @@ import sqlite3
 import threading
 import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -154,11 +155,26 @@ class ConversationStore:
     def readable(self, keep: bool = True) -> tuple[list, int | None, str]:
         """The conversations all of whose rows read, as stored (for `carry`),
         how many do not (None: unknown) and why the first did not."""
-        with self._lock:
-            try:
+        try:
+            with self._snapshot():
                 return saved_rows.readable(self._conn, keep)
-            except sqlite3.Error as e:
-                raise self._fail(e) from None
+        except sqlite3.Error as e:
+            raise self._fail(e) from None
+
+    @contextmanager
+    def _snapshot(self):
+        """One read transaction: a scan row by row then sees one state of the
+        file, so a conversation another process deletes meanwhile is not
+        taken for a row that does not read."""
+        with self._lock:
+            self._conn.execute("BEGIN")
+            try:
+                yield
+            finally:
+                try:
+                    self._conn.execute("COMMIT")
+                except sqlite3.Error:
+                    pass
 
     def carry(self, saved: list) -> int:
         """Add conversations `readable` kept (of another file) as they were; how many were added."""
@@ -326,7 +342,7 @@ class ConversationStore:
         first did not. A damaged file still gives up its readable ratings."""
         where, args = ("", ()) if user is None else ("AND c.user = ?", (_user(user),))
         out, lost, why = [], 0, ""
-        with self._lock:
+        with self._snapshot():
             keys = self._read(
                 f"""SELECT c.rowid, t.rowid FROM turns t JOIN conversations c ON c.id = t.conversation
                     WHERE t.rating != 0 {where} ORDER BY c.created, c.id, t.idx""",
