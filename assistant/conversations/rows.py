@@ -75,6 +75,13 @@ def turns_of(conn: sqlite3.Connection, cid: str) -> list[tuple[int, tuple | None
     return out
 
 
+def conversation(conn: sqlite3.Connection, rowid: int) -> tuple[tuple, list]:
+    """The conversation at `rowid`: its row, checked, and its turns
+    (`turns_of`); sqlite3.Error, ValueError or TypeError when its row does not read."""
+    head = check_head(conn.execute(f"{HEAD} WHERE rowid = ?", (rowid,)).fetchone())
+    return head, turns_of(conn, head[0])
+
+
 def readable(conn: sqlite3.Connection, keep: bool = True) -> tuple[list[tuple[tuple, list[tuple]]], int | None, str]:
     """Every conversation all of whose rows read, as stored (for `carry`; not
     kept without `keep`), how many do not (None when the file's list of
@@ -88,8 +95,7 @@ def readable(conn: sqlite3.Connection, keep: bool = True) -> tuple[list[tuple[tu
         return saved, None, reason(e)
     for rowid in rowids:
         try:
-            head = check_head(conn.execute(f"{HEAD} WHERE rowid = ?", (rowid,)).fetchone())
-            turns = turns_of(conn, head[0])
+            head, turns = conversation(conn, rowid)
         except (sqlite3.Error, ValueError, TypeError) as e:
             lost, why = lost + 1, why or reason(e)
             continue

@@ -353,10 +353,7 @@ class ConversationStore:
                 wanted.setdefault(crow, []).append(trow)
             for crow, rated in wanted.items():
                 try:
-                    head = saved_rows.check_head(
-                        self._conn.execute(f"{saved_rows.HEAD} WHERE rowid = ?", (crow,)).fetchone()
-                    )
-                    turns = saved_rows.turns_of(self._conn, head[0])
+                    head, turns = saved_rows.conversation(self._conn, crow)
                 except (sqlite3.Error, ValueError, TypeError) as e:
                     lost, why = lost + len(rated), why or reason(e)
                     continue
