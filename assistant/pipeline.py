@@ -181,7 +181,8 @@ def run(
         # answerer; flagging twice is harmless.
         units = e.retriever.units_of(passages) if passages else []
         flag_passages(passages, notes, units=units or None)
-        return list(answerer.answer(replace(request, retriever=e.retriever, units=units)))
+        terms = e.retriever.term_stats(f"{rw.query} {rw.asked}")
+        return list(answerer.answer(replace(request, retriever=e.retriever, units=units, terms=terms)))
 
     # Answered whole inside `retrying`: a store that changed under it is read again.
     engine, items = retrying(settings, engine, offline)

@@ -118,13 +118,13 @@ class AnswerSettings(_Section):
     """The offline answerers and the questions they accept."""
 
     max_sentences: int = Field(3, ge=1, le=10)
-    # The offline answerer: "rules" (extractive.py, the default) or "reader"
-    # (the trained reader, which does not yet beat the rules).
-    offline_answerer: Literal["rules", "reader"] = "rules"
+    # The offline answerer, a name of answerers/registry.py: "reader" (the
+    # trained reader, answerers/reader.py).
+    offline_answerer: str = Field("reader", pattern=r"^[a-z][a-z0-9_-]*$")
     # The reader model (an ONNX file with card.json beside it); unset: the
     # one shipped in assistant/data/reader/.
     reader_model: Path | None = None
-    # Sentences the reader reads per question (the best by a cheap pre-score).
+    # Sentences the reader reads per question (the best by meaning and by words).
     reader_candidates: int = Field(16, ge=1, le=200)
     # Probability below which no sentence answers; unset: the value calibrated
     # with the model (assistant/data/reader/card.json).

@@ -42,18 +42,17 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from assistant.apps.train_reader import SEED, Pair, article_sentences, build_pairs, ranking_figures  # noqa: E402
+from assistant.apps.reader_data import SEED, Pair, article_sentences, build_pairs  # noqa: E402
+from assistant.apps.train_reader import ranking_figures  # noqa: E402
 from assistant.evals import squad  # noqa: E402
 from assistant.text.tokens import tokenize  # noqa: E402
 
 CACHE = Path("/tmp/bench-scorers")
 DATA = ROOT / "evals/squad/squad2-10-articles.json"
-W_SEM, W_LEX, IDF_POWER = 0.6, 0.4, 0.5  # today's answerer (extractive.py at 211fd4e)
+W_SEM, W_LEX, IDF_POWER = 0.6, 0.4, 0.5  # the rules answerer's scorer (extractive.py at 211fd4e, since deleted)
 
-# The answer-type rules of today's answerer, used as a feature.
-from assistant.answerers.extractive import has_kind, question_kind  # noqa: E402
-
-FEATURES = ["cosine", "overlap", "bm25", "bm25_rel", "log_words", "first_in_para", "pos_in_para", "typed", "type_match"]
+# (The answer-type rules, a feature here until issue 22, were deleted with the rules answerer.)
+FEATURES = ["cosine", "overlap", "bm25", "bm25_rel", "log_words", "first_in_para", "pos_in_para"]
 
 
 def sentence_positions(articles: list[squad.Article]) -> dict[str, tuple[int, int]]:
@@ -119,15 +118,13 @@ def features(pairs: list[Pair], articles: list[squad.Article], emb: dict[str, np
             weights = {t: math.log(1 + (n - df.get(t, 0) + 0.5) / (df.get(t, 0) + 0.5)) ** IDF_POWER for t in qt}
             known = [t for t in qt if t in vocab]
             scores = bm.get_scores(known) if known else np.zeros(n)
-            kind = question_kind(p.question)
-            qcache[p.question] = (weights, scores, float(scores.max()) if len(scores) else 0.0, kind)
-        weights, scores, best, kind = qcache[p.question]
+            qcache[p.question] = (weights, scores, float(scores.max()) if len(scores) else 0.0)
+        weights, scores, best = qcache[p.question]
         toks = set(sent_toks.get(p.sentence) or tokenize([p.sentence])[0])
         total = sum(weights.values()) or 1.0
         overlap = sum(w for t, w in weights.items() if t in toks) / total
         bm25 = float(scores[sent_index[p.sentence]]) if p.sentence in sent_index else 0.0
         idx, count = positions.get(p.sentence, (0, 1))
-        typed = kind != "general"
         rows[r] = [
             float(emb[p.question] @ emb[p.sentence]),
             overlap,
@@ -136,8 +133,6 @@ def features(pairs: list[Pair], articles: list[squad.Article], emb: dict[str, np
             math.log1p(len(p.sentence.split())),
             float(idx == 0),
             idx / max(1, count - 1),
-            float(typed),
-            float(typed and has_kind(p.sentence, kind, p.question)),
         ]
     return rows
 
@@ -292,8 +287,8 @@ def main() -> None:
     t0 = time.time()
     articles = squad.load(DATA)
     train_articles, held_out = squad.split(articles)
-    train_pairs = build_pairs(train_articles, seed=SEED)
-    test_pairs = build_pairs(held_out, seed=SEED)
+    train_pairs = build_pairs(train_articles, para_neg=4, hard_neg=3, swap_rate=0.0, seed=SEED)
+    test_pairs = build_pairs(held_out, para_neg=4, hard_neg=3, swap_rate=0.0, seed=SEED)
     answerable = {q.id: q.answerable for a in held_out for q in a.questions}
     # The articles holding unanswerable questions (Twilight Princess: all 160 of
     # the held-out ones): the AUC inside them is free of article effects.

@@ -32,6 +32,8 @@ class AnswerRequest:
     avoid: np.ndarray | None = None  # vectors of the previous answer's sentences (not to repeat)
     units: list[Unit] = field(default_factory=list)  # sentence units of the passages, for verification
     relevance: np.ndarray | None = None  # the reader's probability per unit, when it reranked
+    # (document frequency, IDF) in the index of each term of the query and the question
+    terms: dict[str, tuple[int, float]] = field(default_factory=dict)
 
 
 @dataclass

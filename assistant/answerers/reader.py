@@ -1,17 +1,18 @@
-"""The reader's offline answerer (`ASSISTANT_OFFLINE_ANSWERER=reader`).
+"""The offline answerer (`offline_answerer = "reader"`, the default).
 
-A cheap pre-score (embedding similarity plus IDF-weighted term overlap)
-picks the sentences of the retrieved passages worth reading; the reader, a
-(question, sentence) cross-encoder this project trains (reader.py), gives
-each the probability that it answers the question, combined with the two
-cheap signals by the logistic regression in its card. The answer quotes the
-best sentence, and more only when it is nearly as sure of them, each cited
-by its exact span in the original file. It refuses when the question names
+The reader (reader/model.py) is a (question, sentence) cross-encoder this
+project trains on SQuAD 1.1 (`assistant train-reader`): it gives each
+candidate sentence of the retrieved passages the probability that it
+answers the question. The answer quotes the most probable sentence, and a
+further one only when the reader holds that it answers too (a many-part
+question, or one whose answer is spread over documents), each cited by its
+exact span in the original file. It refuses when the question names
 something the corpus never mentions, or when no sentence reaches the
-calibrated threshold.
+threshold calibrated on validation articles (card.json).
 
-Not the default: measured on the gold set and on held-out SQuAD articles it
-does not yet beat the rules of `extractive.py` (see evals/README.md).
+Everything it reads comes in the request: the passages, their sentence units
+with vectors, and the term statistics of the question's words. It never
+calls back into the index.
 """
 
 from __future__ import annotations
@@ -23,111 +24,85 @@ from dataclasses import dataclass
 import numpy as np
 
 from assistant.answerers.base import AnswerRequest, AnswerResult
-from assistant.answerers.condense import alias_tokens, split_context
-from assistant.answerers.extractive import (
-    CARRIED_WEIGHT,
-    IDF_POWER,
-    REPEAT_SIM,
-    W_LEX,
-    W_PASSAGE,
-    W_SEM,
-    cited_answer,
-    refuse,
-    refuse_early,
-    repeats,
-)
+from assistant.answerers.condense import split_context
 from assistant.answerers.instructions import find_instructions
+from assistant.answerers.quote import cited_answer, refuse, refuse_early, repeats
 from assistant.reader.model import Reader
-from assistant.retrieval.hybrid import Retriever, Unit
+from assistant.retrieval.hybrid import Unit
 from assistant.text.tokens import tokenize
-from assistant.types import Citation, Passage
+from assistant.types import Citation
 
 # A further sentence is quoted only when the reader is nearly as sure of it as
-# of the best one: one sentence when one suffices.
+# of the best one, and sure on its own (0.5, the classifier's decision point):
+# one sentence when one suffices, never padding from another document.
 KEEP_RATIO = 0.85
+ANSWERS = 0.5
+REPEAT_SIM = 0.8  # a sentence this like the previous answer's was said already
 
 
 @dataclass
 class Scored:
     unit: Unit
-    pre: float  # cheap pre-score (cosine and term overlap)
-    sem: float
-    lex: float
-    prob: float = 0.0  # the probability that the sentence answers
+    sem: float  # cosine of the sentence and the query
+    lex: float  # IDF-weighted share of the query's terms the sentence holds
+    prob: float = 0.0  # the reader's probability that the sentence answers
 
 
-def pre_score(
-    question: str,
-    query: str,
-    qvec: np.ndarray,
-    units: list[Unit],
-    retriever: Retriever,
-    avoid: np.ndarray | None = None,
+def candidates(
+    query: str, qvec: np.ndarray, units: list[Unit], idf: dict[str, float], n: int, avoid: np.ndarray | None = None
 ) -> list[Scored]:
-    """Cheap scores of sentence units (similarity and IDF-weighted overlap with
-    the question), to choose which ones the reader reads. For a follow-up, the
-    terms carried over from the conversation count a quarter. Units much like
-    `avoid` (the previous answer) are what was already said."""
+    """The sentences worth reading: the best n/2 by meaning (embedding
+    cosine) and the best by words (IDF-weighted overlap), merged by rank so no
+    weighting of one against the other is needed. Sentences much like `avoid`
+    (the previous answer) were said already."""
     if not units:
         return []
-    own = set(tokenize([question])[0])
-    weights = {
-        t: retriever.idf(t) ** IDF_POWER * (1.0 if t in own else CARRIED_WEIGHT) for t in set(tokenize([query])[0])
-    }
+    weights = {t: idf.get(t, 0.0) for t in set(tokenize([query])[0])}
     total = sum(weights.values()) or 1.0
-    aliases = alias_tokens(query)
     mat = np.stack([u.vector for u in units])
     sims = mat @ qvec
     repeat = (mat @ avoid.T).max(axis=1) if avoid is not None and len(avoid) else np.zeros(len(units))
-    out = []
-    for u, sem, rep, utoks in zip(units, sims, repeat, tokenize([u.text for u in units])):
-        toks = set(utoks)
-        lex = sum(w for t, w in weights.items() if t in toks or any(a <= toks for a in aliases.get(t, ()))) / total
-        score = W_SEM * float(sem) + W_LEX * lex + W_PASSAGE / u.passage
-        if rep > REPEAT_SIM:
-            score = -1.0  # said already: the reader need not read it
-        out.append(Scored(u, score, float(sem), lex))
-    return out
+    scored = []
+    for u, sem, rep, toks in zip(units, sims, repeat, tokenize([u.text for u in units])):
+        if rep > REPEAT_SIM or u.heading or len(u.text.split()) < 4:
+            continue
+        have = set(toks)
+        scored.append(Scored(u, float(sem), sum(w for t, w in weights.items() if t in have) / total))
+    by_sem = sorted(scored, key=lambda s: (-s.sem, s.unit.passage))
+    by_lex = sorted(scored, key=lambda s: (-s.lex, -s.sem))
+    out: dict[str, Scored] = {}
+    for a, b in zip(by_sem, by_lex):
+        for s in (a, b):
+            if len(out) < n:
+                out.setdefault(s.unit.id, s)
+    return list(out.values())
 
 
 def reader_answer(
     question: str,
     query: str,
-    passages: list[Passage],
-    retriever: Retriever,
+    units: list[Unit],
+    terms: dict[str, tuple[int, float]],
     qvec: np.ndarray,
     reader: Reader,
     max_sentences: int = 3,
     avoid: np.ndarray | None = None,
-    candidates: int = 16,
+    n_candidates: int = 16,
     threshold: float | None = None,
-    units: list[Unit] | None = None,
 ) -> tuple[str, list[Citation], bool, dict]:
-    """(text, citations, refused, debug) for the question from the passages.
+    """(text, citations, refused, debug) for the question from the retrieved
+    sentence units. `terms`: (document frequency, IDF) of the query's words.
 
     `question` is the question as it reads on its own (`condense.condense`);
     words of the conversation it may carry in brackets at its end found the
-    passages (they are in `query`) and count little in the pre-score.
-
-    The reader (a cross-encoder trained by this project, see reader.py) gives
-    each candidate sentence the probability that it answers `question`; the
-    best one is the answer, further ones only when the reader is nearly as
-    sure of them, and no sentence reaching the calibrated threshold is "the
-    sources don't say"."""
+    passages (they are in `query`)."""
     own, _ = split_context(question)
     threshold = reader.threshold if threshold is None else threshold
-    if (early := refuse_early(own, passages, retriever)) is not None:
+    if (early := refuse_early(own, units, {t: df for t, (df, _) in terms.items()})) is not None:
         return early
-    units = units or retriever.units_of(passages)
     planted = {units[i].id for i in find_instructions(units)}
-    scored = [
-        s
-        for s in pre_score(own, query, qvec, units, retriever, avoid)
-        # An instruction planted in a passage is not an answer to quote.
-        if not s.unit.heading and len(s.unit.text.split()) >= 4 and s.pre > -1 and s.unit.id not in planted
-    ]
-    scored.sort(key=lambda s: -s.pre)
-    scored = scored[:candidates]
+    idf = {t: v for t, (_, v) in terms.items()}
+    scored = [s for s in candidates(query, qvec, units, idf, n_candidates, avoid) if s.unit.id not in planted]
     if not scored:
         return refuse("weak")
     probs = reader.score(question, [re.sub(r"\s+", " ", s.unit.text).strip() for s in scored])
@@ -135,7 +110,7 @@ def reader_answer(
     for s, p in zip(scored, probs):
         s.prob = float(p)
     # Ties (rare) go to the sentence of the better-ranked passage.
-    scored.sort(key=lambda s: (-s.prob, -s.pre))
+    scored.sort(key=lambda s: (-s.prob, s.unit.passage))
     best = scored[0]
     debug = {"best_prob": round(best.prob, 4), "threshold": round(threshold, 4), "read": len(scored)}
     if best.prob < threshold:
@@ -144,7 +119,7 @@ def reader_answer(
     by_key = {(u.source, u.index): u for u in units}
     chosen: list[Scored] = [best]
     for s in scored[1:]:
-        if len(chosen) >= max_sentences or s.prob < max(threshold, KEEP_RATIO * best.prob):
+        if len(chosen) >= max_sentences or s.prob < max(threshold, ANSWERS, KEEP_RATIO * best.prob):
             break
         if repeats(s.unit, [c.unit for c in chosen]):
             continue
@@ -159,17 +134,19 @@ def reader_answer(
 
 
 class ReaderAnswerer:
-    """The `Answerer` of the reader (`offline_answerer = "reader"`)."""
+    """The `Answerer` of the reader."""
 
     def __init__(self, reader: Reader, candidates: int = 16, threshold: float | None = None):
         self.reader, self.candidates, self.threshold = reader, candidates, threshold
 
     def answer(self, request: AnswerRequest) -> Iterator[str | AnswerResult]:
         """The whole answer at once, then its result."""
-        text, citations, refused, debug = reader_answer(
-            request.question, request.query, request.passages, request.retriever, request.qvec, self.reader,
-            request.max_sentences, avoid=request.avoid, candidates=self.candidates, threshold=self.threshold,
-            units=request.units,
-        )  # fmt: skip
+        if not request.passages:
+            text, citations, refused, debug = refuse("empty_index")
+        else:
+            text, citations, refused, debug = reader_answer(
+                request.question, request.query, request.units, request.terms, request.qvec, self.reader,
+                request.max_sentences, avoid=request.avoid, n_candidates=self.candidates, threshold=self.threshold,
+            )  # fmt: skip
         yield text
         yield AnswerResult(text, citations, refused, debug)

@@ -289,15 +289,19 @@ def cmd_feedback(args) -> int:
 
 def cmd_train_reader(args) -> int:
     try:
-        from assistant.apps.train_reader import calibrate, train
+        from assistant.apps.reader_calibrate import calibrate
+        from assistant.apps.train_reader import train
     except ImportError as e:  # pragma: no cover - depends on the extra
         print(f"error: training needs the [train] extra: pip install -e '.[train]' ({e})", file=sys.stderr)
         return 2
     out = Path(args.out)
-    data = Path(args.data) if args.data else None
     if not args.calibrate_only:
-        train(out_dir=out, data=data, epochs=args.epochs, limit=args.limit, seed=args.seed)
-    calibrate(out / "reader.onnx", data=data)
+        train(
+            out_dir=out, data=Path(args.data) if args.data else None, epochs=args.epochs, limit=args.limit,
+            seed=args.seed, layers=args.layers, max_len=args.max_len, para_neg=args.para_neg,
+            hard_neg=args.hard_neg, swap_rate=args.swap_rate, resume=args.resume,
+        )  # fmt: skip
+    calibrate(out / "reader.onnx")
     print(f"model and card: {out}")
     return 0
 
@@ -373,12 +377,18 @@ def build_parser() -> argparse.ArgumentParser:
     pfe.add_argument("--index-dir", help="where the conversations database is, unless ASSISTANT_CHAT_DB says")
     pfe.set_defaults(func=cmd_feedback)
 
-    pt = sub.add_parser("train-reader", help="retrain the reader model (needs the [train] extra; ~45 min on 2 cores)")
+    pt = sub.add_parser("train-reader", help="retrain the reader model (needs the [train] extra; ~90 min on 2 cores)")
     pt.add_argument("--out", default=str(data_path("reader")), help="model folder")
-    pt.add_argument("--data", help="SQuAD-format file (default: evals/squad/squad2-10-articles.json)")
-    pt.add_argument("--epochs", type=float, default=2.0)
-    pt.add_argument("--limit", type=int, default=0, help="train on this many questions only (a quick check)")
+    pt.add_argument("--data", help="SQuAD-format file, may be gzipped (default: evals/squad/squad1.1-train.json.gz)")
+    pt.add_argument("--epochs", type=float, default=1.0)
+    pt.add_argument("--limit", type=int, default=0, help="train on this many questions only (a learning-curve point)")
     pt.add_argument("--seed", type=int, default=13)
+    pt.add_argument("--layers", type=int, choices=[4, 6], default=4, help="of MiniLM-L6's six")
+    pt.add_argument("--max-len", type=int, default=128, help="word pieces of question + sentence")
+    pt.add_argument("--para-neg", type=int, default=2, help="negatives from the answer's paragraph, per question")
+    pt.add_argument("--hard-neg", type=int, default=2, help="BM25 negatives from other paragraphs, per question")
+    pt.add_argument("--swap-rate", type=float, default=0.5, help="share of questions given an entity-swapped negative")
+    pt.add_argument("--resume", action="store_true", help="go on from the checkpoint in --out")
     pt.add_argument("--calibrate-only", action="store_true", help="only choose the threshold of the model in --out")
     pt.set_defaults(func=cmd_train_reader)
     return p

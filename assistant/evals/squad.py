@@ -9,6 +9,7 @@ The project's copy of SQuAD 2.0 (ten Wikipedia articles) is
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import re
@@ -54,9 +55,12 @@ def load(path: str | Path) -> list[Article]:
     is written: the title, a blank line, then the paragraphs separated by blank
     lines. Answer offsets are moved into that file."""
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        raw_bytes = Path(path).read_bytes()
+        if raw_bytes[:2] == b"\x1f\x8b":  # the whole SQuAD 1.1 set ships gzipped
+            raw_bytes = gzip.decompress(raw_bytes)
+        data = json.loads(raw_bytes.decode("utf-8"))
         raw = data["data"]
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as e:
+    except (OSError, EOFError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as e:
         raise GoldFileError([f"{path}: not a SQuAD-format JSON file ({e.__class__.__name__}: {e})"]) from None
     articles = []
     for art in raw:

@@ -89,6 +89,12 @@ class Retriever:
         df = self.doc_freq(token)
         return float(np.log(1 + (self.num_docs - df + 0.5) / (df + 0.5)))
 
+    def term_stats(self, text: str) -> dict[str, tuple[int, float]]:
+        """(document frequency, IDF) of each BM25 term of `text`: what an
+        answerer needs of the index's statistics, handed over with the
+        passages so that it never reads the index itself."""
+        return {t: (self.doc_freq(t), self.idf(t)) for t in set(tokenize([text])[0])}
+
     def embed_query(self, query: str) -> np.ndarray:
         return self.embedder.embed([query])[0]
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from assistant.apps import reader_calibrate, reader_data
 from assistant.apps import train_reader as reader_train
 from assistant.evals import squad
 from assistant.reader.model import READER_DIR, Reader, get_reader
@@ -23,8 +24,14 @@ def test_the_model_ships_in_the_package_with_its_card():
     assert model.is_file() and model.stat().st_size <= 25 * 1024 * 1024
     card = json.loads((READER_DIR / "card.json").read_text())
     # the card names the data the model was trained on, and it is the project's copy
-    assert card["data_sha256"] == squad.file_hash(ROOT / "evals/squad/squad2-10-articles.json")
-    assert not set(card["train_articles"]) & set(squad.HELD_OUT)
+    assert card["data_sha256"] == squad.file_hash(ROOT / "evals/squad/squad1.1-train.json.gz")
+    split = card["split"]
+    assert split["held_out_articles"] == list(squad.HELD_OUT)
+    assert not set(split["validation_articles"]) & set(squad.HELD_OUT)
+    assert split["train_articles"] + len(split["validation_articles"]) + 2 == 442
+    # the learning curve and the threshold's curve are on record
+    assert [p["questions_seen"] for p in card["figures"]["learning_curve"]][:2] == [5000, 20000]
+    assert card["calibration"]["curve_on_validation"]
     assert 0.0 < card["threshold"] < 1.0
     assert card["command"].startswith("assistant train-reader")
     assert card["figures"]["held_out_ranking"]["top1"] > 0.5
@@ -122,7 +129,7 @@ def test_training_pairs_label_the_sentence_that_holds_the_answer(tmp_path):
     assert a.text[s:e] == "1901"  # offsets moved into the corpus file's text
     train, held = squad.split(articles)
     assert [x.title for x in held] == ["Solar_energy"] and [x.title for x in train] == ["Lighthouse_of_Tor"]
-    pairs = reader_train.build_pairs(train)
+    pairs = reader_data.build_pairs(train)
     pos = [p for p in pairs if p.label == 1.0]
     assert [p.sentence for p in pos] == ["It was painted red in 1901."]
     impossible = [p for p in pairs if p.qid == "a2"]
@@ -145,12 +152,12 @@ def test_the_threshold_curve_and_its_choice():
         + [{"answerable": True, "best": 0.3, "right": False}] * 2
         + [{"answerable": False, "best": 0.2, "right": False}] * 5
     )
-    rows = reader_train.curve(records, grid=11)
+    rows = reader_calibrate.curve(records, grid=11)
     at = {r["threshold"]: r for r in rows}
     assert at[0.0]["answer_rate"] == 1.0 and at[0.0]["unanswerable_refused"] == 0.0
     assert at[0.5]["false_refusals"] == 0.2 and at[0.5]["unanswerable_refused"] == 1.0
     # within 10 % false refusals, the best balance refuses the unanswerable ones and keeps the rest
-    assert reader_train.choose_threshold(rows) == 0.3
+    assert reader_calibrate.choose_threshold(rows) == 0.3
 
 
 def test_nothing_at_run_time_imports_the_training_libraries(seeds_settings):
@@ -170,7 +177,7 @@ def test_nothing_at_run_time_imports_the_training_libraries(seeds_settings):
 def test_calibration_records_come_from_the_real_pipeline(tmp_path):
     path = _tiny_squad(tmp_path / "tiny.json")
     questions = [q for a in squad.load(path) for q in a.questions]
-    records = reader_train.pipeline_records(path, questions, tmp_path / "work", log=lambda s: None)
+    records = reader_calibrate.pipeline_records(path, questions, tmp_path / "work", log=lambda s: None)
     assert [r["id"] for r in records] == ["a1", "a2", "b1"]
     assert all(0.0 <= r["best"] <= 1.0 for r in records)
     assert not records[1]["answerable"] and not records[1]["right"]
@@ -197,12 +204,52 @@ def test_rerank_puts_the_passage_that_answers_first_and_keeps_units_with_their_p
     assert [p.n for p in passages] == [1, 2, 3]  # the originals are left as they were
 
 
-def test_the_reader_answerer_gives_a_cited_answer_and_refuses_what_is_not_there(seeds_settings):
+def test_the_default_answerer_is_the_reader_and_refuses_what_is_not_there(seeds_settings):
     from assistant import answer
 
-    s = seeds_settings.with_options(offline_answerer="reader")
+    s = seeds_settings
     a = answer("How much is Seoul expected to invest in the US?", settings=s)
     assert not a.refused and a.citations and "350" in a.text
     assert a.debug["best_prob"] >= a.debug["threshold"]
     r = answer("What did the French president say about the Korean tariffs in Paris?", settings=s)
     assert r.refused
+
+
+def test_the_split_is_by_article_and_keeps_the_held_out_and_validation_apart():
+    arts = squad.load(ROOT / "evals/squad/squad1.1-train.json.gz")
+    train, val, held = reader_data.split_articles(arts)
+    assert [a.title for a in held] == sorted(squad.HELD_OUT, key=[a.title for a in arts].index)
+    assert reader_data.VALIDATION_ANCHOR in {a.title for a in val} and len(val) == reader_data.VALIDATION + 1
+    names = [{a.title for a in x} for x in (train, val, held)]
+    assert not (names[0] & names[1]) and not (names[0] & names[2]) and not (names[1] & names[2])
+    assert sum(map(len, names)) == len(arts) == 442
+    # fixed by the seed
+    assert [a.title for a in reader_data.split_articles(arts)[1]] == [a.title for a in val]
+
+
+def test_a_swapped_question_asks_about_something_the_sentence_does_not_say():
+    import random
+
+    sentence = "The bridge over the Tamar was opened by Queen Victoria in 1859."
+    pool = {"year": ["1859", "1901"], "number": [], "name": ["Queen Victoria", "Brunel"]}
+    q = reader_data.swap("When did Queen Victoria open the bridge?", sentence, pool, random.Random(1))
+    assert q == "When did Brunel open the bridge?"
+    q2 = reader_data.swap("What opened in 1859?", sentence, pool, random.Random(1))
+    assert q2 == "What opened in 1901?"
+    # nothing the sentence holds to swap: no negative
+    assert reader_data.swap("Who built it?", sentence, pool, random.Random(1)) is None
+    # a word the text also writes in lower case is no name ("The" at a clause start)
+    assert "The" not in reader_data.mentions("In 1859 The bridge opened; the river", ["In 1859 The bridge opened"])["name"]
+
+
+def test_training_batches_are_bucketed_by_length_and_padded_to_their_longest():
+    import random
+
+    lengths = [5, 50, 6, 51, 7, 52, 8, 53] * 8
+    batches = reader_train.bucketed(lengths, 4, random.Random(0), pool=16)
+    assert sorted(i for b in batches for i in b) == list(range(len(lengths)))
+    spread = [max(lengths[i] for i in b) - min(lengths[i] for i in b) for b in batches]
+    assert max(spread) <= 3  # short with short, long with long
+    encoded = [([1] * n, [0] * n) for n in (3, 5)]
+    f = reader_train.feed(encoded, [0, 1])
+    assert f["input_ids"].shape == (2, 5) and f["attention_mask"][0].tolist() == [1, 1, 1, 0, 0]

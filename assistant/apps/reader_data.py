@@ -1,0 +1,185 @@
+"""The reader's training data: labelled (question, sentence) pairs from SQuAD.
+
+Split by article (`split_articles`): the two `squad.HELD_OUT` articles are
+never seen (the figures on them are figures on new documents); about twenty
+validation articles choose the model and the refusal threshold (Spectre is
+one of them: its 188 real unanswerable questions calibrate refusing, and
+Twilight Princess's 160 judge it); the rest train.
+
+Kinds of pair, per question (`build_pairs`):
+- "pos": the sentence holding the answer span;
+- "para": other sentences of the same paragraph;
+- "hard": the sentences BM25 ranks highest for the question in other
+  paragraphs that do not contain the answer text;
+- "swap": the question with one named entity, number or year swapped for
+  another of the same type from the same article, paired with the original
+  answer sentence: SQuAD 1.1 has no unanswerable questions, and this is the
+  recipe SQuAD 2.0's writers followed by hand to make theirs;
+- "impossible": every sentence of the paragraph of a real unanswerable
+  question (SQuAD 2.0 files only).
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import dataclass
+
+from assistant.evals import squad
+from assistant.ingest.chunk import split_units
+
+SEED = 13
+VALIDATION = 20  # articles, besides the anchor below
+# Spectre's real unanswerable questions calibrate refusing; it is validation, never training.
+VALIDATION_ANCHOR = "Spectre_(2015_film)"
+
+
+@dataclass
+class Pair:
+    qid: str
+    question: str
+    sentence: str
+    label: float
+    kind: str  # "pos", "para", "hard", "swap", "impossible"
+
+
+def norm(text: str) -> str:
+    return " ".join(re.sub(r"[^\w\s]", " ", text.lower()).split())
+
+
+def article_sentences(article: squad.Article) -> list[tuple[int, int, str]]:
+    """(start, end, text) of the article's sentence units, split as the index splits them."""
+    return [(u.start, u.end, " ".join(u.text.split())) for u in split_units(article.text, 96) if not u.heading]
+
+
+def split_articles(
+    articles: list[squad.Article], validation: int = VALIDATION, seed: int = SEED
+) -> tuple[list[squad.Article], list[squad.Article], list[squad.Article]]:
+    """(train, validation, held-out) by article title, fixed by the seed."""
+    held = [a for a in articles if a.title in squad.HELD_OUT]
+    rest = sorted((a for a in articles if a.title not in squad.HELD_OUT), key=lambda a: a.title)
+    rng = random.Random(seed)
+    pool = [a for a in rest if a.title != VALIDATION_ANCHOR]
+    chosen = {a.title for a in rng.sample(pool, min(validation, len(pool)))} | {VALIDATION_ANCHOR}
+    train = [a for a in rest if a.title not in chosen]
+    val = [a for a in rest if a.title in chosen]
+    return train, val, held
+
+
+# Candidate mentions to swap: years, other numbers, and runs of capitalised
+# words not opening the question. Used only to make training negatives, never
+# at answer time.
+_YEAR = re.compile(r"\b(1[0-9]{3}|20[0-9]{2})\b")
+_NUMBER = re.compile(r"\b\d+(?:[.,]\d+)*\b")
+_NAME = re.compile(r"\b[A-Z][\w'-]*(?:\s+(?:of\s+|the\s+|de\s+)?[A-Z][\w'-]*)*")
+
+
+def mentions(text: str, sentences: list[str] | None = None) -> dict[str, set[str]]:
+    """Years, numbers and capitalised names of `text`, by type. A name is a
+    capitalised run not opening a sentence; one word whose lower-case form the
+    text also uses ("The", "In") is not a name."""
+    years = set(_YEAR.findall(text))
+    numbers = {m for m in _NUMBER.findall(text) if m not in years}
+    lower = set(re.findall(r"\b[a-z][\w'-]*", text))
+    names = set()
+    for s in sentences if sentences is not None else [text]:
+        for m in _NAME.finditer(s):
+            name = m.group(0)
+            if m.start() == 0 or len(name) < 3 or (" " not in name and name.lower() in lower):
+                continue
+            names.add(name)
+    return {"year": years, "number": numbers, "name": names}
+
+
+def swap(question: str, sentence: str, pool: dict[str, list[str]], rng: random.Random) -> str | None:
+    """`question` with one mention that `sentence` also holds replaced by
+    another of its type from the article that `sentence` does not hold; None
+    when there is no such mention."""
+    found = mentions(question, [question])
+    options = []
+    for kind, ms in found.items():
+        for m in ms:
+            if m in sentence:
+                subs = [x for x in pool.get(kind, []) if x != m and x not in sentence and x not in question]
+                if subs:
+                    options.append((m, subs))
+    if not options:
+        return None
+    m, subs = rng.choice(sorted(options))
+    new = rng.choice(subs)
+    return re.sub(rf"(?<!\w){re.escape(m)}(?!\w)", new, question, count=1)
+
+
+def build_pairs(
+    articles: list[squad.Article],
+    para_neg: int = 2,
+    hard_neg: int = 2,
+    swap_rate: float = 0.5,
+    seed: int = SEED,
+    log=lambda _m: None,
+) -> list[Pair]:
+    """Labelled pairs of the articles' questions (see the module doc)."""
+    import bm25s
+    import Stemmer
+
+    rng = random.Random(seed)
+    sents: list[tuple[int, int, int, str]] = []  # (article, start, end, text)
+    pools: list[dict[str, list[str]]] = []
+    for ai, a in enumerate(articles):
+        own = article_sentences(a)
+        sents += [(ai, s, e, t) for s, e, t in own]
+        found = mentions(a.text, [t for *_, t in own])
+        pools.append({k: sorted(v) for k, v in found.items()})
+    log(f"sentences: {len(sents)} of {len(articles)} articles")
+    stemmer = Stemmer.Stemmer("english")
+    bm = bm25s.BM25()
+    bm.index(
+        bm25s.tokenize([t for *_, t in sents], stopwords="en", stemmer=stemmer, show_progress=False),
+        show_progress=False,
+    )
+    by_article: dict[int, list[int]] = {}
+    for i, (ai, *_rest) in enumerate(sents):
+        by_article.setdefault(ai, []).append(i)
+
+    questions = [(ai, q) for ai, a in enumerate(articles) for q in a.questions]
+    qtoks = bm25s.tokenize([q.question for _, q in questions], stopwords="en", stemmer=stemmer, show_progress=False)
+    hits, _ = bm.retrieve(qtoks, k=min(12, len(sents)), show_progress=False, n_threads=2)
+    log(f"questions: {len(questions)}; BM25 negatives found")
+    pairs: list[Pair] = []
+    for (ai, q), found in zip(questions, hits):
+        ps, pe = q.paragraph
+        para = [i for i in by_article[ai] if ps <= sents[i][1] < pe]
+        pos = {i for i in para for s, _e in q.spans if sents[i][1] <= s < sents[i][2]} if q.answerable else set()
+        answers = [norm(x) for x in q.answers if norm(x)]
+        for i in sorted(pos):
+            pairs.append(Pair(q.id, q.question, sents[i][3], 1.0, "pos"))
+        others = [i for i in para if i not in pos]
+        rng.shuffle(others)
+        kind = "para" if q.answerable else "impossible"
+        for i in others[: para_neg if q.answerable else para_neg + 2]:
+            pairs.append(Pair(q.id, q.question, sents[i][3], 0.0, kind))
+        n = 0
+        for i in found:
+            i = int(i)
+            if n >= hard_neg:
+                break
+            if sents[i][0] == ai and ps <= sents[i][1] < pe:
+                continue
+            # Another paragraph may say the answer too: not a negative.
+            if any(x in norm(sents[i][3]) for x in answers):
+                continue
+            pairs.append(Pair(q.id, q.question, sents[i][3], 0.0, "hard"))
+            n += 1
+        if pos and rng.random() < swap_rate:
+            sentence = sents[min(pos)][3]
+            changed = swap(q.question, sentence, pools[ai], rng)
+            if changed:
+                pairs.append(Pair(q.id + "-swap", changed, sentence, 0.0, "swap"))
+    return pairs
+
+
+def kinds(pairs: list[Pair]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for p in pairs:
+        out[p.kind] = out.get(p.kind, 0) + 1
+    return out
