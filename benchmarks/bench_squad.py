@@ -64,7 +64,8 @@ for item in req["questions"]:
     ms = (time.perf_counter() - t) * 1000
     cites = [{"n": c.n, "source": c.source, "start": c.start, "end": c.end, "text": c.text} for c in a.citations]
     print(json.dumps({"id": item["id"], "ms": ms, "text": a.text, "refused": a.refused, "citations": cites,
-                      "timings": a.timings}), flush=True)
+                      "timings": a.timings, "passages": [[p.source, p.start, p.end] for p in a.passages]}),
+          flush=True)
 """
 
 
@@ -109,7 +110,12 @@ def measure(
     for i, line in enumerate(proc.stdout, 1):
         rec = json.loads(line)
         q = by_id[rec["id"]]
-        rows.append(squad_eval.score(q, files[q.article], squad_eval.answer_record(rec)))
+        row = squad_eval.score(q, files[q.article], squad_eval.answer_record(rec))
+        # for the error analysis: was a passage holding the gold span retrieved at all?
+        row["retrieved"] = any(
+            Path(src).name == files[q.article] and s <= gs and ge <= e for src, s, e in rec["passages"] for gs, ge in q.spans
+        )
+        rows.append(row)
         ms.append(rec["ms"])
         if i % 100 == 0:
             print(f"{name}: {i}/{len(asked)} questions", file=sys.stderr, flush=True)
@@ -118,8 +124,19 @@ def measure(
     by_article: dict[str, list[dict]] = {}
     for r in rows:
         by_article.setdefault(r["article"], []).append(r)
+    ans = [r for r in rows if r["answerable"]]
+    errors = {
+        "gold span not retrieved": sum(not r["retrieved"] for r in ans),
+        "retrieved, refused": sum(r["retrieved"] and r["refused"] for r in ans),
+        "retrieved, answered without the span": sum(
+            r["retrieved"] and not r["refused"] and not r["span_in_answer"] for r in ans
+        ),
+        "answerable": len(ans),
+    }
+    print(f"{name}: errors {errors}", file=sys.stderr, flush=True)
     return {
         "name": name,
+        "errors": errors,
         "index_s": round(first["built"], 1),
         "index": first["summary"],
         "answer_s": round(time.perf_counter() - t0, 1),
@@ -161,6 +178,8 @@ def table(results: list[dict], label: str) -> str:
             f"| {lab} | {TARGETS[k][0]} | " + " | ".join(cell(k, r[k]) + mark(k, r[k]) for r in results) + " |"
         )
     lines.append("| index build s (ten articles) | – | " + " | ".join(f"{r['index_s']:g}" for r in results) + " |")
+    for k in ("gold span not retrieved", "retrieved, refused", "retrieved, answered without the span"):
+        lines.append(f"| answerable: {k} | – | " + " | ".join(str(r["errors"][k]) for r in results) + " |")
     lines += [
         "",
         "Per article:",
