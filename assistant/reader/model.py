@@ -1,10 +1,11 @@
 """The reader: the probability that a sentence answers a question.
 
 A cross-encoder trained by this project (`assistant train-reader`, see
-`reader_train.py`): MiniLM weights fine-tuned on SQuAD 2.0 (eight articles;
-two held out), exported as int8 ONNX and shipped in `assistant/data/reader/`
-with its tokenizer and `card.json` (data hash, base weights, command,
-figures, calibrated thresholds). It runs on onnxruntime only.
+`apps/train_reader.py`): MiniLM weights fine-tuned on the whole SQuAD 1.1
+training set (split by article; validation and held-out articles never
+trained on), exported as int8 ONNX and shipped in `assistant/data/reader/`
+with its tokenizer and `card.json` (data hash, split, base weights, command,
+learning curve, figures, calibrated threshold). It runs on onnxruntime only.
 """
 
 from __future__ import annotations
