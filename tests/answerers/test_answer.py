@@ -132,18 +132,6 @@ def test_answer_serialises(seeds_settings):
     assert {"n", "source", "title", "text", "start", "end"} <= set(data["citations"][0])
 
 
-def test_capitals_stand_for_their_states():
-    from assistant.answerers.condense import alias_tokens
-    from assistant.text.names import expand_aliases
-
-    assert (
-        expand_aliases("Will Pyongyang talk to Washington?")
-        == "Will Pyongyang talk to Washington? (North Korea, United States)"
-    )
-    assert expand_aliases("Will North Korea talk?") == "Will North Korea talk?"
-    assert {"north", "korea"} in alias_tokens("Pyongyang's view")["pyongyang"]
-
-
 def test_a_count_must_count_the_thing_asked_about(seeds_settings):
     a = answer("How many personnel will North Korea send to Russia?", settings=seeds_settings)
     assert not a.refused and "6,000" in a.text
