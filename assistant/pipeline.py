@@ -1,6 +1,6 @@
 """The one place the stages meet, for one question:
 
-    question -> rewrite (condense) -> retrieve -> rerank -> answer -> Answer
+    question -> rewrite (condense, aliases) -> retrieve -> rerank -> answer -> Answer
 
 The LLM answerer writes the answer when `settings.use_llm()`; if it fails,
 the offline answerer `settings.offline_answerer` names does, and the failure
@@ -38,6 +38,7 @@ def rewrite(
     """The question as it reads on its own, and the query to search."""
     from assistant.answerers.condense import asks_about_last_answer, condense_parts, resolve_references, usable_history
     from assistant.answerers.instructions import strip_instructions
+    from assistant.text.names import expand_aliases
 
     stripped = strip_instructions(q)
     # A refused turn, and the question it refused, are no context for this one.
@@ -67,7 +68,7 @@ def rewrite(
         # The model's rewrite, plus the terms the offline method carries over:
         # a small model's rewrite can lose the subject (measured with SmolLM2).
         standalone = f"{standalone} ({' '.join(carried)})" if carried else standalone
-    return Rewritten(asked, standalone, standalone or asked, follow_up, history)
+    return Rewritten(asked, standalone, expand_aliases(standalone or asked), follow_up, history)
 
 
 def rerank(settings: Settings, question: str, passages: list, units: list, timings: dict):

@@ -87,8 +87,7 @@ class FakeChat:
 
 @pytest.fixture
 def answerers(monkeypatch) -> dict[str, FakeAnswerer]:
-    # the shipped answerer and one more, to tell which one answered
-    fakes = {name: FakeAnswerer(name) for name in [*OFFLINE_ANSWERERS, "other"]}
+    fakes = {name: FakeAnswerer(name) for name in OFFLINE_ANSWERERS}
     for name, fake in fakes.items():
         monkeypatch.setitem(OFFLINE_ANSWERERS, name, lambda settings, fake=fake: fake)
     return fakes
@@ -108,7 +107,7 @@ def llm_settings(tmp_path, **kw) -> Settings:
     return settings(tmp_path, openai_base_url="http://127.0.0.1:9/v1", llm_model="fake", **kw)
 
 
-@pytest.mark.parametrize("name", ["reader", "other"])
+@pytest.mark.parametrize("name", ["rules", "reader"])
 def test_the_offline_answerer_is_the_one_the_setting_names(tmp_path, answerers, name):
     items = list(
         run(
@@ -130,22 +129,23 @@ def test_the_offline_answerer_is_the_one_the_setting_names(tmp_path, answerers, 
     assert set(a.timings) >= {"load_ms", "retrieve_ms", "answer_ms", "total_ms", "search_ms"}
 
 
-def test_the_registry_builds_the_real_reader_answerer_by_default(tmp_path):
-    from assistant.answerers.reader import ReaderAnswerer
+def test_the_registry_builds_the_real_rules_answerer(tmp_path):
+    from assistant.answerers.extractive import RulesAnswerer
 
-    assert isinstance(offline_answerer(settings(tmp_path)), ReaderAnswerer)
+    assert isinstance(offline_answerer(settings(tmp_path)), RulesAnswerer)
 
 
 def test_an_unknown_answerer_is_a_settings_error(tmp_path, monkeypatch):
-    with pytest.raises(SettingsError, match="unknown offline answerer 'rules'; known: reader"):
-        offline_answerer(settings(tmp_path, offline_answerer="rules"))
+    monkeypatch.delitem(OFFLINE_ANSWERERS, "rules")
+    with pytest.raises(SettingsError, match="unknown offline answerer 'rules'"):
+        offline_answerer(settings(tmp_path))
 
 
 def test_a_failed_llm_falls_back_to_the_offline_answer_with_a_note(tmp_path, answerers):
     chat = FakeChat(LLMError("the model server answered HTTP 500: boom"))
     a = final(list(run(llm_settings(tmp_path), "How much will Seoul invest?", [], engine=FakeEngine(), chat=chat)))
     assert chat.calls == 1
-    assert a.backend == "offline" and a.text.startswith("reader: ")
+    assert a.backend == "offline" and a.text.startswith("rules: ")
     assert a.notes == [
         "The language model failed: the model server answered HTTP 500: boom. This is the offline answer."
     ]
@@ -202,7 +202,7 @@ def test_the_model_s_rewrite_is_what_is_searched(tmp_path, answerers):
     a = final(list(run(llm_settings(tmp_path), "How much will it invest?", history, engine=engine, chat=chat)))
     assert a.query.startswith("How much will Seoul invest in U.S. assets?")
     # The offline answer judges sentences against the offline rewrite, not the model's.
-    assert answerers["reader"].requests[0].question.startswith("How much will it invest?")
+    assert answerers["rules"].requests[0].question.startswith("How much will it invest?")
 
 
 def test_the_engine_cache_ignores_per_call_settings(tmp_path):
@@ -242,9 +242,8 @@ def test_a_new_llm_provider_is_one_class_and_one_registry_line(tmp_path, monkeyp
 def test_the_reranker_registry(tmp_path):
     from assistant.reader import rerank
 
-    # auto: the reader when it is the offline answerer (the default), else none
-    assert isinstance(rerank.get_reranker(settings(tmp_path)), rerank.ReaderReranker)
-    assert rerank.get_reranker(settings(tmp_path, offline_answerer="other")) is None
+    assert rerank.get_reranker(settings(tmp_path)) is None  # auto, rules answerer: none
+    assert isinstance(rerank.get_reranker(settings(tmp_path, offline_answerer="reader")), rerank.ReaderReranker)
     assert rerank.get_reranker(settings(tmp_path, offline_answerer="reader", reranker="none")) is None
     with pytest.raises(SettingsError, match="unknown reranker 'bogus'; known: auto, none, reader"):
         rerank.get_reranker(settings(tmp_path, reranker="bogus"))

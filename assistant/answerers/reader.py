@@ -1,4 +1,4 @@
-"""The offline answerer (`offline_answerer = "reader"`, the default).
+"""The reader's offline answerer (`offline_answerer = "reader"`).
 
 The reader (reader/model.py) is a (question, sentence) cross-encoder this
 project trains on SQuAD 1.1 (`assistant train-reader`): it gives each
@@ -9,6 +9,10 @@ question, or one whose answer is spread over documents), each cited by its
 exact span in the original file. It refuses when the question names
 something the corpus never mentions, or when no sentence reaches the
 threshold calibrated on validation articles (card.json).
+
+Not the default: measured on the gold set's news questions it still picks
+the wrong sentence far more often than the rules of `extractive.py`
+(evals/README.md, issue 22).
 
 Everything it reads comes in the request: the passages, their sentence units
 with vectors, and the term statistics of the question's words. It never

@@ -13,6 +13,12 @@ from assistant.errors import SettingsError
 from assistant.settings import Settings
 
 
+def _rules(settings: Settings) -> Answerer:
+    from assistant.answerers.extractive import RulesAnswerer
+
+    return RulesAnswerer()
+
+
 def _reader(settings: Settings) -> Answerer:
     # The reader model loads on first use (onnxruntime, 19 MB), and once.
     from assistant.answerers.reader import ReaderAnswerer
@@ -24,6 +30,7 @@ def _reader(settings: Settings) -> Answerer:
 
 
 OFFLINE_ANSWERERS: dict[str, Callable[[Settings], Answerer]] = {
+    "rules": _rules,
     "reader": _reader,
 }
 

@@ -1,10 +1,8 @@
 """Names in English text: people ("Industry Minister Ahn Duk-geun" -> "Ahn
-Duk-geun"), for resolving a follow-up's "he"/"she", and the names a claim
-must share with the text that supports it. Places and their adjectives are
-told from people by a world lexicon of states and capitals
-(assistant/data/metonyms.json); no word list of a corpus. (Expanding a
-query's capitals into their states, "Pyongyang" -> "North Korea", was
-dropped in issue 22: it changed no answer of the reader's; evals/README.md.)"""
+Duk-geun"), places and the capitals that stand for states ("Pyongyang" ->
+"North Korea", from the lexicon assistant/data/metonyms.json), and the names
+a claim must share with the text that supports it. Generic rules and a world
+lexicon, no word list of a corpus."""
 
 from __future__ import annotations
 
@@ -72,6 +70,19 @@ def metonyms() -> dict[str, list[str]]:
     """Capitals and the states they stand for (assistant/data/metonyms.json)."""
     data = json.loads(data_path("metonyms.json").read_text(encoding="utf-8"))
     return {k: v for k, v in data.items() if not k.startswith("_")}
+
+
+def alias_pattern():
+    names = sorted(metonyms(), key=len, reverse=True)
+    return re.compile(r"\b(" + "|".join(re.escape(n) for n in names) + r")\b")
+
+
+def expand_aliases(query: str) -> str:
+    """The query with the states its capitals stand for ("Pyongyang" ->
+    "Pyongyang (North Korea)"), so either form in a source is found."""
+    found = dict.fromkeys(m.group(1) for m in alias_pattern().finditer(query))
+    extra = [a for name in found for a in metonyms()[name][:1] if a.lower() not in query.lower()]
+    return f"{query} ({', '.join(extra)})" if extra else query
 
 
 # A capitalised word or run not at a sentence start: a name a claim makes.

@@ -132,6 +132,18 @@ def test_answer_serialises(seeds_settings):
     assert {"n", "source", "title", "text", "start", "end"} <= set(data["citations"][0])
 
 
+def test_capitals_stand_for_their_states():
+    from assistant.answerers.condense import alias_tokens
+    from assistant.text.names import expand_aliases
+
+    assert (
+        expand_aliases("Will Pyongyang talk to Washington?")
+        == "Will Pyongyang talk to Washington? (North Korea, United States)"
+    )
+    assert expand_aliases("Will North Korea talk?") == "Will North Korea talk?"
+    assert {"north", "korea"} in alias_tokens("Pyongyang's view")["pyongyang"]
+
+
 def test_a_count_must_count_the_thing_asked_about(seeds_settings):
     a = answer("How many personnel will North Korea send to Russia?", settings=seeds_settings)
     assert not a.refused and "6,000" in a.text
@@ -166,6 +178,34 @@ def test_pronouns_of_a_follow_up_stand_for_the_people_just_named():
     nobody = [{"role": "user", "content": "What about tariffs?"}, {"role": "assistant", "content": "They rose."}]
     assert resolve_references("What did he say?", nobody) == "What did he say?"
     assert resolve_references("What about steel?", history) == "What about steel?"
+
+
+def test_a_place_is_named_where_something_happens():
+    from assistant.answerers.extractive import has_kind, question_kind
+
+    assert question_kind("To which Russian region are the workers sent?") == "place"
+    q = "From which airport did the minister leave?"
+    assert has_kind("Before flying out from Incheon International Airport, Choi spoke.", "place", q)
+    # Capitalised words that are a person, an agency, a month or the asked place are not an answer.
+    assert not has_kind("According to Yonhap, Choi Sang-mok spoke on Monday.", "place", q)
+    assert not has_kind("The plan came from the National Intelligence Service in April.", "place", q)
+    city = "Which city will the Expo be held in, Busan or another?"
+    assert not has_kind("Han asked for support toward North Korea and the bid of Busan.", "place", city)
+    assert has_kind("The Expo will be held in Riyadh.", "place", city)
+
+
+def test_a_year_before_1900_is_a_date():
+    """Only 19xx and 20xx were years: "When did the railway open?" over
+    "The railway opened in 1856." was "the sources don't say" (40 of 871
+    facts of the corpus fuzz run; +0.9 point of gold span on the held-out
+    SQuAD articles, false refusals 7.8 -> 7.1 %)."""
+    from assistant.answerers.extractive import has_kind, question_kind
+
+    q = "When did the Dunornwick railway open?"
+    assert question_kind(q) == "date"
+    for text in ["The Dunornwick railway opened in 1856.", "Becquerel saw the effect in 1839.", "It opened in 2024."]:
+        assert has_kind(text, "date", q), text
+    assert not has_kind("The railway has 56 stations and 900 staff.", "date", q)
 
 
 def test_a_follow_up_about_a_named_person_finds_what_he_did(seeds_settings):
@@ -288,34 +328,3 @@ def test_a_unit_cut_at_an_abbreviation_is_quoted_with_the_rest_of_its_sentence()
     # A unit that ends its sentence is quoted alone.
     answer_text, cites = cited_answer([(units[1], 0.9)], by_key)
     assert answer_text == "Trade Representative Jamieson Greer will join [1]." and cites[0].end == 88
-
-
-STAFF = {
-    "people.md": "# Northwind staff\n\n"
-    "Priya Ramanathan runs the People team at Northwind. She joined Northwind in 2020 from a bank in Leeds. "
-    "Before that she studied economics in Manchester.\n\n"
-    "Tomasz Nowak leads the Warehouse team. He has worked at Northwind since 2011 and trained as an engineer.\n\n"
-    "The company moved its head office to Gdansk in 2019.\n",
-    "sales.md": "# Sales\n\nNorthwind sold 12,000 crates of tea in 2023, up from 9,500 the year before.\n",
-}
-
-
-def test_follow_ups_are_answered_from_the_conversation_s_subject(tmp_path):
-    """Reported (new user, 2026-12-07): "when did she join the company?" was
-    refused after an answer naming Priya Ramanathan, because the document says
-    "Northwind" where the question says "the company"; "who is he?" gave an
-    unrelated sentence."""
-    from conftest import indexed_corpus
-
-    s = indexed_corpus(tmp_path, STAFF)
-    first = answer("Who runs the People team?", settings=s)
-    assert not first.refused and "Priya Ramanathan" in first.text
-    history = [{"role": "user", "content": "Who runs the People team?"}, {"role": "assistant", "content": first.text}]
-    joined = answer("when did she join the company?", history=history, settings=s)
-    assert not joined.refused and "2020" in joined.text, joined.text
-    lead = [
-        {"role": "user", "content": "Who leads the Warehouse team?"},
-        {"role": "assistant", "content": "Tomasz Nowak leads the Warehouse team [1]."},
-    ]
-    since = answer("and since when has he worked there?", history=lead, settings=s)
-    assert not since.refused and "2011" in since.text, since.text

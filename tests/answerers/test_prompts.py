@@ -1,4 +1,5 @@
 from assistant import prompts
+from assistant.answerers.extractive import KIND_WORDS
 
 
 def test_refusal_templates_are_filled_by_their_callers():
@@ -6,6 +7,7 @@ def test_refusal_templates_are_filled_by_their_callers():
     reasons = prompts.load_json("refusal_reasons.json")
     supplied = {
         "missing_names": {"names"},
+        "missing_kind": {"kind"},
         "weak": set(),
         "empty_index": set(),
         "llm_refused": set(),
@@ -16,6 +18,7 @@ def test_refusal_templates_are_filled_by_their_callers():
         assert prompts.fields(template) == supplied[key], key
         values = {f: "x" for f in supplied[key]}
         assert "{" not in prompts.render(template, **values)
+    assert set(KIND_WORDS) == {"number", "date", "person", "place"}
 
 
 def test_render_refuses_missing_placeholders():

@@ -204,10 +204,10 @@ def test_rerank_puts_the_passage_that_answers_first_and_keeps_units_with_their_p
     assert [p.n for p in passages] == [1, 2, 3]  # the originals are left as they were
 
 
-def test_the_default_answerer_is_the_reader_and_refuses_what_is_not_there(seeds_settings):
+def test_the_reader_answerer_gives_a_cited_answer_and_refuses_what_is_not_there(seeds_settings):
     from assistant import answer
 
-    s = seeds_settings
+    s = seeds_settings.with_options(offline_answerer="reader")
     a = answer("How much is Seoul expected to invest in the US?", settings=s)
     assert not a.refused and a.citations and "350" in a.text
     assert a.debug["best_prob"] >= a.debug["threshold"]

@@ -1,0 +1,219 @@
+"""The offline answerer: extractive, cited, and willing to say "the sources
+don't say".
+
+It scores every sentence of the retrieved passages against the question
+(embedding similarity plus IDF-weighted term overlap), keeps those that hold
+the expected answer type (a figure, a date, a name), picks up to three that
+do not repeat each other, and cites each by its exact span in the original
+file. It refuses when the question
+names something the corpus never mentions, when it asks for a number, date or
+name and no good sentence holds one, or when no sentence is close enough.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from assistant.answerers.base import AnswerRequest, AnswerResult
+from assistant.answerers.condense import alias_tokens, split_context
+from assistant.answerers.instructions import find_instructions
+from assistant.answerers.kinds import KIND_WORDS, NOT_NAMES, counted_noun, has_kind, question_kind
+from assistant.answerers.quote import cited_answer, refuse, repeats
+from assistant.retrieval.hybrid import Retriever, Unit
+from assistant.text.names import person_names
+from assistant.text.tokens import tokenize
+from assistant.types import Citation, Passage
+
+# Score weights and thresholds, set by looking at the gold set in evals/
+# (see evals/README.md for the figures they give).
+W_SEM, W_LEX = 0.6, 0.4  # sentence score = W_SEM * cosine + W_LEX * term overlap
+MIN_SCORE = 0.415  # below this the best sentence does not answer the question
+KEEP_RATIO = 0.8  # further sentences must score this close to the best
+KEEP_RATIO_TYPED = 0.85  # stricter when the question wants one figure, date or name
+# A typed answer must score close to the best sentence, or at least share
+# its specifics (term overlap) with the question.
+TYPED_MIN_RATIO = 0.8
+TYPED_MIN_LEX = 0.5
+REPEAT_SIM = 0.8  # sentences this similar to the previous answer were said already
+# IDF is softened so that one rare word ("threatened") cannot outweigh the
+# question's subject ("tariff", "Trump").
+IDF_POWER = 0.5
+CARRIED_WEIGHT = 0.25  # weight of conversation terms in a follow-up's overlap
+W_PASSAGE = 0.03  # bonus for sentences of higher-ranked passages (divided by rank)
+
+@dataclass
+class Scored:
+    unit: Unit
+    score: float
+    sem: float
+    lex: float
+    has_kind: bool
+
+
+def question_names(question: str) -> list[str]:
+    """Capitalised words of the question that look like names (not its first word)."""
+    words = re.findall(r"[A-Za-zÀ-ÿ][\w'’\-]*", question)
+    names = []
+    for i, w in enumerate(words):
+        if not w[0].isupper() or w.lower() in NOT_NAMES:
+            continue
+        if i == 0:
+            continue
+        names.append(w.rstrip("'’s") if w.endswith(("'s", "’s")) else w)
+    return names
+
+
+def missing_names(question: str, retriever: Retriever) -> list[str]:
+    """Names in the question that no indexed passage contains."""
+    out = []
+    for name in question_names(question):
+        toks = tokenize([name])[0]
+        if toks and all(retriever.doc_freq(t) == 0 for t in toks):
+            out.append(name)
+    return out
+
+
+def score_units(
+    question: str,
+    query: str,
+    qvec: np.ndarray,
+    units: list[Unit],
+    retriever: Retriever,
+    kind: str,
+    avoid: np.ndarray | None = None,
+) -> list[Scored]:
+    """Score sentence units: similarity, IDF-weighted overlap with the question,
+    answer type. For a follow-up, the terms carried over from the conversation
+    count a quarter: they found the passages, the question picks the sentence.
+    Units much like `avoid` (the previous answer) are what was already said."""
+    own = set(tokenize([question])[0])
+    weights = {
+        t: retriever.idf(t) ** IDF_POWER * (1.0 if t in own else CARRIED_WEIGHT) for t in set(tokenize([query])[0])
+    }
+    # A person's name is one term, matched by any of its parts: news writing
+    # gives the full name once, then the surname ("Han Duck-soo" ... "Han
+    # requested"), and a full name must not outweigh what is asked about it.
+    groups: list[tuple[set[str], float]] = []
+    for name in person_names(query):
+        toks = set(tokenize([name])[0]) & set(weights)
+        if len(toks) > 1:
+            groups.append((toks, max(weights.pop(t) for t in toks)))
+    total = (sum(weights.values()) + sum(w for _, w in groups)) or 1.0
+    aliases = alias_tokens(query)
+    if not units:
+        return []
+    mat = np.stack([u.vector for u in units])
+    sims = mat @ qvec
+    repeat = (mat @ avoid.T).max(axis=1) if avoid is not None and len(avoid) else np.zeros(len(units))
+    out = []
+    for u, sem, rep, utoks in zip(units, sims, repeat, tokenize([u.text for u in units])):
+        toks = set(utoks)
+        lex = (
+            sum(w for t, w in weights.items() if t in toks or any(a <= toks for a in aliases.get(t, ())))
+            + sum(w for g, w in groups if g & toks)
+        ) / total
+        score = W_SEM * float(sem) + W_LEX * lex + W_PASSAGE / u.passage
+        if rep > REPEAT_SIM:
+            score *= 0.5
+        out.append(Scored(u, score, float(sem), lex, has_kind(u.text, kind, question)))
+    return out
+
+
+def refuse_early(question: str, passages: list[Passage], retriever: Retriever):
+    """A refusal before any sentence is read (nothing indexed, or the question
+    names what the corpus never mentions), else None."""
+    if not passages:
+        return refuse("empty_index")
+    gone = missing_names(question, retriever)
+    # "Macron" alone is a subject the corpus never mentions; "Pyongyang–Moscow"
+    # with Moscow absent may still be answerable through "Russia".
+    if gone and len(gone) > 0.5 * len(question_names(question)):
+        return refuse("missing_names", names=", ".join(dict.fromkeys(gone)))
+    return None
+
+
+def offline_answer(
+    question: str,
+    query: str,
+    passages: list[Passage],
+    retriever: Retriever,
+    qvec: np.ndarray,
+    max_sentences: int = 3,
+    avoid: np.ndarray | None = None,
+    units: list[Unit] | None = None,
+) -> tuple[str, list[Citation], bool, dict]:
+    """(text, citations, refused, debug) for the question from the passages
+    (`units`: their sentence units, when the caller has read them already).
+
+    `question` is the question as it reads on its own (`condense.condense`);
+    words of the conversation it carries in brackets at its end found the
+    passages (they are in `query`) but do not say what is asked."""
+    question, _ = split_context(question)
+    if (early := refuse_early(question, passages, retriever)) is not None:
+        return early
+    kind = question_kind(question)
+    units = units or retriever.units_of(passages)
+    planted = {units[i].id for i in find_instructions(units)}
+    scored = [
+        s
+        for s in score_units(question, query, qvec, units, retriever, kind, avoid)
+        # An instruction planted in a passage is not an answer to quote.
+        if not s.unit.heading and len(s.unit.text.split()) >= 5 and s.unit.id not in planted
+    ]
+    scored.sort(key=lambda s: -s.score)
+    if not scored:
+        return refuse("weak")
+    debug = {
+        "kind": kind,
+        "best_score": round(scored[0].score, 4),
+        "best_sem": round(scored[0].sem, 4),
+        "best_lex": round(scored[0].lex, 4),
+    }
+    if scored[0].score < MIN_SCORE:
+        return refuse("weak", debug)
+    typed = [s for s in scored if s.has_kind]
+    counted = counted_noun(question)
+    if counted:  # a count must be a count of the thing asked about
+        typed = [s for s in typed if counted & set(tokenize([s.unit.text])[0])]
+    # The passages are about the subject, but the sentences that speak to it
+    # hold no figure/date/name: that is "the sources don't say".
+    top = scored[0]
+    if (
+        not typed
+        or typed[0].score < MIN_SCORE
+        or (typed[0].score < TYPED_MIN_RATIO * top.score and typed[0].lex < TYPED_MIN_LEX * top.lex)
+    ):
+        return refuse("missing_kind", debug, kind=KIND_WORDS[kind])
+    best = typed[0]
+
+    by_key = {(u.source, u.index): u for u in units}
+    chosen: list[Scored] = [best]
+    limit = max_sentences if kind == "general" else min(2, max_sentences)
+    ratio = KEEP_RATIO if kind == "general" else KEEP_RATIO_TYPED
+    for s in typed[1:]:
+        if len(chosen) >= limit or s.score < best.score * ratio:
+            break
+        if repeats(s.unit, [c.unit for c in chosen]):
+            continue
+        chosen.append(s)
+
+    text, citations = cited_answer([(s.unit, s.score) for s in chosen], by_key)
+    debug["chosen"] = [round(s.score, 4) for s in chosen]
+    return text, citations, False, debug
+
+
+class RulesAnswerer:
+    """The `Answerer` of these rules (`offline_answerer = "rules"`, the default)."""
+
+    def answer(self, request: AnswerRequest) -> Iterator[str | AnswerResult]:
+        """The whole answer at once, then its result."""
+        text, citations, refused, debug = offline_answer(
+            request.question, request.query, request.passages, request.retriever, request.qvec,
+            request.max_sentences, avoid=request.avoid, units=request.units,
+        )  # fmt: skip
+        yield text
+        yield AnswerResult(text, citations, refused, debug)

@@ -1,0 +1,211 @@
+"""Answer types: what kind of answer a question asks for (a figure, a date,
+a name, a place) and whether a sentence holds one.
+
+Rules set by looking at the gold set in evals/; the rules answerer
+(extractive.py) keeps only sentences of the asked kind, and benchmarks
+share them.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+
+from assistant.text.names import is_place_word, metonyms
+from assistant.text.tokens import tokenize
+
+_NUM_WORDS = r"one|two|three|four|five|six|seven|eight|nine|ten|dozen|hundred|thousand|million|billion|trillion|half|twice|double"
+_MONTHS = r"jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t|tember)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?"
+KIND_PATTERNS = {
+    "number": re.compile(
+        r"\bhow (?:much|many|large|big|high|low|far|long)\b|\bby how much\b|"
+        r"\b(?:what|which)(?: \w+){0,2} (?:percentage|percent|share|amount|number|sum|value|figure|rate|size|total|"
+        r"price|cost|budget|count)s?\b",
+        re.I,
+    ),
+    "date": re.compile(
+        r"\bwhen\b|\b(?:what|which) (?:year|date|month|day|time|deadline)\b|\bby what (?:date|time)\b|\bsince when\b",
+        re.I,
+    ),
+    "person": re.compile(
+        r"^\s*who\b|\bwho (?:is|was|were|did|has|had|said|will|would|led|leads|heads|met)\b|\bwhom\b|"
+        r"\b(?:which|what)(?: [\w.]+){0,2} (?:person|people|official|officials|minister|ministers|leader|leaders|"
+        r"president|professor|scholar|analyst|expert|experts|secretary|representative|envoy|diplomat|academic)\b",
+        re.I,
+    ),
+    "place": re.compile(
+        r"\bwhere\b|\b(?:which|what)(?: [\w-]+){0,2}? (?:city|cities|country|countries|place|venue|location|"
+        r"airport|region|province|town|capital|port|base)s?\b",
+        re.I,
+    ),
+}
+KIND_WORDS = {"number": "a figure", "date": "a date", "person": "a name", "place": "a place"}
+_HAS = {
+    "number": re.compile(rf"\d|\b(?:{_NUM_WORDS})\b", re.I),
+    "date": re.compile(
+        rf"\b(?:{_MONTHS})\b|\b(?:1\d|20)\d\d\b|\b\d{{1,2}}(?:st|nd|rd|th)\b|"
+        r"\b(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|today|yesterday|tomorrow)\b|"
+        r"\b(?:early|mid|late|end of|beginning of|next|last|this) (?:week|month|year|summer|winter|spring|autumn|fall)\b",
+        re.I,
+    ),
+}
+_LOCATIVE = re.compile(
+    r"\b(?:in|at|from|to|near|into|toward|towards|outside|inside|via|across|within)\s+(?:the\s+)?"
+    r"([A-Z][\wà-ÿ'’.-]*(?:\s+(?:of\s+)?[A-Z][\wà-ÿ'’.-]*)*)"
+)
+_MONTH_OR_DAY = re.compile(rf"^(?:{_MONTHS}|monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b", re.I)
+_NOT_LOCATIVE = re.compile(
+    r"\b(?:according|due|thanks|owing|similar|compared|close|next|prior|addition|contrast)\s+to\s+(?:the\s+)?$", re.I
+)
+_CITY_ASKED = re.compile(r"\b(?:city|cities|town|capital|port)\b", re.I)
+_ORG_WORDS = set(
+    """ministry service agency university council committee office institute times news forum assembly party
+    bank fund group association center centre administration government department commission house summit""".split()
+)
+
+
+@cache
+def _states() -> set[str]:
+    """Names of states (lower case), from the capitals-for-states data."""
+    return {a.lower() for aliases in metonyms().values() for a in aliases}
+
+
+# Words that make a capitalised phrase an organisation, an office or a thing,
+# not a person (generic English; states, capitals and their adjectives come
+# from the place lexicon, `condense.is_place_word`).
+_NOT_PERSON = set(
+    """national commission ministry ministers ministry's council university agency office institute committee
+    forum summit economic framework strategy security service government administration house department
+    state states united nations north south east west times news herald agency airport international
+    trade industry energy affairs foreign defense defence public private partnership alliance act initiative
+    party assembly bank fund group association center centre studies intelligence artificial world expo
+    cabinet minister president prime secretary representative professor chairman premier acting finance""".split()
+)
+# Words a question capitalises that are not names (extractive.question_names reads them too).
+NOT_NAMES = {
+    "what",
+    "who",
+    "whom",
+    "when",
+    "where",
+    "why",
+    "how",
+    "which",
+    "is",
+    "are",
+    "was",
+    "were",
+    "do",
+    "does",
+    "did",
+    "can",
+    "could",
+    "will",
+    "would",
+    "should",
+    "has",
+    "have",
+    "had",
+    "and",
+    "but",
+    "or",
+    "the",
+    "a",
+    "an",
+    "in",
+    "on",
+    "of",
+    "to",
+    "for",
+    "according",
+    "tell",
+    "me",
+    "please",
+    "give",
+    "list",
+    "name",
+    "explain",
+    "describe",
+    "summarize",
+    "summarise",
+    "i",
+    "if",
+    "so",
+    "then",
+}
+
+
+def has_kind(text: str, kind: str, question: str) -> bool:
+    """Whether `text` holds the kind of answer the question asks for (something
+    the question does not already say, for names and places)."""
+    if kind == "general":
+        return True
+    if kind in ("number", "date"):
+        return bool(_HAS[kind].search(text))
+    asked = question.lower()
+    if kind == "place":
+        # A place is named where something happens, goes or comes from: "from
+        # Incheon International Airport", "to Russia". A capitalised word
+        # elsewhere is as likely a person, a paper or an agency.
+        city = bool(_CITY_ASKED.search(question))
+        for m in _LOCATIVE.finditer(text):
+            place = m.group(1).rstrip(".,;:'’").lower()
+            if (
+                not place
+                or _NOT_LOCATIVE.search(text, 0, m.start(1))  # "according to Yonhap"
+                or place in asked
+                or place in NOT_NAMES
+                or _MONTH_OR_DAY.match(place)
+                or set(place.split()) & _ORG_WORDS  # "from the ... Intelligence Service"
+                or (city and place in _states())  # a city was asked for, not a state
+            ):
+                continue
+            return True
+        return False
+    # person: a run of capitalised words, titles and organisation words taken
+    # out, that the question does not already name
+    for m in re.finditer(r"[A-Z][\wà-ÿ'’]*(?:[- ][A-Z][\wà-ÿ'’]*)*", text):
+        run: list[str] = []
+        for w in re.split(r"[ ]", m.group(0)) + [""]:
+            bare = w.rstrip("'’s").lower() if w.endswith(("'s", "’s")) else w.lower()
+            if (
+                w
+                and bare not in _NOT_PERSON
+                and bare not in NOT_NAMES
+                and bare not in _COMMON_START
+                and not is_place_word(bare)
+            ):
+                run.append(w)
+                continue
+            name = " ".join(run)
+            run = []
+            if len(name) >= 3 and name.lower() not in asked and not all(p.lower() in asked for p in name.split()):
+                return True
+    return False
+
+
+_COMMON_START = set(
+    """the this that these those there their they it its in on at as for from by with after before during since
+    when while if but and or also however meanwhile moreover yet although though despite according unlike
+    both each many most some such other another all any one two three four five six seven eight nine ten
+    first second third last next new former acting his her our we you i a an to of no not""".split()
+)
+
+
+def question_kind(question: str) -> str:
+    for kind, rx in KIND_PATTERNS.items():
+        if rx.search(question):
+            return kind
+    return "general"
+
+
+_HOW_MANY = re.compile(
+    r"\bhow many ((?:[\w'’-]+ ){0,3}?)([\w'’-]+) (?:are|is|were|was|did|do|does|has|have|had|will|would|can|could)\b",
+    re.I,
+)
+
+
+def counted_noun(question: str) -> set[str]:
+    """BM25 token of the noun a "how many X ..." question counts ("troops")."""
+    m = _HOW_MANY.search(question)
+    return set(tokenize([m.group(2)])[0]) if m else set()
