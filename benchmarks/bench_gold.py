@@ -25,12 +25,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from bench_squad import ROOT, git  # same folder: run as a script
+
 RUN = "import sys; from assistant.apps.cli import main; sys.exit(main(sys.argv[1:]))"
-
-
-def git(*args: str) -> str:
-    return subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True, text=True, check=True).stdout.strip()
 
 
 def evaluate(tree: Path, gold: Path, index_dir: Path, env_extra: dict) -> list[dict]:

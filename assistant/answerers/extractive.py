@@ -22,7 +22,7 @@ from assistant.answerers.base import AnswerRequest, AnswerResult
 from assistant.answerers.condense import alias_tokens, split_context
 from assistant.answerers.instructions import find_instructions
 from assistant.answerers.kinds import KIND_WORDS, NOT_NAMES, counted_noun, has_kind, question_kind
-from assistant.answerers.quote import cited_answer, refuse, repeats
+from assistant.answerers.quote import REPEAT_SIM, cited_answer, refuse, repeats
 from assistant.retrieval.hybrid import Retriever, Unit
 from assistant.text.names import person_names
 from assistant.text.tokens import tokenize
@@ -38,7 +38,6 @@ KEEP_RATIO_TYPED = 0.85  # stricter when the question wants one figure, date or 
 # its specifics (term overlap) with the question.
 TYPED_MIN_RATIO = 0.8
 TYPED_MIN_LEX = 0.5
-REPEAT_SIM = 0.8  # sentences this similar to the previous answer were said already
 # IDF is softened so that one rare word ("threatened") cannot outweigh the
 # question's subject ("tariff", "Trump").
 IDF_POWER = 0.5

@@ -17,6 +17,7 @@ from assistant.text.tokens import tokenize
 from assistant.types import Citation
 
 MAX_DUP_SIM = 0.85  # sentences this similar to a chosen one are repeats
+REPEAT_SIM = 0.8  # sentences this similar to the previous answer were said already
 
 # Discourse openers dropped from a quoted sentence's start: the sentence is
 # read without the one before it.

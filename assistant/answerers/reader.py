@@ -30,7 +30,7 @@ import numpy as np
 from assistant.answerers.base import AnswerRequest, AnswerResult
 from assistant.answerers.condense import split_context
 from assistant.answerers.instructions import find_instructions
-from assistant.answerers.quote import cited_answer, refuse, refuse_early, repeats
+from assistant.answerers.quote import REPEAT_SIM, cited_answer, refuse, refuse_early, repeats
 from assistant.reader.model import Reader
 from assistant.retrieval.hybrid import Unit
 from assistant.text.tokens import tokenize
@@ -41,7 +41,6 @@ from assistant.types import Citation
 # one sentence when one suffices, never padding from another document.
 KEEP_RATIO = 0.85
 ANSWERS = 0.5
-REPEAT_SIM = 0.8  # a sentence this like the previous answer's was said already
 
 
 @dataclass

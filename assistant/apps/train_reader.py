@@ -34,9 +34,9 @@ CURVE_AT = (5_000, 20_000, 40_000, 60_000)  # questions seen, for the learning c
 
 
 def _tokenizer(max_len: int):
-    from tokenizers import Tokenizer
+    from assistant.reader.model import load_tokenizer
 
-    tok = Tokenizer.from_file(str(READER_DIR / "tokenizer.json"))
+    tok = load_tokenizer()
     tok.enable_truncation(max_length=max_len, strategy="only_second")  # cut the sentence, never the question
     tok.no_padding()  # batches are padded to their own longest pair (feed)
     return tok

@@ -253,3 +253,18 @@ def test_training_batches_are_bucketed_by_length_and_padded_to_their_longest():
     encoded = [([1] * n, [0] * n) for n in (3, 5)]
     f = reader_train.feed(encoded, [0, 1])
     assert f["input_ids"].shape == (2, 5) and f["attention_mask"][0].tolist() == [1, 1, 1, 0, 0]
+
+
+def test_a_gzipped_squad_file_loads_and_a_truncated_one_is_a_one_line_error(tmp_path):
+    import gzip
+
+    from assistant.errors import GoldFileError
+
+    plain = _tiny_squad(tmp_path / "tiny.json")
+    gz = tmp_path / "tiny.json.gz"
+    gz.write_bytes(gzip.compress(plain.read_bytes()))
+    assert [a.title for a in squad.load(gz)] == [a.title for a in squad.load(plain)]
+    cut = tmp_path / "cut.json.gz"
+    cut.write_bytes(gz.read_bytes()[:40])
+    with pytest.raises(GoldFileError, match="not a SQuAD-format JSON file"):
+        squad.load(cut)
