@@ -55,6 +55,23 @@ def test_the_reader_prefers_the_sentence_that_answers():
     assert who[0] > who[1]
 
 
+def test_the_shipped_combination_weighs_the_reader_with_cosine_and_overlap():
+    reader = get_reader()
+    w = reader.card["combine"]
+    # fitted on validation articles: each signal counts for the answer, and the
+    # held-out figure it was kept for is on record beside it
+    assert min(w["reader_logit"], w["cosine"], w["overlap"]) > 0
+    figs = w["held_out_top1"]
+    assert figs["LR reader+cos+lex"] > figs["reader alone"]
+    probs = np.array([0.30, 0.30, 0.30], dtype=np.float32)
+    out = reader.combine(probs, np.array([0.2, 0.6, 0.2]), np.array([0.1, 0.1, 0.8]))
+    assert np.all((out > 0) & (out < 1))
+    # equal reader probability: the sentence closer in meaning or in words wins
+    assert out[1] > out[0] and out[2] > out[0]
+    z = w["bias"] + w["cosine"] * 0.2 + w["overlap"] * 0.1 + w["reader_logit"] * np.log(0.3 / 0.7)
+    assert out[0] == pytest.approx(1 / (1 + np.exp(-z)), rel=1e-5)
+
+
 def test_a_question_nothing_answers_gets_low_probabilities():
     reader = get_reader()
     p = reader.score(
