@@ -28,7 +28,7 @@ MAX_LINES = 450
 # CLI runs the eval), not the other way round; conversations (the chat page's
 # saved history) may read the gold format of evals to export feedback.
 LAYERS: list[set[str]] = [
-    {"errors", "types", "resources", "processes", "settings", "settings_errors", "prompts", "text"},
+    {"errors", "types", "resources", "processes", "settings", "settings_errors", "prompts", "text", "registry"},
     {"ingest"},
     {"embedders"},
     {"stores"},
