@@ -13,12 +13,12 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
-from assistant.answerers.base import AnswerRequest, AnswerResult
+from assistant.answerers.base import AnswerResult
 from assistant.engine import Engine, get_engine, retrying
-from assistant.errors import LLMError, ObeyedInstructions
+from assistant.errors import LLMError
 from assistant.llms.base import ChatModel, get_chat_model
 from assistant.settings import Settings
-from assistant.types import Answer
+from assistant.types import Answer, RetrievedContext
 
 
 @dataclass
@@ -100,8 +100,8 @@ def run(
     (used only when `settings.use_llm()`): tests pass fakes. `started` is
     when the call began (`time.perf_counter()`), for `total_ms`."""
     from assistant.answerers.condense import previous_answer_sentences
+    from assistant.answerers.fallback import Fallback
     from assistant.answerers.generative import LLMAnswerer
-    from assistant.answerers.instructions import flag_passages
     from assistant.answerers.registry import offline_answerer
 
     t0 = time.perf_counter() if started is None else started
@@ -124,72 +124,52 @@ def run(
     t = time.perf_counter()
     qvec = engine.retriever.embed_query(rw.query)
 
-    def retrieve(engine: Engine):
-        passages, stage = engine.retriever.search(
-            rw.query, settings.top_k, qvec=qvec, candidates=settings.candidates, rrf_k=settings.rrf_k
-        )
-        # The LLM's sentences are checked against these; fetched here, where a
-        # store that changed under the question can still be retried.
-        return passages, stage, engine.retriever.units_of(passages) if chat is not None and passages else []
+    def retrieve(engine: Engine) -> tuple:
+        # Everything the answer stage reads of the index, read here, where a
+        # store that changed under the question can still be retried: the
+        # passages, their sentence units and the statistics of the terms.
+        r = engine.retriever
+        passages, stage = r.search(rw.query, settings.top_k, qvec=qvec, candidates=settings.candidates, rrf_k=settings.rrf_k)
+        units = r.units_of(passages) if passages else []
+        return passages, stage, units, r.term_stats(f"{rw.query} {rw.asked}")
 
-    engine, (passages, stage, units) = retrying(settings, engine, retrieve)
+    engine, (passages, stage, units, terms) = retrying(settings, engine, retrieve)
     timings.update(stage)
     timings["embed_ms"] = (time.perf_counter() - t) * 1000 - sum(stage.values())
     timings["retrieve_ms"] = (time.perf_counter() - t) * 1000
 
-    def finish(backend: str, result: AnswerResult) -> Answer:
-        timings["total_ms"] = (time.perf_counter() - t0) * 1000
-        return Answer(
-            question=q, text=result.text, citations=result.citations, refused=result.refused, passages=passages,
-            timings={k: round(v, 2) for k, v in timings.items()}, backend=backend, query=rw.query, notes=notes,
-            unsupported=result.unsupported, verification=result.verification, debug=result.debug,
-        )  # fmt: skip
-
-    dropped: dict = {}  # what verification dropped of an LLM answer the offline one replaced
+    previous = previous_answer_sentences(rw.history) if rw.follow_up else []
+    context = RetrievedContext(
+        rw.query, tuple(passages), tuple(units), terms, qvec,
+        avoid=engine.embedder.embed(previous) if previous else None,
+    )  # fmt: skip
+    question = rw.asked
+    primary = None
     if chat is not None and passages:
         question = rw.standalone or rw.asked
         passages, units, relevance = rerank(settings, question, passages, units, timings)
-        request = AnswerRequest(
-            question, rw.query, passages, engine.retriever, qvec, settings.max_sentences, units=units,
-            relevance=relevance,
-        )  # fmt: skip
-        t = time.perf_counter()
-        try:
-            for item in LLMAnswerer(chat, engine.embedder.embed, deadline).answer(request):
-                if isinstance(item, AnswerResult):
-                    timings.update(item.timings)
-                    timings["answer_ms"] = (time.perf_counter() - t) * 1000
-                    notes.extend(item.notes)
-                    yield finish(f"llm:{settings.llm_model}", item)
-                    return
-                yield item
-        except LLMError as e:
-            if isinstance(e, ObeyedInstructions):
-                notes.extend(e.notes)
-                dropped = {"unsupported": e.unsupported, "verification": e.verification}
-            notes.append(f"The language model failed: {str(e).rstrip('.')}. This is the offline answer.")
+        context = replace(context, passages=tuple(passages), units=tuple(units), relevance=relevance)
+        name = f"llm:{settings.llm_model}"
+        primary = LLMAnswerer(chat, engine.embedder.embed, deadline, settings.max_sentences, name=name)
+    answerer = Fallback(primary, offline_answerer(settings), offline_question=rw.asked)
 
     t = time.perf_counter()
-    previous = previous_answer_sentences(rw.history) if rw.follow_up else []
-    avoid = engine.embedder.embed(previous) if previous else None
-    answerer = offline_answerer(settings)
-    request = AnswerRequest(rw.asked, rw.query, passages, engine.retriever, qvec, settings.max_sentences, avoid=avoid)
-
-    def offline(e: Engine) -> list:
-        # The passages' sentences read once, for flagging planted instructions
-        # (on the index's own vectors: nothing embedded again) and for the
-        # answerer; flagging twice is harmless.
-        units = e.retriever.units_of(passages) if passages else []
-        flag_passages(passages, notes, units=units or None)
-        terms = e.retriever.term_stats(f"{rw.query} {rw.asked}")
-        return list(answerer.answer(replace(request, retriever=e.retriever, units=units, terms=terms)))
-
-    # Answered whole inside `retrying`: a store that changed under it is read again.
-    engine, items = retrying(settings, engine, offline)
+    result = None
+    for item in answerer.answer(question, context):
+        if isinstance(item, AnswerResult):
+            result = item
+        else:
+            yield item
+    timings.update(result.timings)
     timings["answer_ms"] = (time.perf_counter() - t) * 1000
+    notes.extend(result.notes)
     letters = [c for c in q if c.isalpha()]
-    if letters and sum(c.isascii() for c in letters) < 0.5 * len(letters):
+    if result.by == "offline" and letters and sum(c.isascii() for c in letters) < 0.5 * len(letters):
         notes.append("The offline answerer reads English best; the question was matched as written.")
-    *pieces, result = items
-    yield from pieces
-    yield finish("offline", replace(result, **dropped))
+    timings["total_ms"] = (time.perf_counter() - t0) * 1000
+    yield Answer(
+        question=q, text=result.text, citations=result.citations, refused=result.refused,
+        passages=list(context.passages), timings={k: round(v, 2) for k, v in timings.items()}, backend=result.by,
+        query=rw.query, notes=notes, unsupported=result.unsupported, verification=result.verification,
+        debug=result.debug,
+    )  # fmt: skip

@@ -47,6 +47,11 @@ class Registry(Generic[T]):
     def register(self, name: str, factory: Callable[..., T], *sections: str) -> None:
         self._entries[name] = Entry(name, factory, tuple(sections))
 
+    @property
+    def entries(self) -> dict[str, Entry[T]]:
+        """The registered entries by name (tests put fakes in it)."""
+        return self._entries
+
     def names(self) -> list[str]:
         return list(self._entries)
 

@@ -118,9 +118,10 @@ class AnswerSettings(_Section):
     """The offline answerers and the questions they accept."""
 
     max_sentences: int = Field(3, ge=1, le=10)
-    # The offline answerer: "rules" (extractive.py, the default) or "reader"
-    # (the trained reader, which does not yet beat the rules on the gold set).
-    offline_answerer: Literal["rules", "reader"] = "rules"
+    # The offline answerer: "rules" (extractive.py, the default), "reader"
+    # (the trained reader, which does not yet beat the rules on the gold
+    # set), or a class of your own as package.module:Class (answerers/registry.py).
+    offline_answerer: str = Field("rules", pattern=r"^([a-z][a-z0-9_-]*|[A-Za-z_][\w.]*:[A-Za-z_]\w*)$")
     # The reader model (an ONNX file with card.json beside it); unset: the
     # one shipped in assistant/data/reader/.
     reader_model: Path | None = None

@@ -6,7 +6,12 @@ stays cheap and scripts can serialise results with `Answer.to_dict()`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 @dataclass
@@ -36,6 +41,49 @@ class Passage:
     scores: dict[str, float] = field(default_factory=dict)
     flags: list[str] = field(default_factory=list)
     page: int | None = None
+
+
+@dataclass
+class Unit:
+    """A sentence of a retrieved passage, with its embedding."""
+
+    id: str
+    source: str
+    title: str
+    text: str
+    start: int
+    end: int
+    heading: bool
+    index: int
+    vector: np.ndarray
+    passage: int  # number of the first passage (1-based) that holds it
+    page: int | None = None  # the page it starts on (PDF)
+
+
+@dataclass(frozen=True)
+class RetrievedContext:
+    """Everything an answerer sees of one question's retrieval, made once by
+    the pipeline: the passages, their sentence units (offsets and vectors),
+    and the index's statistics of the query's terms. Frozen, and holding no
+    store or retriever, so an answer never reads the index (a store that
+    changes under a question is retried around retrieval only) and an
+    answerer is tested on a hand-made context."""
+
+    query: str  # what was searched: the question, its aliases and carried-over terms
+    passages: tuple[Passage, ...] = ()
+    units: tuple[Unit, ...] = ()
+    # (document frequency, IDF) in the index of each term of the query and the question
+    terms: Mapping[str, tuple[int, float]] = field(default_factory=dict)
+    qvec: np.ndarray | None = None  # the query's vector
+    avoid: np.ndarray | None = None  # vectors of the previous answer's sentences (not to say again)
+    relevance: np.ndarray | None = None  # the reranker's probability per unit, when one ran
+
+    def doc_freq(self, term: str) -> int:
+        """In how many chunks of the index the term is (0: never)."""
+        return self.terms.get(term, (0, 0.0))[0]
+
+    def idf(self, term: str) -> float:
+        return self.terms.get(term, (0, 0.0))[1]
 
 
 @dataclass

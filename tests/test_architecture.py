@@ -130,6 +130,22 @@ def upward_imports(found: list[Import], package: str, layers: list[set[str]]) ->
     return sorted(problems)
 
 
+# The answer stage reads only the `RetrievedContext` it is handed (issue 23):
+# nothing under answerers/ may reach the store, the retrieval or the engine,
+# lazily or not, so an answerer is tested without an index.
+ANSWER_STAGE = "answerers"
+NOT_FROM_ANSWER_STAGE = {"stores", "retrieval", "engine"}
+
+
+def forbidden_imports(found: list[Import], package: str, source: str, targets: set[str]) -> list[str]:
+    """Imports from layer `source` of any layer in `targets`."""
+    return sorted(
+        f"{i.source}:{i.line} imports {i.target}"
+        for i in found
+        if layer_key(i.source, package) == source and layer_key(i.target, package) in targets
+    )
+
+
 def cycles(found: list[Import]) -> list[list[str]]:
     """Import cycles among module-level imports (strongly connected components
     of more than one module), each sorted."""
@@ -226,6 +242,10 @@ def test_no_import_up_the_data_flow(found):
     assert upward_imports(found, PACKAGE, LAYERS) == []
 
 
+def test_answerers_never_reach_the_store(found):
+    assert forbidden_imports(found, PACKAGE, ANSWER_STAGE, NOT_FROM_ANSWER_STAGE) == []
+
+
 def test_no_module_over_450_lines():
     assert long_modules(REPO / PACKAGE, PACKAGE) == []
 
@@ -250,6 +270,8 @@ def bad(tmp_path: Path) -> Path:
             "from pkg.stores.base import Store  # down: fine\n"
             "def later():\n    from pkg.apps import cli  # lazy, still up\n"
         ),
+        "answerers/__init__.py": "",
+        "answerers/rules.py": "def later():\n    from pkg.retrieval.hybrid import later  # lazy, still the store\n",
         "apps/__init__.py": "",
         "apps/cli.py": "import pkg.retrieval.hybrid\n" + "x = 1\n" * (MAX_LINES + 1),
         "extra/__init__.py": "",
@@ -260,19 +282,22 @@ def bad(tmp_path: Path) -> Path:
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_text(text)
     (tmp_path / "pyproject.toml").write_text(
-        '[tool.setuptools]\npackages = ["pkg", "pkg.stores", "pkg.retrieval", "pkg.apps", "pkg.gone"]\n'
+        '[tool.setuptools]\npackages = ["pkg", "pkg.stores", "pkg.retrieval", "pkg.answerers", "pkg.apps", "pkg.gone"]\n'
     )
     return root
 
 
 def test_checks_catch_a_bad_package(bad: Path):
     found = imports(bad, "pkg")
-    layers = [{"types", "__init__"}, {"stores"}, {"retrieval"}, {"apps"}]
+    layers = [{"types", "__init__"}, {"stores"}, {"retrieval"}, {"answerers"}, {"apps"}]
     assert cycles(found) == [["pkg.stores.base", "pkg.stores.chroma"]]
     assert upward_imports(found, "pkg", layers) == [
         "pkg.extra.thing: layer 'extra' is not in the table",
         "pkg.retrieval.hybrid:3 imports pkg.apps.cli (layer 'apps' is above 'retrieval')",
         "pkg.types:1 imports pkg.stores.base (layer 'stores' is above 'types')",
+    ]
+    assert forbidden_imports(found, "pkg", "answerers", {"retrieval"}) == [
+        "pkg.answerers.rules:2 imports pkg.retrieval.hybrid"
     ]
     assert long_modules(bad, "pkg") == [f"pkg/apps/cli.py: {MAX_LINES + 2} lines"]
     assert unlisted_packages(bad, "pkg", bad.parent / "pyproject.toml") == [

@@ -1,9 +1,11 @@
 """What every answerer takes and gives: the `Answerer` protocol.
 
-An answerer reads the retrieved passages for one question and yields the
-answer text (in one piece or several, each already verified), then an
-`AnswerResult` as its last item. The pipeline (pipeline.py) turns that into
-the public `Answer`. Offline answerers are picked by name in registry.py.
+An answerer reads one question's `RetrievedContext` (types.py: the passages,
+their sentence units, the index's term statistics; no store in reach) and
+yields the answer text (in one piece or several, each already verified),
+then an `AnswerResult` as its last item. Its settings come once, when it is
+built (registry.py); the pipeline (pipeline.py) turns the result into the
+public `Answer`.
 """
 
 from __future__ import annotations
@@ -13,27 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    import numpy as np
-
-    from assistant.retrieval.hybrid import Retriever, Unit
-    from assistant.types import Citation, Passage
-
-
-@dataclass
-class AnswerRequest:
-    """What an answerer needs to answer one question."""
-
-    question: str  # the question as it reads on its own (conversation terms in brackets at its end)
-    query: str  # what was searched: the question, its aliases and carried-over terms
-    passages: list[Passage]
-    retriever: Retriever  # sentence units, vectors and IDF of the loaded index
-    qvec: np.ndarray | None = None  # the query's vector
-    max_sentences: int = 3
-    avoid: np.ndarray | None = None  # vectors of the previous answer's sentences (not to repeat)
-    units: list[Unit] = field(default_factory=list)  # sentence units of the passages, for verification
-    relevance: np.ndarray | None = None  # the reader's probability per unit, when it reranked
-    # (document frequency, IDF) in the index of each term of the query and the question
-    terms: dict[str, tuple[int, float]] = field(default_factory=dict)
+    from assistant.types import Citation, RetrievedContext
 
 
 @dataclass
@@ -50,12 +32,15 @@ class AnswerResult:
     unsupported: list[str] = field(default_factory=list)
     verification: dict = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
+    by: str = "offline"  # what answered: "offline", or "llm:<model>"
 
 
 class Answerer(Protocol):
     """Writes a cited answer from retrieved passages."""
 
-    def answer(self, request: AnswerRequest) -> Iterator[str | AnswerResult]:
-        """Text pieces as they are ready, then the `AnswerResult`. An LLM
-        answerer raises `LLMError` when it fails before showing anything."""
+    def answer(self, question: str, context: RetrievedContext) -> Iterator[str | AnswerResult]:
+        """Text pieces as they are ready, then the `AnswerResult`, for
+        `question` as it reads on its own (conversation terms it carries in
+        brackets at its end). An LLM answerer raises `LLMError` when it fails
+        before showing anything."""
         ...

@@ -18,15 +18,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from assistant.answerers.base import AnswerRequest, AnswerResult
+from assistant.answerers.base import AnswerResult
 from assistant.answerers.condense import alias_tokens, split_context
 from assistant.answerers.instructions import find_instructions
 from assistant.answerers.kinds import KIND_WORDS, NOT_NAMES, counted_noun, has_kind, question_kind
 from assistant.answerers.quote import REPEAT_SIM, cited_answer, refuse, repeats
-from assistant.retrieval.hybrid import Retriever, Unit
 from assistant.text.names import person_names
 from assistant.text.tokens import tokenize
-from assistant.types import Citation, Passage
+from assistant.types import Citation, Passage, RetrievedContext, Unit
 
 # Score weights and thresholds, set by looking at the gold set in evals/
 # (see evals/README.md for the figures they give).
@@ -66,12 +65,12 @@ def question_names(question: str) -> list[str]:
     return names
 
 
-def missing_names(question: str, retriever: Retriever) -> list[str]:
+def missing_names(question: str, context: RetrievedContext) -> list[str]:
     """Names in the question that no indexed passage contains."""
     out = []
     for name in question_names(question):
         toks = tokenize([name])[0]
-        if toks and all(retriever.doc_freq(t) == 0 for t in toks):
+        if toks and all(context.doc_freq(t) == 0 for t in toks):
             out.append(name)
     return out
 
@@ -81,7 +80,7 @@ def score_units(
     query: str,
     qvec: np.ndarray,
     units: list[Unit],
-    retriever: Retriever,
+    context: RetrievedContext,
     kind: str,
     avoid: np.ndarray | None = None,
 ) -> list[Scored]:
@@ -91,7 +90,7 @@ def score_units(
     Units much like `avoid` (the previous answer) are what was already said."""
     own = set(tokenize([question])[0])
     weights = {
-        t: retriever.idf(t) ** IDF_POWER * (1.0 if t in own else CARRIED_WEIGHT) for t in set(tokenize([query])[0])
+        t: context.idf(t) ** IDF_POWER * (1.0 if t in own else CARRIED_WEIGHT) for t in set(tokenize([query])[0])
     }
     # A person's name is one term, matched by any of its parts: news writing
     # gives the full name once, then the surname ("Han Duck-soo" ... "Han
@@ -122,12 +121,12 @@ def score_units(
     return out
 
 
-def refuse_early(question: str, passages: list[Passage], retriever: Retriever):
+def refuse_early(question: str, passages: list[Passage], context: RetrievedContext):
     """A refusal before any sentence is read (nothing indexed, or the question
     names what the corpus never mentions), else None."""
     if not passages:
         return refuse("empty_index")
-    gone = missing_names(question, retriever)
+    gone = missing_names(question, context)
     # "Macron" alone is a subject the corpus never mentions; "Pyongyang–Moscow"
     # with Moscow absent may still be answerable through "Russia".
     if gone and len(gone) > 0.5 * len(question_names(question)):
@@ -136,30 +135,22 @@ def refuse_early(question: str, passages: list[Passage], retriever: Retriever):
 
 
 def offline_answer(
-    question: str,
-    query: str,
-    passages: list[Passage],
-    retriever: Retriever,
-    qvec: np.ndarray,
-    max_sentences: int = 3,
-    avoid: np.ndarray | None = None,
-    units: list[Unit] | None = None,
+    question: str, context: RetrievedContext, max_sentences: int = 3
 ) -> tuple[str, list[Citation], bool, dict]:
-    """(text, citations, refused, debug) for the question from the passages
-    (`units`: their sentence units, when the caller has read them already).
+    """(text, citations, refused, debug) for the question from the retrieved context.
 
     `question` is the question as it reads on its own (`condense.condense`);
     words of the conversation it carries in brackets at its end found the
-    passages (they are in `query`) but do not say what is asked."""
+    passages (they are in `context.query`) but do not say what is asked."""
     question, _ = split_context(question)
-    if (early := refuse_early(question, passages, retriever)) is not None:
+    if (early := refuse_early(question, list(context.passages), context)) is not None:
         return early
     kind = question_kind(question)
-    units = units or retriever.units_of(passages)
+    units = list(context.units)
     planted = {units[i].id for i in find_instructions(units)}
     scored = [
         s
-        for s in score_units(question, query, qvec, units, retriever, kind, avoid)
+        for s in score_units(question, context.query, context.qvec, units, context, kind, context.avoid)
         # An instruction planted in a passage is not an answer to quote.
         if not s.unit.heading and len(s.unit.text.split()) >= 5 and s.unit.id not in planted
     ]
@@ -208,11 +199,11 @@ def offline_answer(
 class RulesAnswerer:
     """The `Answerer` of these rules (`offline_answerer = "rules"`, the default)."""
 
-    def answer(self, request: AnswerRequest) -> Iterator[str | AnswerResult]:
+    def __init__(self, max_sentences: int = 3):
+        self.max_sentences = max_sentences
+
+    def answer(self, question: str, context: RetrievedContext) -> Iterator[str | AnswerResult]:
         """The whole answer at once, then its result."""
-        text, citations, refused, debug = offline_answer(
-            request.question, request.query, request.passages, request.retriever, request.qvec,
-            request.max_sentences, avoid=request.avoid, units=request.units,
-        )  # fmt: skip
+        text, citations, refused, debug = offline_answer(question, context, self.max_sentences)
         yield text
         yield AnswerResult(text, citations, refused, debug)

@@ -14,12 +14,13 @@ from collections.abc import Callable, Iterator
 import numpy as np
 
 from assistant import prompts
-from assistant.answerers.base import AnswerRequest, AnswerResult
+from assistant.answerers.base import AnswerResult
 from assistant.answerers.cite import REFUSAL, markers, split_sentences, strip_markers
 from assistant.answerers.instructions import flag_passages
 from assistant.answerers.verify import Verifier
 from assistant.errors import LLMError, ObeyedInstructions
 from assistant.llms.base import ChatModel
+from assistant.types import RetrievedContext
 
 
 def _escape(text: str) -> str:
@@ -155,16 +156,24 @@ def llm_answer_stream(
 
 class LLMAnswerer:
     """The `Answerer` of a chat model, for one question: its sentences are
-    verified against `request.units` as they stream (the vectors by `embed`),
-    all within `deadline` (a `time.monotonic()` value)."""
+    verified against the context's units as they stream (the vectors by
+    `embed`), all within `deadline` (a `time.monotonic()` value). `name`
+    says what answered ("llm:<model>")."""
 
-    def __init__(self, model: ChatModel, embed: Callable[[list[str]], np.ndarray], deadline: float):
+    def __init__(
+        self, model: ChatModel, embed: Callable[[list[str]], np.ndarray], deadline: float, max_sentences: int = 3,
+        name: str = "llm",
+    ):  # fmt: skip
         self.model, self.embed, self.deadline = model, embed, deadline
+        self.max_sentences, self.name = max_sentences, name
 
-    def answer(self, request: AnswerRequest) -> Iterator[str | AnswerResult]:
+    def answer(self, question: str, context: RetrievedContext) -> Iterator[str | AnswerResult]:
         """Verified text pieces, then the result; `LLMError` (or its
         `ObeyedInstructions`) when the model fails before anything was shown."""
-        return llm_answer_stream(
-            self.model, request.question, request.passages, request.units, self.embed, request.max_sentences,
-            self.deadline, relevance=request.relevance,
-        )  # fmt: skip
+        for item in llm_answer_stream(
+            self.model, question, list(context.passages), list(context.units), self.embed, self.max_sentences,
+            self.deadline, relevance=context.relevance,
+        ):  # fmt: skip
+            if isinstance(item, AnswerResult):
+                item.by = self.name
+            yield item

@@ -11,10 +11,9 @@ from __future__ import annotations
 import re
 
 from assistant import prompts
-from assistant.retrieval.hybrid import Unit
 from assistant.text.sentences import sentence_spans
 from assistant.text.tokens import tokenize
-from assistant.types import Citation
+from assistant.types import Citation, Unit
 
 MAX_DUP_SIM = 0.85  # sentences this similar to a chosen one are repeats
 REPEAT_SIM = 0.8  # sentences this similar to the previous answer were said already

@@ -27,14 +27,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from assistant.answerers.base import AnswerRequest, AnswerResult
+from assistant.answerers.base import AnswerResult
 from assistant.answerers.condense import split_context
 from assistant.answerers.instructions import find_instructions
 from assistant.answerers.quote import REPEAT_SIM, cited_answer, refuse, refuse_early, repeats
-from assistant.reader.model import Reader
-from assistant.retrieval.hybrid import Unit
+from assistant.reader.model import Reader, get_reader
 from assistant.text.tokens import tokenize
-from assistant.types import Citation
+from assistant.types import Citation, RetrievedContext, Unit
 
 # A further sentence is quoted only when the reader is nearly as sure of it as
 # of the best one, and sure on its own (0.5, the classifier's decision point):
@@ -139,17 +138,23 @@ def reader_answer(
 class ReaderAnswerer:
     """The `Answerer` of the reader."""
 
-    def __init__(self, reader: Reader, candidates: int = 16, threshold: float | None = None):
+    def __init__(self, reader: Reader, candidates: int = 16, threshold: float | None = None, max_sentences: int = 3):
         self.reader, self.candidates, self.threshold = reader, candidates, threshold
+        self.max_sentences = max_sentences
 
-    def answer(self, request: AnswerRequest) -> Iterator[str | AnswerResult]:
+    @classmethod
+    def from_settings(cls, answer) -> ReaderAnswerer:
+        """Built from the answer section (`AnswerSettings`); the model loads once."""
+        return cls(get_reader(answer.reader_model), answer.reader_candidates, answer.reader_threshold, answer.max_sentences)
+
+    def answer(self, question: str, context: RetrievedContext) -> Iterator[str | AnswerResult]:
         """The whole answer at once, then its result."""
-        if not request.passages:
+        if not context.passages:
             text, citations, refused, debug = refuse("empty_index")
         else:
             text, citations, refused, debug = reader_answer(
-                request.question, request.query, request.units, request.terms, request.qvec, self.reader,
-                request.max_sentences, avoid=request.avoid, n_candidates=self.candidates, threshold=self.threshold,
+                question, context.query, list(context.units), dict(context.terms), context.qvec, self.reader,
+                self.max_sentences, avoid=context.avoid, n_candidates=self.candidates, threshold=self.threshold,
             )  # fmt: skip
         yield text
         yield AnswerResult(text, citations, refused, debug)

@@ -12,31 +12,13 @@ from __future__ import annotations
 import json
 import time
 from bisect import bisect_right
-from dataclasses import dataclass
 
 import numpy as np
 
 from assistant.embedders.base import Embedder
 from assistant.stores.index import IndexStore, unit_id
 from assistant.text.tokens import tokenize
-from assistant.types import Passage
-
-
-@dataclass
-class Unit:
-    """A sentence of a retrieved passage, with its embedding."""
-
-    id: str
-    source: str
-    title: str
-    text: str
-    start: int
-    end: int
-    heading: bool
-    index: int
-    vector: np.ndarray
-    passage: int  # number of the first passage (1-based) that holds it
-    page: int | None = None  # the page it starts on (PDF)
+from assistant.types import Passage, Unit  # noqa: F401 (Unit: re-exported, where it used to live)
 
 
 def _page(meta: dict, start: int) -> int | None:

@@ -1,20 +1,21 @@
-"""The reader answerer on a hand-made context: no index, no store, no
-embedder. What it reads is in the request (units with vectors, term
-statistics); the reader model is the shipped one."""
+"""The offline answerers on a hand-made `RetrievedContext`: no index, no
+store, no embedder. What they read is in the context (units with vectors,
+term statistics); the reader model is the shipped one."""
 
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
-from assistant.answerers.base import AnswerRequest, AnswerResult
+from assistant.answerers.base import AnswerResult
+from assistant.answerers.extractive import RulesAnswerer
 from assistant.answerers.reader import ReaderAnswerer
 from assistant.reader.model import get_reader
-from assistant.retrieval.hybrid import Unit
 from assistant.text.tokens import tokenize
-from assistant.types import Passage
+from assistant.types import Passage, RetrievedContext, Unit
 
 DOC_A = (
     "The Harbour Museum of Tarnow opened in 1931 in the old customs house. "
@@ -24,12 +25,20 @@ DOC_A = (
 DOC_B = "The town of Tarnow lies on the river Vell. Its harbour was rebuilt after a flood in 1910."
 
 
-def _units(source: str, text: str, passage: int, rng) -> list[Unit]:
+def _vec(text: str) -> np.ndarray:
+    """A bag-of-words vector (hashed words), so cosine means shared words."""
+    v = np.zeros(64, dtype=np.float32)
+    for t in tokenize([text])[0]:
+        v[sum(map(ord, t)) % 64] += 1.0
+    return v / (np.linalg.norm(v) or 1.0)
+
+
+def _units(source: str, text: str, passage: int) -> list[Unit]:
     out, start = [], 0
     for i, sentence in enumerate(s + "." for s in text.split(". ") if s):
         sentence = sentence.rstrip(".") + "."
         start = text.index(sentence.rstrip("."), start)
-        v = rng.normal(size=16).astype(np.float32)
+        v = _vec(sentence)
         out.append(
             Unit(
                 f"{source}:{i}", source, source, sentence, start, start + len(sentence), False, i,
@@ -40,9 +49,8 @@ def _units(source: str, text: str, passage: int, rng) -> list[Unit]:
     return out
 
 
-def _request(question: str, docs=(("a.txt", DOC_A), ("b.txt", DOC_B))) -> AnswerRequest:
-    rng = np.random.default_rng(0)
-    units = [u for n, (src, text) in enumerate(docs, 1) for u in _units(src, text, n, rng)]
+def _request(question: str, docs=(("a.txt", DOC_A), ("b.txt", DOC_B))) -> tuple[str, RetrievedContext]:
+    units = [u for n, (src, text) in enumerate(docs, 1) for u in _units(src, text, n)]
     corpus = [set(tokenize([u.text])[0]) for u in units]
     terms = {}
     for t in set(tokenize([question])[0]):
@@ -52,14 +60,11 @@ def _request(question: str, docs=(("a.txt", DOC_A), ("b.txt", DOC_B))) -> Answer
         Passage(n=n, id=f"p{n}", source=src, title=src, text=text, start=0, end=len(text), score=1.0)
         for n, (src, text) in enumerate(docs, 1)
     ]
-    qvec = rng.normal(size=16).astype(np.float32)
-    return AnswerRequest(
-        question, question, passages, retriever=None, qvec=qvec / np.linalg.norm(qvec), units=units, terms=terms
-    )
+    return question, RetrievedContext(question, tuple(passages), tuple(units), terms, _vec(question))
 
 
-def _answer(request: AnswerRequest, **kw) -> AnswerResult:
-    *_, result = ReaderAnswerer(get_reader(), **kw).answer(request)
+def _answer(request: tuple[str, RetrievedContext], **kw) -> AnswerResult:
+    *_, result = ReaderAnswerer(get_reader(), **kw).answer(*request)
     return result
 
 
@@ -97,12 +102,19 @@ def test_no_sentence_reaching_the_threshold_is_a_refusal():
 
 
 def test_nothing_retrieved_is_the_empty_index_refusal():
-    req = _request("Who was the first director?")
-    req.passages, req.units = [], []
-    r = _answer(req)
+    q, ctx = _request("Who was the first director?")
+    r = _answer((q, replace(ctx, passages=(), units=())))
     assert r.refused and r.debug["refusal"] == "empty_index"
+    *_, rules = RulesAnswerer().answer(q, replace(ctx, passages=(), units=()))
+    assert rules.refused and rules.debug["refusal"] == "empty_index"
 
 
-def test_the_answerer_never_reads_the_index():
-    # retriever=None above: a call back into the index would raise
-    assert _request("Who?").retriever is None
+def test_the_rules_answer_from_the_same_hand_made_context():
+    q, ctx = _request("Who was the first director of the Harbour Museum?")
+    *pieces, r = RulesAnswerer(max_sentences=1).answer(q, ctx)
+    assert pieces == [r.text] and not r.refused
+    assert "Elena Wirth" in r.text and [c.source for c in r.citations] == ["a.txt"]
+    assert DOC_A[r.citations[0].start : r.citations[0].end] == r.citations[0].text
+    # a name the index never saw (document frequency 0 in the context) is refused before reading
+    *_, r = RulesAnswerer().answer(*_request("Who was the first director of the Louvre?"))
+    assert r.refused and r.debug["refusal"] == "missing_names"
