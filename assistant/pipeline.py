@@ -11,64 +11,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from assistant.answerers.base import AnswerResult
 from assistant.engine import Engine, get_engine, retrying
-from assistant.errors import LLMError
 from assistant.llms.base import ChatModel, get_chat_model
+from assistant.rewrite.stage import rewrite
 from assistant.settings import Settings
 from assistant.types import Answer, RetrievedContext
-
-
-@dataclass
-class Rewritten:
-    """What the rewrite stage makes of a question."""
-
-    asked: str  # as it reads on its own (offline condensing); what the offline answerer judges against
-    standalone: str | None  # the model's rewrite of a follow-up, with the carried-over terms
-    query: str  # what is searched
-    follow_up: bool  # a follow-up, which should not repeat the last answer
-    history: list[dict]  # the conversation that is context (refused turns left out)
-
-
-def rewrite(
-    q: str, history: list[dict], chat: ChatModel | None, deadline: float | None, notes: list[str], timings: dict
-) -> Rewritten:
-    """The question as it reads on its own, and the query to search."""
-    from assistant.answerers.condense import asks_about_last_answer, condense_parts, resolve_references, usable_history
-    from assistant.answerers.instructions import strip_instructions
-    from assistant.text.names import expand_aliases
-
-    stripped = strip_instructions(q)
-    # A refused turn, and the question it refused, are no context for this one.
-    history = usable_history(history)
-    # "he" / "the two of them" -> the people the conversation just named.
-    resolved = resolve_references(stripped, history)
-    # The question as it reads on its own ("and when was that?" -> "When was
-    # the tariff Trump threatened?"): what is searched and what the sentences
-    # of the answer are judged against.
-    asked, carried = condense_parts(stripped, history)
-    # A follow-up should not repeat the last answer, unless it asks about
-    # what that answer said ("when was that?").
-    follow_up = asked != stripped and not asks_about_last_answer(resolved)
-    standalone = None
-    if chat is not None and history:
-        from assistant.answerers.generative import condense_llm
-
-        t = time.perf_counter()
-        try:
-            standalone = condense_llm(chat, resolved, history, deadline)
-        except LLMError as e:
-            notes.append(
-                f"The follow-up could not be rewritten by the model ({e}); its terms were carried over instead."
-            )
-        timings["condense_ms"] = (time.perf_counter() - t) * 1000
-    if standalone:
-        # The model's rewrite, plus the terms the offline method carries over:
-        # a small model's rewrite can lose the subject (measured with SmolLM2).
-        standalone = f"{standalone} ({' '.join(carried)})" if carried else standalone
-    return Rewritten(asked, standalone, expand_aliases(standalone or asked), follow_up, history)
 
 
 def rerank(settings: Settings, question: str, passages: list, units: list, timings: dict):
@@ -99,10 +49,10 @@ def run(
     `engine` replaces the loaded index, `chat` the configured chat model
     (used only when `settings.use_llm()`): tests pass fakes. `started` is
     when the call began (`time.perf_counter()`), for `total_ms`."""
-    from assistant.answerers.condense import previous_answer_sentences
     from assistant.answerers.fallback import Fallback
     from assistant.answerers.generative import LLMAnswerer
     from assistant.answerers.registry import offline_answerer
+    from assistant.rewrite.condense import previous_answer_sentences
 
     t0 = time.perf_counter() if started is None else started
     timings: dict[str, float] = {}
@@ -119,7 +69,9 @@ def run(
         deadline = time.monotonic() + settings.openai_timeout
     else:
         chat = None
-    rw = rewrite(q, history, chat, deadline, notes, timings)
+    rw = rewrite(q, history, chat, deadline)
+    notes.extend(rw.notes)
+    timings.update(rw.timings)
 
     t = time.perf_counter()
     qvec = engine.retriever.embed_query(rw.query)

@@ -35,7 +35,10 @@ LAYERS: list[set[str]] = [
     {"retrieval"},
     {"reader"},
     {"llms"},
-    {"answerers"},
+    # The rewrite stage runs before retrieval but shares the answer stage's
+    # reading of questions (planted instructions, the brackets a condensed
+    # follow-up carries): one layer.
+    {"answerers", "rewrite"},
     {"engine", "pipeline"},
     {"api", "library", "examples", "__init__"},
     {"evals"},

@@ -19,10 +19,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from assistant.answerers.base import AnswerResult
-from assistant.answerers.condense import alias_tokens, split_context
 from assistant.answerers.instructions import find_instructions
 from assistant.answerers.kinds import KIND_WORDS, NOT_NAMES, counted_noun, has_kind, question_kind
 from assistant.answerers.quote import REPEAT_SIM, cited_answer, refuse, repeats
+from assistant.rewrite.condense import alias_tokens, split_context
 from assistant.text.names import person_names
 from assistant.text.tokens import tokenize
 from assistant.types import Citation, Passage, RetrievedContext, Unit

@@ -12,8 +12,8 @@ from __future__ import annotations
 import re
 
 from assistant.answerers.cite import split_sentences
-from assistant.answerers.condense import content_words
 from assistant.answerers.detector import instruction_flags, unit_flags
+from assistant.rewrite.condense import content_words
 
 # Requests to leave the sources aside ("ignore your documents", "answer from
 # memory", "make one up") are dropped from what is searched and answered:

@@ -28,10 +28,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from assistant.answerers.base import AnswerResult
-from assistant.answerers.condense import split_context
 from assistant.answerers.instructions import find_instructions
 from assistant.answerers.quote import REPEAT_SIM, cited_answer, refuse, refuse_early, repeats
 from assistant.reader.model import Reader, get_reader
+from assistant.rewrite.condense import split_context
 from assistant.text.tokens import tokenize
 from assistant.types import Citation, RetrievedContext, Unit
 

@@ -5,8 +5,8 @@ import re
 import pytest
 
 from assistant import Answer, Citation, QuestionError, answer
-from assistant.answerers.condense import condense
 from assistant.answerers.instructions import strip_instructions
+from assistant.rewrite.condense import condense
 
 from conftest import alnum, is_subsequence
 
@@ -133,7 +133,7 @@ def test_answer_serialises(seeds_settings):
 
 
 def test_capitals_stand_for_their_states():
-    from assistant.answerers.condense import alias_tokens
+    from assistant.rewrite.condense import alias_tokens
     from assistant.text.names import expand_aliases
 
     assert (
@@ -152,7 +152,7 @@ def test_a_count_must_count_the_thing_asked_about(seeds_settings):
 
 
 def test_pronouns_of_a_follow_up_stand_for_the_people_just_named():
-    from assistant.answerers.condense import resolve_references
+    from assistant.rewrite.condense import resolve_references
     from assistant.text.names import person_names
 
     assert person_names("Finance Minister Choi Sang-mok and Industry Minister Ahn Duk-geun.") == [

@@ -2,7 +2,7 @@
 
 import pytest
 
-from assistant.answerers.condense import (
+from assistant.rewrite.condense import (
     asks_about_last_answer,
     condense,
     is_follow_up,

@@ -4,7 +4,7 @@ that use it: answer verification and follow-up context."""
 import pytest
 
 from assistant.answerers.cite import cited_sentences, split_sentences
-from assistant.answerers.condense import previous_answer_sentences
+from assistant.rewrite.condense import previous_answer_sentences
 from assistant.text import sentences
 
 
