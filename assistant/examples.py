@@ -27,6 +27,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from assistant.core import answer
+from assistant.engine import get_engine
+from assistant.library import index_version
 from assistant.settings import Settings
 from assistant.text.names import person_names
 from assistant.text.verbs import _IRREGULAR
@@ -237,8 +240,6 @@ def _interleave(by_doc: dict[str, list[Candidate]]) -> Iterator[Candidate]:
 def answered(c: Candidate, settings: Settings) -> bool:
     """Whether the offline answerer answers `c` citing its sentence first
     (its document is not enough: an example must open on its own sentence)."""
-    from assistant.api import answer
-
     a = answer(c.question, settings=settings, backend="offline")
     if a.refused or not a.citations:
         return False
@@ -248,8 +249,6 @@ def answered(c: Candidate, settings: Settings) -> bool:
 
 def choose(settings: Settings, n: int, budget: float) -> tuple[list[str], dict]:
     """(up to n questions answered, figures: candidates, asked, kept, seconds, timed_out)."""
-    from assistant.engine import get_engine
-
     t0 = time.perf_counter()
     rows = sentences(get_engine(settings).store)
     by_doc = candidates(rows)
@@ -282,8 +281,6 @@ def choose(settings: Settings, n: int, budget: float) -> tuple[list[str], dict]:
 
 def example_questions(settings: Settings, n: int = 4, budget: float = 4.0) -> list[str]:
     """Up to n questions the assistant answers, from the cache when the index is unchanged."""
-    from assistant.library import index_version
-
     version = index_version(settings=settings)
     key = {"version": version, "settings": settings.key("retrieval", "answer"), "n": n}
     path = Path(settings.index_dir) / CACHE

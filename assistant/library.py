@@ -20,10 +20,11 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
+from assistant.core import build_index
 from assistant.errors import CorpusError, IndexStoreError, SettingsError
 from assistant.ingest.files import outside_reason, scan_corpus
 from assistant.ingest.readers import corpus_suffixes
-from assistant.settings import Settings, get_settings, setting_source
+from assistant.settings import Settings, resolve_settings, setting_source
 from assistant.stores.manifest import MANIFEST, read_manifest
 
 _MB = 1024 * 1024
@@ -50,11 +51,6 @@ class Upload:
     message: str  # what happened, in one line
 
 
-def _resolve(options: dict) -> Settings:
-    settings = options.pop("settings", None) or get_settings()
-    return settings.with_options(**options)
-
-
 def _manifest(settings: Settings) -> dict:
     try:
         return read_manifest(Path(settings.index_dir) / MANIFEST) or {}
@@ -78,7 +74,7 @@ def documents(**options) -> list[DocumentInfo]:
     """Every file of the corpus folder that a reader takes, indexed or not,
     sorted by source. Without a corpus folder (a client of a Chroma server
     that has none), the files the index holds."""
-    settings = _resolve(options)
+    settings = resolve_settings(options)
     corpus = Path(settings.corpus)
     manifest = _manifest(settings)
     indexed, skipped, partial = (manifest.get(k, {}) for k in ("files", "skipped", "partial"))
@@ -122,7 +118,7 @@ def _left_out(corpus: Path, files: list[Path], settings: Settings) -> list[Docum
 def index_version(**options) -> str:
     """Changes whenever a build changes the index: the manifest's mtime and
     size ("" when there is none). Cheap (one stat), for polling."""
-    settings = _resolve(options)
+    settings = resolve_settings(options)
     try:
         st = os.stat(Path(settings.index_dir) / MANIFEST)
     except OSError:
@@ -272,7 +268,7 @@ def add_documents(paths: list[str | Path], **options) -> list[Upload]:
     again are not copied ("already in the library"). Does not index: run
     `build_index()` after. SettingsError/CorpusError when the upload folder
     cannot be used."""
-    settings = _resolve(options)
+    settings = resolve_settings(options)
     folder = upload_folder(settings)
     # The indexed files by content, to recognise a file uploaded again under another name.
     known = {e["sha256"]: s for s, e in _manifest(settings).get("files", {}).items() if e.get("sha256")}
@@ -284,7 +280,7 @@ def remove_document(source: str, progress=None, **options) -> None:
     """Delete corpus file `source` (relative to the corpus folder) and index
     again, so its chunks go. CorpusError when there is no such document, or
     when it is the last one (an index needs one document)."""
-    settings = _resolve(options)
+    settings = resolve_settings(options)
     corpus = Path(settings.corpus)
     rel = PurePosixPath(str(source).replace("\\", "/"))
     docs = documents(settings=settings) if corpus.is_dir() else []
@@ -299,6 +295,4 @@ def remove_document(source: str, progress=None, **options) -> None:
     if not any(d.status != "skipped" for d in docs if d.source != rel.as_posix()):
         raise CorpusError(f"{source} is the only document in {corpus}; the index needs at least one")
     path.unlink()
-    from assistant.api import build_index
-
     build_index(progress=progress, settings=settings)

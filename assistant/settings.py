@@ -365,6 +365,15 @@ def get_settings() -> Settings:
     return Settings()
 
 
+def resolve_settings(options: dict) -> Settings:
+    """The settings of one call of the API: `options["settings"]` (or the
+    settings read from the environment) with the other options over them.
+    `options` itself is left as it was."""
+    options = dict(options)
+    settings = options.pop("settings", None) or get_settings()
+    return settings.with_options(**options)
+
+
 def override(settings: Settings, options: dict, names: dict[str, str] | None = None) -> Settings:
     """`settings` with `options` replaced and checked; a bad value is a
     SettingsError naming the option as `names` spells it (e.g. `--top-k`),

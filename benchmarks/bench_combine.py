@@ -50,8 +50,9 @@ def capture_requests(path: Path, questions: list[squad.Question], workdir: Path)
     answerer's request (passages, units, term stats): everything an answerer sees."""
     from assistant.answerers import registry
     from assistant.answerers.base import AnswerResult
-    from assistant.api import _resolve, answer, build_index
+    from assistant.api import answer, build_index
     from assistant.evals import squad_eval
+    from assistant.settings import resolve_settings
 
     kept: list = []
 
@@ -61,7 +62,7 @@ def capture_requests(path: Path, questions: list[squad.Question], workdir: Path)
             yield ""
             yield AnswerResult("", refused=True)
 
-    settings = _resolve({"index_dir": workdir, "backend": "offline"})
+    settings = resolve_settings({"index_dir": workdir, "backend": "offline"})
     _, ss = squad_eval.prepare(path, squad_eval.check_file(path), settings, cache=workdir)
     build_index(settings=ss)
     registry.OFFLINE_ANSWERERS["rules"] = lambda s: Capture()

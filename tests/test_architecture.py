@@ -4,7 +4,10 @@ import cycles, no module over 450 lines, every subpackage in the wheel.
 The import graph is read with `ast`, not by importing: a module is checked
 even when its dependencies are missing, and nothing runs. Imports inside
 functions count for the layer rule (a lazy import up the flow is still a
-dependency up the flow); only module-level ones can make an import cycle.
+dependency up the flow) and for the second cycle check: a lazy import only
+puts off a cycle to run time, the modules still cannot be read or moved one
+without the other. Imports under TYPE_CHECKING never run: they count for the
+layers only.
 The checks are plain functions, run on `assistant/` and on a small synthetic
 package that breaks each rule once, so each check is shown able to fail.
 """
@@ -40,7 +43,7 @@ LAYERS: list[set[str]] = [
     # follow-up carries): one layer.
     {"answerers", "rewrite"},
     {"engine", "pipeline"},
-    {"api", "library", "examples", "__init__"},
+    {"api", "core", "library", "examples", "__init__"},
     {"evals"},
     {"conversations"},
     {"apps"},
@@ -53,6 +56,7 @@ class Import:
     target: str  # imported module, dotted
     line: int
     top_level: bool  # runs when the module is imported (not in a function, not TYPE_CHECKING)
+    type_only: bool = False  # under TYPE_CHECKING: never runs
 
 
 def modules(root: Path, package: str) -> dict[str, Path]:
@@ -86,11 +90,12 @@ def imports(root: Path, package: str) -> list[Import]:
     known = modules(root, package)
     found: list[Import] = []
 
-    def visit(node: ast.AST, module: str, is_pkg: bool, top: bool) -> None:
+    def visit(node: ast.AST, module: str, is_pkg: bool, top: bool, typing: bool) -> None:
         for child in ast.iter_child_nodes(node):
             child_top = top and not isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda)
+            child_typing = typing
             if isinstance(child, ast.If) and _is_type_checking(child):
-                child_top = False
+                child_top, child_typing = False, True
             targets: list[str] = []
             if isinstance(child, ast.Import):
                 targets = [a.name for a in child.names]
@@ -106,11 +111,11 @@ def imports(root: Path, package: str) -> list[Import]:
                 if t == package or t.startswith(package + "."):
                     resolved = _resolve(t, known)
                     if resolved and resolved != module:
-                        found.append(Import(module, resolved, child.lineno, child_top))
-            visit(child, module, is_pkg, child_top)
+                        found.append(Import(module, resolved, child.lineno, child_top, child_typing))
+            visit(child, module, is_pkg, child_top, child_typing)
 
     for name, path in known.items():
-        visit(ast.parse(path.read_text(encoding="utf-8"), str(path)), name, path.name == "__init__.py", True)
+        visit(ast.parse(path.read_text(encoding="utf-8"), str(path)), name, path.name == "__init__.py", True, False)
     return found
 
 
@@ -149,12 +154,13 @@ def forbidden_imports(found: list[Import], package: str, source: str, targets: s
     )
 
 
-def cycles(found: list[Import]) -> list[list[str]]:
-    """Import cycles among module-level imports (strongly connected components
-    of more than one module), each sorted."""
+def cycles(found: list[Import], lazy: bool = False) -> list[list[str]]:
+    """Import cycles among module-level imports, or with `lazy` among all
+    imports that run (those inside functions too, not TYPE_CHECKING ones):
+    strongly connected components of more than one module, each sorted."""
     graph: dict[str, set[str]] = {}
     for imp in found:
-        if imp.top_level:
+        if imp.top_level or (lazy and not imp.type_only):
             graph.setdefault(imp.source, set()).add(imp.target)
             graph.setdefault(imp.target, set())
     # Tarjan's algorithm, iterative (no recursion limit on a deep graph).
@@ -241,6 +247,10 @@ def test_no_import_cycles(found):
     assert cycles(found) == []
 
 
+def test_no_import_cycles_counting_lazy_imports(found):
+    assert cycles(found, lazy=True) == []
+
+
 def test_no_import_up_the_data_flow(found):
     assert upward_imports(found, PACKAGE, LAYERS) == []
 
@@ -294,6 +304,11 @@ def test_checks_catch_a_bad_package(bad: Path):
     found = imports(bad, "pkg")
     layers = [{"types", "__init__"}, {"stores"}, {"retrieval"}, {"answerers"}, {"apps"}]
     assert cycles(found) == [["pkg.stores.base", "pkg.stores.chroma"]]
+    # hybrid imports cli inside a function, cli imports hybrid: a cycle once lazy imports count.
+    assert cycles(found, lazy=True) == [
+        ["pkg.apps.cli", "pkg.retrieval.hybrid"],
+        ["pkg.stores.base", "pkg.stores.chroma"],
+    ]
     assert upward_imports(found, "pkg", layers) == [
         "pkg.extra.thing: layer 'extra' is not in the table",
         "pkg.retrieval.hybrid:3 imports pkg.apps.cli (layer 'apps' is above 'retrieval')",
@@ -313,5 +328,6 @@ def test_type_checking_imports_make_no_cycle(bad: Path):
     (bad / "apps" / "cli.py").write_text("from pkg.extra import thing\n")
     found = imports(bad, "pkg")
     assert ["pkg.apps.cli", "pkg.extra.thing"] not in cycles(found)
+    assert ["pkg.apps.cli", "pkg.extra.thing"] not in cycles(found, lazy=True)
     # ...but they still count for the layers: extra -> apps is there.
     assert any(i.source == "pkg.extra.thing" and i.target == "pkg.apps.cli" and not i.top_level for i in found)

@@ -91,11 +91,12 @@ def _ask_once(question: str, history: list[dict], opts: dict, as_json: bool):
 
 
 def cmd_ask(args) -> int:
-    from assistant.api import _resolve, clean_question, index_status
+    from assistant.api import clean_question, index_status
     from assistant.engine import unbuildable
+    from assistant.settings import resolve_settings
 
     opts = _options(args)
-    settings = _resolve(dict(opts))
+    settings = resolve_settings(opts)
     if args.question:  # a bad question is told before the index is looked at
         clean_question(" ".join(args.question), settings.max_question_chars)
     status = index_status(**opts)
@@ -167,9 +168,10 @@ def _listen_check(host: str, port: int, args) -> bool:
 
 
 def cmd_chat(args) -> int:
-    from assistant.api import _resolve, index_status
+    from assistant.api import index_status
+    from assistant.settings import resolve_settings
 
-    settings = _resolve(_options(args))
+    settings = resolve_settings(_options(args))
     host, port = settings.chat_host, settings.chat_port
     share = settings.chat_share or args.share
     local = _listen_check(host, port, args)  # before the index or a model loads
@@ -203,14 +205,14 @@ def cmd_chat(args) -> int:
 
 
 def cmd_eval(args) -> int:
-    from assistant.api import _resolve
     from assistant.errors import GoldFileError
     from assistant.evals.evaluate import run
     from assistant.evals.gate import baseline_from, check_outputs, check_squad_baseline, gate
     from assistant.evals.gold import load_gold
     from assistant.evals.report import markdown, write
+    from assistant.settings import resolve_settings
 
-    settings = _resolve({**_options(args), "backend": args.backend})
+    settings = resolve_settings({**_options(args), "backend": args.backend})
     if args.backend == "llm" and not (settings.openai_api_key or settings.openai_base_url):
         print("error: --backend llm needs OPENAI_API_KEY or OPENAI_BASE_URL", file=sys.stderr)
         return 2

@@ -18,10 +18,11 @@ def pipeline_records(path: Path, questions: list[squad.Question], workdir: Path,
     """Ask `questions` over the corpus of all the file's articles with the
     refusal threshold at 0: the reader's best probability and whether the
     gold span is in the answer, for calibration."""
-    from assistant.api import _resolve, answer, build_index
+    from assistant.api import answer, build_index
     from assistant.evals import squad_eval
+    from assistant.settings import resolve_settings
 
-    settings = _resolve({"index_dir": workdir, "backend": "offline"})
+    settings = resolve_settings({"index_dir": workdir, "backend": "offline"})
     articles, ss = squad_eval.prepare(path, squad_eval.check_file(path), settings, cache=workdir)
     ss = ss.with_options(offline_answerer="reader", reader_threshold=0.0, **options)
     build_index(settings=ss)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from assistant.embedders.frames import read_frame, write_frame
 from assistant.errors import AssistantError
 from assistant.processes import child_env
 from assistant.resources import PACKAGE_DIR, offline_env
@@ -131,8 +132,6 @@ class EmbedWorker:
     closed or when this process's end of its stdin closes."""
 
     def __init__(self, threads: int, batch_size: int, spin: bool = True):
-        from assistant.embedders.worker import read_frame, write_frame
-
         self._read, self._write = read_frame, write_frame
         root = str(PACKAGE_DIR.parent)  # this package, wherever it is imported from
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}

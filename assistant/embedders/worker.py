@@ -1,39 +1,18 @@
-"""The local embedding model in a process of its own (see `embed.EmbedWorker`).
+"""The local embedding model in a process of its own (see `local.EmbedWorker`).
 
     python -m assistant.embedders.worker THREADS BATCH_SIZE spin|nospin
 
 reads lists of texts from stdin and writes their vectors to stdout, one
-length-prefixed pickle frame each way; EOF on stdin ends it. Only the parent
-process that started it talks to it, over those two pipes.
+length-prefixed pickle frame each way (frames.py); EOF on stdin ends it.
+Only the parent process that started it talks to it, over those two pipes.
 """
 
 from __future__ import annotations
 
-import pickle
-import struct
 import sys
 import time
 
-_HEADER = struct.Struct("<Q")
-
-
-def write_frame(stream, obj) -> None:
-    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
-    stream.write(_HEADER.pack(len(data)))
-    stream.write(data)
-    stream.flush()
-
-
-def read_frame(stream):
-    """The next object, or None at end of stream."""
-    head = stream.read(_HEADER.size)
-    if len(head) < _HEADER.size:
-        return None
-    (n,) = _HEADER.unpack(head)
-    data = stream.read(n)
-    if len(data) < n:
-        return None
-    return pickle.loads(data)
+from assistant.embedders.frames import read_frame, write_frame
 
 
 def main() -> None:
