@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from functools import cache
 
+from assistant.text import lexicon
+from assistant.text.lexicon import NOT_NAMES
 from assistant.text.names import is_place_word, metonyms
 from assistant.text.tokens import tokenize
 
@@ -58,10 +60,7 @@ _NOT_LOCATIVE = re.compile(
     r"\b(?:according|due|thanks|owing|similar|compared|close|next|prior|addition|contrast)\s+to\s+(?:the\s+)?$", re.I
 )
 _CITY_ASKED = re.compile(r"\b(?:city|cities|town|capital|port)\b", re.I)
-_ORG_WORDS = set(
-    """ministry service agency university council committee office institute times news forum assembly party
-    bank fund group association center centre administration government department commission house summit""".split()
-)
+_ORG_WORDS = lexicon.ORG_WORDS
 
 
 @cache
@@ -70,69 +69,7 @@ def _states() -> set[str]:
     return {a.lower() for aliases in metonyms().values() for a in aliases}
 
 
-# Words that make a capitalised phrase an organisation, an office or a thing,
-# not a person (generic English; states, capitals and their adjectives come
-# from the place lexicon, `condense.is_place_word`).
-_NOT_PERSON = set(
-    """national commission ministry ministers ministry's council university agency office institute committee
-    forum summit economic framework strategy security service government administration house department
-    state states united nations north south east west times news herald agency airport international
-    trade industry energy affairs foreign defense defence public private partnership alliance act initiative
-    party assembly bank fund group association center centre studies intelligence artificial world expo
-    cabinet minister president prime secretary representative professor chairman premier acting finance""".split()
-)
-# Words a question capitalises that are not names (extractive.question_names reads them too).
-NOT_NAMES = {
-    "what",
-    "who",
-    "whom",
-    "when",
-    "where",
-    "why",
-    "how",
-    "which",
-    "is",
-    "are",
-    "was",
-    "were",
-    "do",
-    "does",
-    "did",
-    "can",
-    "could",
-    "will",
-    "would",
-    "should",
-    "has",
-    "have",
-    "had",
-    "and",
-    "but",
-    "or",
-    "the",
-    "a",
-    "an",
-    "in",
-    "on",
-    "of",
-    "to",
-    "for",
-    "according",
-    "tell",
-    "me",
-    "please",
-    "give",
-    "list",
-    "name",
-    "explain",
-    "describe",
-    "summarize",
-    "summarise",
-    "i",
-    "if",
-    "so",
-    "then",
-}
+_NOT_PERSON = lexicon.NOT_PERSON
 
 
 def has_kind(text: str, kind: str, question: str) -> bool:
@@ -184,12 +121,7 @@ def has_kind(text: str, kind: str, question: str) -> bool:
     return False
 
 
-_COMMON_START = set(
-    """the this that these those there their they it its in on at as for from by with after before during since
-    when while if but and or also however meanwhile moreover yet although though despite according unlike
-    both each many most some such other another all any one two three four five six seven eight nine ten
-    first second third last next new former acting his her our we you i a an to of no not""".split()
-)
+_COMMON_START = lexicon.COMMON_START
 
 
 def question_kind(question: str) -> str:

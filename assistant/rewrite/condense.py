@@ -33,16 +33,12 @@ from functools import cache
 from typing import NamedTuple
 
 from assistant import prompts
+from assistant.text import lexicon
 from assistant.text.names import alias_pattern, metonyms, person_names
 from assistant.text.sentences import split_sentences
 from assistant.text.verbs import past_tense, third_person
 
-_STOP = set(
-    "a an the of to in on at for and or but is are was were be been being do does did has have had "
-    "what who whom when where why how which that this these those it its he she they him her them his "
-    "their there then about with as by from into than so also can could will would should may might "
-    "tell me please more".split()
-)
+_STOP = lexicon.QUESTION_STOP
 
 
 def content_words(text: str) -> list[str]:
@@ -135,25 +131,17 @@ def usable_history(history: list[dict] | None) -> list[dict]:
 
 _OPENER = re.compile(r"^\s*(?:and|but|so|also|then|plus|or)\b(?![-'’])[\s,]*", re.I)
 _ABOUT = re.compile(r"^\s*(?:what|how) about\b", re.I)
-_PERSONAL = {"he", "she", "him", "his", "her", "hers", "they", "them", "their", "theirs"}
-_DEMONSTRATIVE = {"this", "that", "these", "those"}
+_PERSONAL = lexicon.PERSONAL_PRONOUNS
+_DEMONSTRATIVE = lexicon.DEMONSTRATIVES
 _REFERRING = re.compile(
     r"\b(?:he|she|they|him|her|them|his|hers|their|theirs|it|its|this|that|these|those|there|then|"
     r"the same|the former|the latter|such)\b",
     re.I,
 )
-_AUX = set("did does do is are was were has have had will would can could should might may must".split())
-_PREPOSITIONS = set(
-    """about of on in for with from to after before by at over under against behind besides beyond despite like than
-    since until during into onto upon alongside across around through toward towards within without beside""".split()
-)
-_TIME_WORDS = set(
-    "year years month months week weeks summer winter spring autumn fall time morning evening day weekend quarter "
-    "decade century season".split()
-)
-_BE = set(
-    "is are was were be been 's has have had will would could might may seems seem appears appear remains".split()
-)
+_AUX = lexicon.AUXILIARIES
+_PREPOSITIONS = lexicon.PREPOSITIONS
+_TIME_WORDS = lexicon.TIME_WORDS
+_BE = lexicon.LINKING_VERBS
 # Words asking for something other than what the last answer said.
 _NEW = re.compile(
     r"\b(?:other|others|else|another|apart from|aside from|besides|beyond|in addition|additionally|alongside|"
@@ -230,7 +218,7 @@ _WH_NOUN = re.compile(
 )
 _WHAT_IS = re.compile(r"^\s*what\s+(?:is|are|was|were)\s+([^?;,]+?)\s*\??\s*$", re.I)
 _PRONOUNS = _PERSONAL | _DEMONSTRATIVE | {"it", "its", "there", "i", "you", "we", "us", "me"}
-_DETERMINERS = set("the a an this that these those its his her their our your my each every both some any no".split())
+_DETERMINERS = lexicon.DETERMINERS
 
 
 def subject_phrase(question: str) -> str | None:

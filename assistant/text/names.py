@@ -11,16 +11,9 @@ import re
 from functools import cache
 
 from assistant.resources import data_path
+from assistant.text import lexicon
 
-# Words that make a capitalised run a title, an office or a place, not a
-# person's name ("Finance Minister Choi Sang-mok" -> "Choi Sang-mok").
-_NOT_NAME = set(
-    """the a an and of for in on at to with mr ms mrs dr president vice prime minister ministers secretary deputy
-    finance industry trade foreign defense defence treasury commerce representative ambassador envoy
-    chairman chief professor senator governor acting former current general leader premier king queen south north
-    east west state states united white house ministry office national assembly forum institute university times
-    news agency herald economic security council party government administration department""".split()
-)
+_NOT_NAME = lexicon.NAME_TITLES
 _DEMONYM = re.compile(r"(?:n|an|ian|ese|ish|i)$")
 
 
