@@ -106,3 +106,52 @@ class IsolatedReader:
     suffixes: tuple[str, ...] = ()
     streamable = False
     isolated = True
+
+
+# --- the two layers: unit (no index, no process, no server) and e2e ----------
+#
+# A test is e2e when it, or a helper of its module it calls, touches a real
+# part: builds or opens an index, answers through the API or the CLI, starts
+# a process, a server or the browser. Everything else is a unit test, run
+# alone with `pytest -m unit` (under a minute). Read from the code, so a new
+# test is sorted without anyone remembering to mark it; a test may still say
+# `@pytest.mark.e2e` itself.
+_REAL_PARTS = re.compile(
+    r"seeds_settings|indexed_corpus|build_index|\bsync\(|IndexStore|get_engine|load_engine|[Cc]hroma|subprocess|"
+    r"Popen|servers\.|fake_openai|chromium|\banswer\(|answer_stream|ask\(|run_cli|main\(\[|main\(|cli\.|"
+    r"get_embedder|local_embedder|EmbedWorker|get_reader|Reader\(|train|library\.|upload|ConversationStore|"
+    r"example_questions|index_status|source_text|build_demo|chat\.|gradio|make_pdf|make_docx|read_file|isolate"
+)
+
+
+def _touches_real_parts(function, module) -> bool:
+    import inspect
+
+    try:
+        source = inspect.getsource(function)
+    except (OSError, TypeError):
+        return True
+    if _REAL_PARTS.search(source):
+        return True
+    # One level down: the module's own helpers and fixtures it calls by name.
+    for name in set(re.findall(r"\b([A-Za-z_]\w*)\(", source)) | set(inspect.signature(function).parameters):
+        helper = getattr(module, name, None)
+        helper = getattr(helper, "__wrapped__", helper)
+        if inspect.isfunction(helper) and helper is not function and helper.__module__ == module.__name__:
+            try:
+                if _REAL_PARTS.search(inspect.getsource(helper)):
+                    return True
+            except (OSError, TypeError):
+                return True
+    return False
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.get_closest_marker("e2e") or item.get_closest_marker("unit"):
+            continue
+        fixtures = set(getattr(item, "fixturenames", ()))
+        real = fixtures & {"seeds_settings", "tmp_path_factory"} or _touches_real_parts(
+            getattr(item, "function", None), item.module
+        )
+        item.add_marker(pytest.mark.e2e if real else pytest.mark.unit)
