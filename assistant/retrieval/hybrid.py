@@ -16,14 +16,15 @@ from bisect import bisect_right
 import numpy as np
 
 from assistant.embedders.base import Embedder
-from assistant.stores.index import IndexStore, unit_id
+from assistant.ingest.records import unit_id
+from assistant.stores.index import IndexStore
 from assistant.text.tokens import tokenize
 from assistant.types import Passage, Unit  # noqa: F401 (Unit: re-exported, where it used to live)
 
 
 def _page(meta: dict, start: int) -> int | None:
     """The page of the chunk's text at offset `start` (PDF; see
-    `stores.records.item_records`): its first page, plus the pages that
+    `ingest.records.item_records`): its first page, plus the pages that
     begin inside it at or before `start`."""
     if meta.get("page") in (None, ""):
         return None
@@ -190,7 +191,7 @@ class Retriever:
 
         A unit record holds only its vector: its text is sliced from the
         passage, and its offsets come from the chunk's `units` key (see
-        `stores.records.item_records`)."""
+        `ingest.records.item_records`)."""
         with self.guard():
             got = self.store.chunks.get(ids=[p.id for p in passages], include=["metadatas"])
         metas = dict(zip(got["ids"], got["metadatas"]))

@@ -6,20 +6,22 @@ bm25.py      the BM25 index over the chunks
 manifest.py  manifest read/write, the settings signature, `manifest_from_store`
 locks.py     one builder at a time; readers kept out of a rebuild
 index.py     IndexStore, the handle on a built index; `wipe`
-records.py   the records of one embedded item
-builder.py   IndexBuilder and `sync` (opening.py, reading.py: its start and its reading side)
+texts.py     the extracted texts the index keeps, which citations index
+opening.py   a build's start (the store opened, the manifest taken); `refresh` of a server's cache
+builder.py   IndexBuilder and `sync`: embeds and stores what `ingest.reading` reads, chunks and records
 """
 
 from assistant.stores.backends import forget_local
 from assistant.stores.base import VectorIndex
-from assistant.stores.builder import IndexBuilder, refresh, sync
+from assistant.stores.builder import IndexBuilder, sync
 from assistant.stores.chroma import store_errors
-from assistant.stores.index import IndexStore, manifest_from_store, read_all, unit_id, wipe
+from assistant.stores.index import IndexStore, manifest_from_store, read_all, wipe
 from assistant.stores.locks import ensure_dir
 from assistant.stores.manifest import signature
+from assistant.stores.opening import refresh
 from assistant.stores.report import SyncReport
 
 __all__ = [
     "IndexBuilder", "IndexStore", "SyncReport", "VectorIndex", "ensure_dir", "forget_local", "manifest_from_store",
-    "read_all", "refresh", "signature", "store_errors", "sync", "unit_id", "wipe",
+    "read_all", "refresh", "signature", "store_errors", "sync", "wipe",
 ]  # fmt: skip

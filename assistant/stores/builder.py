@@ -6,11 +6,11 @@ committed to the manifest only after their chunks are stored, so an
 interrupted build resumes where it stopped and is never taken as complete.
 In a changed file, the sentences the stored version had too (same content
 hash; the collections are the embedder's own) keep their stored vectors:
-only new or changed sentences are embedded (`IndexBuilder.reusable`).
+only new or changed sentences are embedded (`IndexStore.stored_vectors`).
 A writer thread stores each group of files while the next is embedded; in a
 build of more than one group the model runs in a child process of its own
 (`Embedder.worker()`), because Chroma's adds hold this process's GIL. A large
-file is read and embedded in segments (`ingest.Segments`, `records.Part`),
+file is read and embedded in segments (`ingest.Segments`, `ingest.records.Part`),
 and the manifest's `partial` entry records how many of its segments are
 stored, so a build stopped inside it continues it there.
 
@@ -20,6 +20,10 @@ the token it matches. A token that differs means another client changed the
 server: the manifest is then derived again from the chunks' metadata (each
 carries its file's sha256 and chunk count, and a segment's chunks which
 segments they stand for) and the BM25 index rebuilt from the server's documents.
+
+The files are read, cleaned and chunked by an `ingest.reading.CorpusReader`,
+which hands its items to the builder (its `Sink`): the builder answers what
+the index holds of a file and records skips; reading stays below the stores.
 """
 
 from __future__ import annotations
@@ -37,16 +41,15 @@ from types import SimpleNamespace
 import numpy as np
 
 from assistant.embedders.base import Embedder, EmbedJob
-from assistant.errors import CorpusError, IndexStoreError
+from assistant.errors import CorpusError
 from assistant.ingest import files as ingest
 from assistant.ingest.readers import corpus_suffixes
+from assistant.ingest.reading import CorpusReader, unexpected
+from assistant.ingest.records import Batch, Pending, item_records
 from assistant.settings import Settings
-from assistant.stores.index import IndexStore, manifest_from_store
 from assistant.stores.locks import build_lock
-from assistant.stores.manifest import keep_times, signature
+from assistant.stores.manifest import signature
 from assistant.stores.opening import open_for_build
-from assistant.stores.reading import ReadingSide, unexpected
-from assistant.stores.records import Batch, Pending, item_records
 from assistant.stores.report import SyncReport
 from assistant.stores.texts import keep_text, prune_texts
 
@@ -80,7 +83,7 @@ class _Writer:
             self._pool.shutdown(wait=True)
 
 
-class IndexBuilder(ReadingSide):
+class IndexBuilder:
     """One build of the index in `settings.index_dir` from `settings.corpus` (see the module docstring).
 
     Changed files are embedded in groups of about `group_units` sentences, so
@@ -144,9 +147,16 @@ class IndexBuilder(ReadingSide):
                 cleanup.callback(self.close_worker)
                 cleanup.callback(self.writer.close)
                 cleanup.callback(self.store_held)
-                self.read_files(files)
+                # What the last build skipped, kept until this build says otherwise.
+                skipped = dict(manifest.get("skipped", {}))
+                manifest["skipped"] = {}
+                self.reader = CorpusReader(
+                    self.settings, self, skipped=skipped, warnings=report.warnings,
+                    segment_chars=self.segment_chars, progress=self.progress,
+                )  # fmt: skip
+                self.reader.read_files(files)
                 self.flush_last()
-            self.finish(self.seen, self.unfinished)
+            self.finish(self.reader.seen, self.reader.unfinished)
         report.seconds = time.perf_counter() - t0
         return report
 
@@ -187,6 +197,27 @@ class IndexBuilder(ReadingSide):
         store.write_manifest(manifest)
         store.close()
 
+    # -- what the reader asks and hands over (`ingest.reading.Sink`) ----------
+    def stored(self, source: str) -> tuple[dict | None, dict | None]:
+        return self.manifest["files"].get(source), self.manifest["partial"].get(source)
+
+    def unchanged(self, source: str, stat: dict) -> None:
+        with self.lock:
+            self.manifest["files"][source].update(stat)
+        self.report.unchanged.append(source)
+
+    def unusable(self, source: str, error: Exception, st, stored: bool, digest: str | None = None) -> None:
+        msg = f"skipped {source}: {error}"
+        log.warning(msg)
+        self.report.warnings.append(msg)
+        with self.lock:
+            self.manifest["skipped"][source] = self.reader.skip_entry(st, error, digest)
+        if stored:
+            self.drop_later(source)  # a file that became unreadable loses its chunks
+
+    def reusable(self, source: str) -> dict[str, np.ndarray]:
+        return self.store.stored_vectors(source) if self.reuse_vectors else {}
+
     # -- the manifest and the store (writer thread) ---------------------------
     def commit(self, force: bool = False) -> None:
         if force or time.monotonic() - self.last_commit >= self.commit_every:
@@ -217,6 +248,7 @@ class IndexBuilder(ReadingSide):
             self.manifest["partial"].pop(source, None)
 
     def drop_later(self, source: str) -> None:
+        """Drop a file's records once what is queued is stored."""
         self.writer.submit(self.drop, source)
 
     def store_group(self, group: list[Pending], vecs: np.ndarray) -> None:
@@ -391,32 +423,3 @@ def sync(
 ) -> SyncReport:
     """Bring the index in `settings.index_dir` in line with `settings.corpus` (see `IndexBuilder`)."""
     return IndexBuilder(settings, embedder, progress, group_units, commit_every, segment_chars, reuse).run(rebuild)
-
-
-def refresh(settings: Settings, embedder: Embedder) -> SyncReport:
-    """Server mode, without a corpus at hand: bring the local cache (manifest
-    and BM25) in line with what the Chroma server holds."""
-    t0 = time.perf_counter()
-    report = SyncReport(refreshed=True)
-    with build_lock(Path(settings.index_dir)):
-        store = IndexStore(settings, embedder.id, embedder.dim)
-        token = store.server_build()
-        try:
-            previous = store.read_manifest()
-        except IndexStoreError:
-            previous = None
-        manifest = keep_times(manifest_from_store(store, signature(settings, embedder.id)), previous)
-        manifest.pop("stored")
-        if not manifest["files"]:
-            raise IndexStoreError(f"{store.where} holds no index yet, and corpus folder {settings.corpus} is not here")
-        t = time.perf_counter()
-        store.write_bm25()
-        report.bm25_seconds = time.perf_counter() - t
-        manifest |= {"complete": True, "server_build": token, "skipped": {}}
-        store.write_manifest(manifest)
-        report.unchanged = sorted(manifest["files"])
-        report.chunks = sum(f["chunks"] for f in manifest["files"].values())
-        report.units = sum(f["units"] for f in manifest["files"].values())
-        store.close()
-    report.seconds = time.perf_counter() - t0
-    return report

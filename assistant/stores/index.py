@@ -3,7 +3,7 @@ index and a manifest, kept in step with the corpus folder.
 
 Layout of `index_dir`:
   chroma/         Chroma PersistentClient: collections `chunks-<embedder>` (in
-                  llama-index's node format, see `records.chunk_records`) and
+                  llama-index's node format, see `ingest.records.item_records`) and
                   `units-<embedder>`; absent in server mode: the collections
                   live on the Chroma server named by `chroma_url`
   bm25/           bm25s index over the chunks (rebuilt whenever chunks change)
@@ -13,13 +13,16 @@ Layout of `index_dir`:
 
 from __future__ import annotations
 
-import hashlib
+import json
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
+import numpy as np
+
 from assistant.errors import AssistantError, IndexStoreError
+from assistant.ingest.records import unit_hash, unit_id
 from assistant.settings import Settings
 from assistant.stores.backends import forget_local, get_backend, local_dirs
 from assistant.stores.base import VectorIndex
@@ -29,14 +32,6 @@ from assistant.stores.manifest import MANIFEST, manifest_from_chunks, read_manif
 from assistant.stores.panics import quiet_panics
 
 PAGE = 5000  # records per request when reading a whole collection
-
-
-def doc_key(source: str) -> str:
-    return hashlib.sha1(source.encode()).hexdigest()[:12]
-
-
-def unit_id(source: str, index: int) -> str:
-    return f"{doc_key(source)}:u{index}"
 
 
 def read_all(index: VectorIndex, include: list[str], where: dict | None = None) -> Iterator[tuple]:
@@ -164,6 +159,31 @@ class IndexStore:
     def read_all(self, index: VectorIndex, include: list[str], where: dict | None = None) -> Iterator[tuple]:
         with self.guard():
             yield from read_all(index, include, where)
+
+    def stored_vectors(self, source: str) -> dict[str, np.ndarray]:
+        """The stored version of file `source`, for reuse by a build of a
+        changed version: sentence content hash -> its stored vector. Read
+        before the file's first item is stored, which deletes the old records.
+
+        Keyed by sentence, not by chunk, because sentences are what is
+        embedded (a chunk's vector is their mean), and because chunks are
+        packed greedily: an edit that changes a sentence's length shifts
+        every later chunk boundary of the file (or segment), so few chunks
+        keep their hash (15 of 54 sentences in a chunk with an unchanged
+        hash after a one-line edit of a seed article) while every other
+        sentence is unchanged (53 of 54)."""
+        text_of: dict[str, str] = {}  # unit id -> its text, sliced from a chunk that holds it
+        for _, doc, meta in self.read_all(self.chunks, ["documents", "metadatas"], where={"source": source}):
+            for index, rs, re_, *_ in json.loads(meta.get("units", "[]")):
+                text_of.setdefault(unit_id(source, index), doc[rs:re_])
+        found: dict[str, np.ndarray] = {}
+        ids = list(text_of)
+        for s in range(0, len(ids), PAGE):
+            with self.guard():
+                got = self.units.get(ids=ids[s : s + PAGE], include=["embeddings"])
+            for uid, vec in zip(got["ids"], got["embeddings"]):
+                found[unit_hash(text_of[uid])] = np.asarray(vec, dtype=np.float32)
+        return found
 
     def headings(self) -> list[tuple[str, int, str]]:
         """(source, unit index, text) of every heading sentence (see `records`)."""

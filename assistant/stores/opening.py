@@ -1,10 +1,12 @@
 """The start of a build: open the store, decide whether to rebuild, and take
 the manifest the build continues from (the local one, or in server mode the
-one the server's contents imply)."""
+one the server's contents imply). In server mode without a corpus at hand,
+`refresh` takes that manifest alone, and the BM25 index with it."""
 
 from __future__ import annotations
 
 import logging
+import time
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -13,7 +15,7 @@ from assistant.errors import ForeignFilesError, IndexConfigError, IndexStoreErro
 from assistant.settings import Settings
 from assistant.stores.chroma import writer_id
 from assistant.stores.index import IndexStore, manifest_from_store, wipe
-from assistant.stores.locks import readers
+from assistant.stores.locks import build_lock, readers
 from assistant.stores.manifest import MARKER, keep_times, signature
 from assistant.stores.report import SyncReport
 
@@ -93,8 +95,37 @@ def open_for_build(
         resuming = (manifest is None or not manifest.get("complete")) and store.chunks.count() > 0
     if manifest is None:
         manifest = {"marker": MARKER, "signature": sig, "files": {}}
-    manifest.setdefault("partial", {})  # large files stored in part (see `records.Part`)
+    manifest.setdefault("partial", {})  # large files stored in part (see `ingest.records.Part`)
     manifest["complete"] = False
     manifest.setdefault("skipped", {})  # read by the builder: a file skipped before is not read again
     store.write_manifest(manifest)
     return store, manifest, resuming
+
+
+def refresh(settings: Settings, embedder: Embedder) -> SyncReport:
+    """Server mode, without a corpus at hand: bring the local cache (manifest
+    and BM25) in line with what the Chroma server holds."""
+    t0 = time.perf_counter()
+    report = SyncReport(refreshed=True)
+    with build_lock(Path(settings.index_dir)):
+        store = IndexStore(settings, embedder.id, embedder.dim)
+        token = store.server_build()
+        try:
+            previous = store.read_manifest()
+        except IndexStoreError:
+            previous = None
+        manifest = keep_times(manifest_from_store(store, signature(settings, embedder.id)), previous)
+        manifest.pop("stored")
+        if not manifest["files"]:
+            raise IndexStoreError(f"{store.where} holds no index yet, and corpus folder {settings.corpus} is not here")
+        t = time.perf_counter()
+        store.write_bm25()
+        report.bm25_seconds = time.perf_counter() - t
+        manifest |= {"complete": True, "server_build": token, "skipped": {}}
+        store.write_manifest(manifest)
+        report.unchanged = sorted(manifest["files"])
+        report.chunks = sum(f["chunks"] for f in manifest["files"].values())
+        report.units = sum(f["units"] for f in manifest["files"].values())
+        store.close()
+    report.seconds = time.perf_counter() - t0
+    return report

@@ -80,7 +80,7 @@ def test_a_skipped_file_is_not_read_again_until_it_or_the_reading_settings_chang
     bomb re-expanded) by every build, even one with nothing changed."""
     import os
 
-    from assistant.stores import reading
+    from assistant.ingest import reading
 
     corpus = tmp_path / "corpus"
     corpus.mkdir()

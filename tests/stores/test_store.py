@@ -312,7 +312,8 @@ class CountingEmbedder:
 
 def _sentences(store, source: str) -> dict[str, str]:
     """Unit id -> text of every sentence of `source`, sliced from its chunks."""
-    from assistant.stores import read_all, unit_id
+    from assistant.ingest.records import unit_id
+    from assistant.stores import read_all
 
     out = {}
     for _, doc, m in read_all(store.chunks, ["documents", "metadatas"], where={"source": source}):

@@ -1,6 +1,7 @@
 """What the builder stores of one embedded item (a file, or a segment of a
 large one): its sentence-unit records and its chunk records, with their
-vectors, in the shape `VectorIndex.add` takes."""
+vectors, in the shape `VectorIndex.add` takes. Made here, from the item and
+its vectors alone; `stores.builder` writes them."""
 
 from __future__ import annotations
 
@@ -11,7 +12,15 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from assistant.ingest.base import page_of
-from assistant.stores.index import unit_id
+
+
+def doc_key(source: str) -> str:
+    return hashlib.sha1(source.encode()).hexdigest()[:12]
+
+
+def unit_id(source: str, index: int) -> str:
+    """A sentence unit's record id (a chunk's is `chunk.chunk_id`)."""
+    return f"{doc_key(source)}:u{index}"
 
 
 def chunk_hash(text: str) -> str:
@@ -20,7 +29,7 @@ def chunk_hash(text: str) -> str:
 
 
 def unit_hash(text: str) -> str:
-    """A sentence's content hash: its key to a stored vector (see `IndexBuilder.reusable`)."""
+    """A sentence's content hash: its key to a stored vector (see `IndexStore.stored_vectors`)."""
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -56,7 +65,7 @@ class Pending:
     replaces: bool  # the store may hold chunks of another version of the file
     part: Part | None = None  # None: the whole file
     # Unit index -> its vector, read back from the store: the previous
-    # version of the file had the same sentence (see `IndexBuilder.reusable`).
+    # version of the file had the same sentence (see `IndexStore.stored_vectors`).
     known: dict[int, np.ndarray] = field(default_factory=dict)
 
     @property
