@@ -23,6 +23,7 @@ from assistant.answerers.instructions import find_instructions
 from assistant.answerers.kinds import KIND_WORDS, NOT_NAMES, counted_noun, has_kind, question_kind
 from assistant.answerers.quote import REPEAT_SIM, cited_answer, refuse, repeats
 from assistant.rewrite.condense import alias_tokens, split_context
+from assistant.text.lexicon import PERSONAL_PRONOUNS
 from assistant.text.names import person_names
 from assistant.text.tokens import tokenize
 from assistant.types import Citation, Passage, RetrievedContext, Unit
@@ -75,6 +76,19 @@ def missing_names(question: str, context: RetrievedContext) -> list[str]:
     return out
 
 
+def antecedent_names(unit: Unit, units: list[Unit]) -> set[str]:
+    """The name tokens a sentence opening with a personal pronoun ("She
+    joined Northwind in 2020") stands for: the people the sentence before it
+    names, when that sentence was retrieved too."""
+    first = unit.text.split(maxsplit=1)[:1]
+    if not first or first[0].lower() not in PERSONAL_PRONOUNS:
+        return set()
+    before = next((v for v in units if v.source == unit.source and v.index == unit.index - 1), None)
+    if before is None:
+        return set()
+    return {t for name in person_names(before.text) for t in tokenize([name])[0]}
+
+
 def score_units(
     question: str,
     query: str,
@@ -109,7 +123,7 @@ def score_units(
     repeat = (mat @ avoid.T).max(axis=1) if avoid is not None and len(avoid) else np.zeros(len(units))
     out = []
     for u, sem, rep, utoks in zip(units, sims, repeat, tokenize([u.text for u in units])):
-        toks = set(utoks)
+        toks = set(utoks) | antecedent_names(u, units)
         lex = (
             sum(w for t, w in weights.items() if t in toks or any(a <= toks for a in aliases.get(t, ())))
             + sum(w for g, w in groups if g & toks)

@@ -328,3 +328,20 @@ def test_a_unit_cut_at_an_abbreviation_is_quoted_with_the_rest_of_its_sentence()
     # A unit that ends its sentence is quoted alone.
     answer_text, cites = cited_answer([(units[1], 0.9)], by_key)
     assert answer_text == "Trade Representative Jamieson Greer will join [1]." and cites[0].end == 88
+
+
+def test_when_did_she_join_the_company_is_answered_from_the_conversation(tmp_path):
+    # The report of 2026-12-07 (follow-ups, item 1), on a real index.
+    from conftest import indexed_corpus
+
+    doc = (
+        "# Northwind people\n\nPriya Ramanathan runs the People team at Northwind. She joined Northwind in 2020 "
+        "after eight years at Contoso, where she led recruiting.\n\nMarcus Feld heads the Platform group. He has "
+        "worked on the billing system since 2017.\n\nThe company has offices in Leeds and Gdansk.\n"
+    )
+    s = indexed_corpus(tmp_path, {"team.md": doc})
+    first = answer("Who runs the People team?", settings=s)
+    assert "Priya Ramanathan" in first.text
+    history = [{"role": "user", "content": "Who runs the People team?"}, {"role": "assistant", "content": first.text}]
+    a = answer("when did she join the company?", history=history, settings=s)
+    assert not a.refused and "2020" in a.text
