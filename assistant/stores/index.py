@@ -30,6 +30,7 @@ from assistant.stores.bm25 import load_bm25, write_bm25
 from assistant.stores.locks import GENERATION, READERS, ensure_dir, generation, readers
 from assistant.stores.manifest import MANIFEST, manifest_from_chunks, read_manifest, signature, write_manifest
 from assistant.stores.panics import quiet_panics
+from assistant.stores.texts import TEXTS
 
 PAGE = 5000  # records per request when reading a whole collection
 
@@ -248,6 +249,7 @@ def _looks_like_ours(index_dir: Path) -> bool:
         *local_dirs(),
         "bm25",
         "bm25.tmp",
+        TEXTS,  # the extracted texts of PDF, Word and HTML files (stores/texts.py)
         READERS,
         GENERATION,
         GENERATION + ".tmp",
@@ -275,7 +277,7 @@ def wipe(index_dir: Path, store: IndexStore | None = None) -> None:
     if store is not None and store.remote:
         store.drop_collections()
     forget_local(index_dir, force=True)
-    for name in (*local_dirs(), "bm25", "bm25.tmp"):
+    for name in (*local_dirs(), "bm25", "bm25.tmp", TEXTS):
         shutil.rmtree(index_dir / name, ignore_errors=True)
     for name in (MANIFEST, MANIFEST.replace(".json", ".tmp")):
         (index_dir / name).unlink(missing_ok=True)

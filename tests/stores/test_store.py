@@ -396,3 +396,19 @@ def test_the_vector_store_registry(tmp_path, monkeypatch):
     other = s.with_options(vector_store="other")
     assert isinstance(backends.get_backend(other, "e"), ChromaBackend)
     assert signature(other, "e") != signature(s, "e")
+
+
+def test_an_index_holding_a_pdf_can_be_rebuilt(tmp_path):
+    # Its extracted texts (texts/) are part of the index: a rebuild deletes
+    # them with the rest instead of refusing to touch the folder.
+    from conftest import make_pdf
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.pdf").write_bytes(make_pdf(["The glacier retreated 212 metres between 2001 and 2020."]))
+    s = Settings(corpus=corpus, index_dir=tmp_path / "index")
+    build_index(settings=s)
+    assert (tmp_path / "index" / "texts").is_dir()
+    report = build_index(rebuild=True, settings=s)
+    assert report.added == ["a.pdf"]
+    assert "212 metres" in answer("How far did the glacier retreat?", settings=s).text
