@@ -16,7 +16,8 @@ from dataclasses import dataclass, replace
 from assistant.answerers.base import AnswerRequest, AnswerResult
 from assistant.engine import Engine, get_engine, retrying
 from assistant.errors import LLMError, ObeyedInstructions
-from assistant.llms.base import ChatModel, get_chat_model
+from assistant.llms.base import ChatModel
+from assistant.llms.registry import get_chat_model
 from assistant.settings import Settings
 from assistant.types import Answer
 
@@ -73,8 +74,8 @@ def rewrite(
 
 def rerank(settings: Settings, question: str, passages: list, units: list, timings: dict):
     """(passages, units, relevance) after the configured reranker
-    (`reader.rerank.get_reranker`); as given, with no relevance, when none."""
-    from assistant.reader.rerank import get_reranker
+    (`reader.registry.get_reranker`); as given, with no relevance, when none."""
+    from assistant.reader.registry import get_reranker
 
     reranker = get_reranker(settings)
     if reranker is None:
