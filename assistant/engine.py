@@ -28,10 +28,16 @@ T = TypeVar("T")
 def engine_key(settings: Settings) -> str:
     """The engine cache's key: the sections that choose the index, its store
     and the embedding model. Everything else (retrieval, answering, the LLM,
-    the chat page) is read per call, so changing it loads nothing again."""
+    the chat page) is read per call, so changing it loads nothing again.
+    With any sections the embedder or the store is built from too (the
+    OpenAI embedder: the LLM section's key and URL); an unknown embedder or
+    store is a one-line SettingsError here."""
+    from assistant.embedders.registry import EMBEDDERS
+    from assistant.stores.backends import BACKENDS
+
     sections = ["index", "chroma", "embed"]
-    if settings.embed_backend == "openai":
-        sections.append("llm")  # the OpenAI embedder is built with its key and URL
+    for registry, name in ((EMBEDDERS, settings.embed_backend), (BACKENDS, settings.vector_store)):
+        sections += [s for s in registry.entry(name).sections if s not in sections]
     return settings.key(*sections)
 
 

@@ -15,7 +15,8 @@ from dataclasses import replace
 
 from assistant.answerers.base import AnswerResult
 from assistant.engine import Engine, get_engine, retrying
-from assistant.llms.base import ChatModel, get_chat_model
+from assistant.llms.base import ChatModel
+from assistant.llms.registry import get_chat_model
 from assistant.rewrite.stage import rewrite
 from assistant.settings import Settings
 from assistant.types import Answer, RetrievedContext
@@ -23,8 +24,8 @@ from assistant.types import Answer, RetrievedContext
 
 def rerank(settings: Settings, question: str, passages: list, units: list, timings: dict):
     """(passages, units, relevance) after the configured reranker
-    (`reader.rerank.get_reranker`); as given, with no relevance, when none."""
-    from assistant.reader.rerank import get_reranker
+    (`reader.registry.get_reranker`); as given, with no relevance, when none."""
+    from assistant.reader.registry import get_reranker
 
     reranker = get_reranker(settings)
     if reranker is None:

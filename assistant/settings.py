@@ -47,6 +47,13 @@ def _project_root() -> Path:
     return Path.cwd()
 
 
+# A component setting (embed_backend, vector_store, reranker, llm_provider):
+# a name its registry knows, or a dotted path `package.module:Class` to a
+# class of the user's own; which names exist is checked when the component is
+# built, by its registry (assistant/registry.py).
+COMPONENT = r"^[a-z][a-z0-9_-]*$|^[A-Za-z_][\w.]*:[A-Za-z_]\w*$"
+
+
 class _Section(BaseModel):
     # Sections are values: frozen, hashable, comparable.
     model_config = ConfigDict(frozen=True, populate_by_name=True)
@@ -60,8 +67,8 @@ class IndexSettings(_Section):
     # Suffixes of the files indexed; empty: every suffix a document reader
     # takes (assistant/ingest/readers.py: .txt and .md today).
     file_types: tuple[str, ...] = ()
-    # Where the vectors are kept: a name of stores/backends.py's BACKENDS.
-    vector_store: str = Field("chroma", pattern=r"^[a-z][a-z0-9_-]*$")
+    # Where the vectors are kept: a name in stores/backends.py's BACKENDS, or package.module:Class.
+    vector_store: str = Field("chroma", pattern=COMPONENT)
     # Chunking (tiktoken tokens)
     chunk_size: int = Field(220, ge=32, le=2048)
     chunk_overlap: int = Field(40, ge=0, le=512)
@@ -97,7 +104,8 @@ class ChromaSettings(_Section):
 class EmbedSettings(_Section):
     """The embedding model (see assistant/embedders/)."""
 
-    embed_backend: Literal["local", "openai"] = "local"
+    # A name in embedders/registry.py's EMBEDDERS ("local", "openai"), or package.module:Class.
+    embed_backend: str = Field("local", pattern=COMPONENT)
     embed_model: str = "text-embedding-3-small"
     embed_threads: int = Field(default_factory=lambda: min(2, os.cpu_count() or 1), ge=1)
     embed_batch_size: int = Field(32, ge=1, le=1024)
@@ -110,8 +118,9 @@ class RetrievalSettings(_Section):
     candidates: int = Field(20, ge=1, le=200)
     rrf_k: int = Field(60, ge=1)
     # Passages reordered before the LLM reads them: "auto" (the reader when it
-    # is the offline answerer), "none", or a name of reader/rerank.py's RERANKERS.
-    reranker: str = Field("auto", pattern=r"^[a-z][a-z0-9_-]*$")
+    # is the offline answerer), "none", a name in reader/registry.py's
+    # RERANKERS, or package.module:Class.
+    reranker: str = Field("auto", pattern=COMPONENT)
 
 
 class AnswerSettings(_Section):
@@ -145,9 +154,9 @@ class LLMSettings(_Section):
     openai_timeout: float = Field(30.0, gt=0)  # seconds for a whole LLM answer, retries included
     # Generation: "auto" uses the LLM when OPENAI_API_KEY or OPENAI_BASE_URL is set
     backend: Literal["auto", "offline", "llm"] = "auto"
-    # Which client talks to the model: a name of llms/base.py's PROVIDERS
-    # ("openai": OpenAI or any OpenAI-compatible server).
-    llm_provider: str = Field("openai", pattern=r"^[a-z][a-z0-9_-]*$")
+    # Which client talks to the model: a name in llms/registry.py's PROVIDERS
+    # ("openai": OpenAI or any OpenAI-compatible server), or package.module:Class.
+    llm_provider: str = Field("openai", pattern=COMPONENT)
     llm_model: str = Field(
         "gpt-4o-mini", validation_alias=AliasChoices("ASSISTANT_LLM_MODEL", "OPENAI_MODEL", "llm_model")
     )

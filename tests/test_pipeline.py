@@ -222,36 +222,50 @@ def test_the_engine_cache_ignores_per_call_settings(tmp_path):
     assert engine_key(o) != engine_key(o.with_options(openai_base_url="http://127.0.0.1:2/v1"))
 
 
+def own_registry(monkeypatch, module, name: str):
+    """This test's own copy of the registry `module.name`, to register in."""
+    import copy
+
+    registry = copy.deepcopy(getattr(module, name))
+    monkeypatch.setattr(module, name, registry)
+    return registry
+
+
 def test_the_chat_model_registry(tmp_path):
-    from assistant.llms.base import PROVIDERS, get_chat_model
     from assistant.llms.openai_compat import ChatClient
+    from assistant.llms.registry import PROVIDERS, get_chat_model
 
     assert isinstance(get_chat_model(llm_settings(tmp_path)), ChatClient)
-    with pytest.raises(SettingsError, match="unknown LLM provider 'nope'; known: openai"):
+    with pytest.raises(
+        SettingsError, match=r"^unknown LLM provider 'nope' \(ASSISTANT_LLM_PROVIDER\); known: openai, or package"
+    ):
         get_chat_model(llm_settings(tmp_path), "nope")
-    assert list(PROVIDERS) == ["openai"]
+    assert PROVIDERS.names() == ["openai"] and PROVIDERS.entry("openai").sections == ("llm",)
     with pytest.raises(SettingsError, match="unknown LLM provider 'nope'"):
         get_chat_model(llm_settings(tmp_path, llm_provider="nope"))
 
 
 def test_a_new_llm_provider_is_one_class_and_one_registry_line(tmp_path, monkeypatch):
     """ASSISTANT_LLM_PROVIDER picks the provider the pipeline answers with."""
-    from assistant.llms import base
+    from assistant.llms import registry
 
     chat = FakeChat(["Seoul will invest $350 billion [1]."])
-    monkeypatch.setitem(base.PROVIDERS, "fake", lambda settings: chat)
+    own_registry(monkeypatch, registry, "PROVIDERS").register("fake", lambda: chat)
     a = final(list(run(llm_settings(tmp_path, llm_provider="fake"), "How much will Seoul invest?", [], engine=FakeEngine())))
     assert chat.calls == 1 and a.backend == "llm:fake"
 
 
 def test_the_reranker_registry(tmp_path):
-    from assistant.reader import rerank
+    from assistant.reader.registry import get_reranker
+    from assistant.reader.rerank import ReaderReranker
 
-    assert rerank.get_reranker(settings(tmp_path)) is None  # auto, rules answerer: none
-    assert isinstance(rerank.get_reranker(settings(tmp_path, offline_answerer="reader")), rerank.ReaderReranker)
-    assert rerank.get_reranker(settings(tmp_path, offline_answerer="reader", reranker="none")) is None
-    with pytest.raises(SettingsError, match="unknown reranker 'bogus'; known: auto, none, reader"):
-        rerank.get_reranker(settings(tmp_path, reranker="bogus"))
+    assert get_reranker(settings(tmp_path)) is None  # auto, rules answerer: none
+    assert isinstance(get_reranker(settings(tmp_path, offline_answerer="reader")), ReaderReranker)
+    assert get_reranker(settings(tmp_path, offline_answerer="reader", reranker="none")) is None
+    with pytest.raises(
+        SettingsError, match=r"^unknown reranker 'bogus' \(ASSISTANT_RERANKER\); known: auto, none, reader, or package"
+    ):
+        get_reranker(settings(tmp_path, reranker="bogus"))
 
 
 def test_a_new_reranker_is_one_class_and_one_registry_line(tmp_path, monkeypatch):
@@ -260,14 +274,14 @@ def test_a_new_reranker_is_one_class_and_one_registry_line(tmp_path, monkeypatch
     from dataclasses import replace
 
     from assistant.pipeline import rerank as pipeline_rerank
-    from assistant.reader import rerank
+    from assistant.reader import registry
 
     class Reverse:
         def rerank(self, question, passages, units):
             order = list(reversed(passages))
             return [replace(p, n=i + 1) for i, p in enumerate(order)], units, None
 
-    monkeypatch.setitem(rerank.RERANKERS, "reverse", lambda settings: Reverse())
+    own_registry(monkeypatch, registry, "RERANKERS").register("reverse", Reverse)  # takes no settings
     a, b = replace(PASSAGE, n=1, id="a"), replace(PASSAGE, n=2, id="b")
     timings: dict = {}
     got, _, relevance = pipeline_rerank(settings(tmp_path, reranker="reverse"), "q", [a, b], [], timings)

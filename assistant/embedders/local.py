@@ -23,7 +23,7 @@ from assistant.embedders.frames import read_frame, write_frame
 from assistant.errors import AssistantError
 from assistant.processes import child_env
 from assistant.resources import PACKAGE_DIR, offline_env
-from assistant.settings import EmbedSettings, LLMSettings
+from assistant.settings import EmbedSettings
 
 MAX_SEQ = 256  # all-MiniLM-L6-v2's position limit (word pieces)
 
@@ -210,7 +210,7 @@ def _local(threads: int, batch_size: int) -> LocalEmbedder:
     return LocalEmbedder(threads, batch_size)
 
 
-def local_embedder(embed: EmbedSettings, llm: LLMSettings | None = None) -> LocalEmbedder:
+def local_embedder(embed: EmbedSettings) -> LocalEmbedder:
     """The local model for the `embed` section, loaded once per thread count
-    and batch size (`llm` is not needed: nothing remote)."""
+    and batch size."""
     return _local(embed.embed_threads, embed.embed_batch_size)

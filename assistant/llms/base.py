@@ -1,17 +1,15 @@
-"""What the answerers need of a chat model, and the providers that offer it.
+"""What the answerers need of a chat model. The providers that offer one are
+chosen in registry.py (`ASSISTANT_LLM_PROVIDER`).
 
 A new provider is one new file in this folder (a class with `complete` and
-`stream`, raising `LLMError` for every failure of its vendor) and one line in
-`PROVIDERS`.
+`stream`, raising `LLMError` for every failure of its vendor) and one
+`register` line in registry.py, or, from outside the repo, a dotted path.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Protocol
-
-from assistant.errors import SettingsError
-from assistant.settings import Settings
 
 
 class ChatModel(Protocol):
@@ -26,28 +24,3 @@ class ChatModel(Protocol):
     def stream(self, messages: list[dict], deadline: float | None = None) -> Iterator[str]:
         """The completion in text deltas, as they arrive."""
         ...
-
-
-def _openai(settings: Settings) -> ChatModel:
-    # Imported on first use: the openai client is a heavy import.
-    from assistant.llms.openai_compat import ChatClient
-
-    return ChatClient(settings.llm)  # its own section only
-
-
-# Provider name -> factory. "openai" is any OpenAI-compatible server (OpenAI,
-# vLLM, Ollama, llama.cpp server, LM Studio), set by OPENAI_BASE_URL.
-PROVIDERS: dict[str, Callable[[Settings], ChatModel]] = {
-    "openai": _openai,
-}
-
-
-def get_chat_model(settings: Settings, provider: str | None = None) -> ChatModel:
-    """A chat model of `provider` (default: `ASSISTANT_LLM_PROVIDER`) for these
-    settings (one per answer: it holds that answer's deadline watchdog)."""
-    provider = provider or settings.llm_provider
-    try:
-        factory = PROVIDERS[provider]
-    except KeyError:
-        raise SettingsError(f"unknown LLM provider {provider!r}; known: {', '.join(PROVIDERS)}") from None
-    return factory(settings)

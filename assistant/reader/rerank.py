@@ -1,16 +1,14 @@
-"""The rerankers, by name (`ASSISTANT_RERANKER`). A new one is a class with
-`rerank` (`retrieval.base.Reranker`) plus one line in `RERANKERS`."""
+"""The reader as a reranker (`ASSISTANT_RERANKER=reader`, or `auto` when the
+reader is the offline answerer); the rerankers are chosen in registry.py."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
-from assistant.errors import SettingsError
 from assistant.reader.model import get_reader, rerank_passages
-from assistant.retrieval.base import Reranker
+from assistant.settings import AnswerSettings
 
 
 class ReaderReranker:
@@ -27,19 +25,6 @@ class ReaderReranker:
         return passages, units, relevance
 
 
-RERANKERS: dict[str, Callable[..., Reranker]] = {
-    "reader": lambda settings: ReaderReranker(settings.reader_model),
-}
-
-
-def get_reranker(settings) -> Reranker | None:
-    """The reranker the settings name; "auto" is the reader when it is the
-    offline answerer (the passages the LLM reads then agree with it), else none."""
-    name = settings.reranker
-    if name == "auto":
-        name = "reader" if settings.offline_answerer == "reader" else "none"
-    if name == "none":
-        return None
-    if name not in RERANKERS:
-        raise SettingsError(f"unknown reranker {name!r}; known: auto, none, {', '.join(sorted(RERANKERS))}")
-    return RERANKERS[name](settings)
+def reader_reranker(answer: AnswerSettings) -> ReaderReranker:
+    """The reader the answer section names (`reader_model`; unset: the shipped one)."""
+    return ReaderReranker(answer.reader_model)

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from assistant.errors import AssistantError, IndexConfigError, IndexStoreError
-from assistant.settings import Settings
+from assistant.settings import ChromaSettings, IndexSettings
 from assistant.stores.base import Records
 
 log = logging.getLogger(__name__)
@@ -58,8 +58,10 @@ def corpus_namespace(corpus: Path) -> str:
     return "c" + hashlib.sha1(str(Path(corpus).resolve()).encode()).hexdigest()[:10]
 
 
-def writer_id(settings: Settings) -> str:
-    return f"{socket.gethostname()}:{Path(settings.corpus).resolve()}"
+def writer_id(index: IndexSettings) -> str:
+    """Who writes an index to a server: this host and the corpus folder
+    (`index` is the index section, or the whole settings)."""
+    return f"{socket.gethostname()}:{Path(index.corpus).resolve()}"
 
 
 READ_ONLY_COPY_LIMIT = 1 << 30  # bytes of a read-only store copied to a temporary folder to be read
@@ -96,33 +98,33 @@ def _local_path(index_dir: Path) -> Path:
     return _read_only_copies[path]
 
 
-def chroma_client(settings: Settings):
+def chroma_client(chroma: ChromaSettings, index_dir: Path):
     """A PersistentClient in index_dir/chroma, or an HttpClient for `chroma_url`."""
     import chromadb
-    from chromadb.config import Settings as ChromaSettings
+    from chromadb.config import Settings as ChromaConfig
 
-    chroma_settings = ChromaSettings(anonymized_telemetry=False)
-    if not settings.chroma_url:
+    config = ChromaConfig(anonymized_telemetry=False)
+    if not chroma.chroma_url:
         with _LOCAL:  # chromadb makes its one system per path without a lock
-            return chromadb.PersistentClient(path=str(_local_path(settings.index_dir)), settings=chroma_settings)
+            return chromadb.PersistentClient(path=str(_local_path(index_dir)), settings=config)
     from urllib.parse import urlsplit
 
-    url = settings.chroma_url
+    url = chroma.chroma_url
     parts = urlsplit(url if "://" in url else f"http://{url}")
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise IndexConfigError(f"ASSISTANT_CHROMA_URL must look like http://host:port, not {url!r}")
     ssl = parts.scheme == "https"
-    headers = {"Authorization": f"Bearer {settings.chroma_token}"} if settings.chroma_token else None
+    headers = {"Authorization": f"Bearer {chroma.chroma_token}"} if chroma.chroma_token else None
     if parts.path.strip("/"):
-        chroma_settings.chroma_server_api_default_path = parts.path.rstrip("/")
-    where = f"Chroma server {url} (tenant {settings.chroma_tenant}, database {settings.chroma_database})"
+        config.chroma_server_api_default_path = parts.path.rstrip("/")
+    where = f"Chroma server {url} (tenant {chroma.chroma_tenant}, database {chroma.chroma_database})"
     server = {"chroma_server_host": parts.hostname, "chroma_server_http_port": parts.port or (443 if ssl else 8000)}
     server |= {"chroma_server_ssl_enabled": ssl, "chroma_server_headers": headers}
 
     def connect():
         return chromadb.HttpClient(
             host=parts.hostname, port=server["chroma_server_http_port"], ssl=ssl, headers=headers,
-            settings=chroma_settings, tenant=settings.chroma_tenant, database=settings.chroma_database,
+            settings=config, tenant=chroma.chroma_tenant, database=chroma.chroma_database,
         )  # fmt: skip
 
     import httpx
@@ -132,7 +134,7 @@ def chroma_client(settings: Settings):
         # already makes requests: a bounded heartbeat first, so that a hung or
         # absent server is a prompt error, and every later request is bounded.
         base = f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
-        httpx.get(f"{base}/api/v2/heartbeat", headers=headers, timeout=settings.chroma_timeout).raise_for_status()
+        httpx.get(f"{base}/api/v2/heartbeat", headers=headers, timeout=chroma.chroma_timeout).raise_for_status()
         try:
             client = connect()
         except Exception as e:
@@ -140,15 +142,15 @@ def chroma_client(settings: Settings):
                 raise
             # A new database is created on first use, as a new index folder is.
             admin = chromadb.AdminClient(
-                ChromaSettings(chroma_api_impl="chromadb.api.fastapi.FastAPI", anonymized_telemetry=False, **server)
+                ChromaConfig(chroma_api_impl="chromadb.api.fastapi.FastAPI", anonymized_telemetry=False, **server)
             )
-            admin.create_database(settings.chroma_database, tenant=settings.chroma_tenant)
+            admin.create_database(chroma.chroma_database, tenant=chroma.chroma_tenant)
             client = connect()
     except Exception as e:  # chromadb raises ValueError, httpx and its own errors
         raise IndexConfigError(f"{where} cannot be reached: {e}") from e
     session = getattr(getattr(client, "_server", None), "_session", None)
     if session is not None:
-        session.timeout = httpx.Timeout(settings.chroma_timeout)
+        session.timeout = httpx.Timeout(chroma.chroma_timeout)
     return client
 
 
@@ -233,31 +235,34 @@ class ChromaIndex:
 
 
 class ChromaBackend:
-    """The connection and the two collections of one index; opening it never builds anything."""
+    """The connection and the two collections of one index; opening it never
+    builds anything. Built from the chroma and index sections of the settings
+    (stores/backends.py), and the embedder's id."""
 
+    sections = ("chroma", "index")
     local_dir = "chroma"  # index_dir/chroma: the embedded store (absent in server mode)
     forget_local = staticmethod(forget_local)
 
-    def __init__(self, settings: Settings, embedder_id: str):
-        self.settings = settings
+    def __init__(self, chroma: ChromaSettings, index: IndexSettings, embedder_id: str):
+        self.chroma, self.index = chroma, index
         self.embedder_id = embedder_id
-        self.remote = bool(settings.chroma_url)
+        self.remote = bool(chroma.chroma_url)
         self._client = None
         self._namespace: str | None = None
         self.indexes: dict[str, ChromaIndex] = {}
 
     @property
     def where(self) -> str:
-        s = self.settings
+        s = self.chroma
         if self.remote:
             return f"Chroma server {s.chroma_url} (tenant {s.chroma_tenant}, database {s.chroma_database})"
-        return f"Chroma store in {Path(s.index_dir) / 'chroma'}"
+        return f"Chroma store in {Path(self.index.index_dir) / 'chroma'}"
 
     def errors(self):
         return store_errors(self.where, self.remote)
 
     def collection_name(self, kind: str) -> str:
-        base = f"{self.settings.chroma_prefix}{kind}-{self.embedder_id}"
+        base = f"{self.chroma.chroma_prefix}{kind}-{self.embedder_id}"
         return f"{base}-{self.namespace}" if self.remote else base
 
     @property
@@ -269,33 +274,35 @@ class ChromaBackend:
         if not self.remote:
             return None  # an embedded store belongs to its index folder alone
         if self._namespace is None:
-            s = self.settings
-            if s.chroma_namespace:
-                self._namespace = s.chroma_namespace
-            elif Path(s.corpus).is_dir():
-                self._namespace = corpus_namespace(Path(s.corpus))
+            if self.chroma.chroma_namespace:
+                self._namespace = self.chroma.chroma_namespace
+            elif Path(self.index.corpus).is_dir():
+                self._namespace = corpus_namespace(Path(self.index.corpus))
             else:
                 self._namespace = self._discover_namespace()
         return self._namespace
 
     def _discover_namespace(self) -> str:
-        client = self._client or chroma_client(self.settings)
-        head = f"{self.settings.chroma_prefix}chunks-{self.embedder_id}-"
+        client = self._client or self._connect()
+        head = f"{self.chroma.chroma_prefix}chunks-{self.embedder_id}-"
         with store_errors(self.where, True):
             found = {c.name[len(head) :]: c for c in client.list_collections() if c.name.startswith(head)}
         if not found:
             raise IndexStoreError(
-                f"{self.where} holds no index yet, and corpus folder {self.settings.corpus} is not here"
+                f"{self.where} holds no index yet, and corpus folder {self.index.corpus} is not here"
             )
         if len(found) > 1:
             names = "; ".join(
                 f"{ns} ({(c.metadata or {}).get(WRITER_KEY, 'unknown corpus')})" for ns, c in sorted(found.items())
             )
             raise IndexConfigError(
-                f"{self.where} holds the indexes of {len(found)} corpora and corpus folder {self.settings.corpus} "
+                f"{self.where} holds the indexes of {len(found)} corpora and corpus folder {self.index.corpus} "
                 f"is not here to say which: set ASSISTANT_CHROMA_NAMESPACE to one of {names}"
             )
         return next(iter(found))
+
+    def _connect(self):
+        return chroma_client(self.chroma, Path(self.index.index_dir))
 
     @property
     def is_open(self) -> bool:
@@ -303,7 +310,7 @@ class ChromaBackend:
 
     def open(self) -> None:
         """Connect and get (or create) both collections; call inside `errors()`."""
-        self._client = chroma_client(self.settings)
+        self._client = self._connect()
         for kind in KINDS:
             # embedding_function=None: Chroma must never fall back to its
             # default model, which it would download.
@@ -328,11 +335,11 @@ class ChromaBackend:
 
     def set_server_build(self, token: str) -> None:
         with self.errors():
-            self.indexes["chunks"].collection.modify(metadata={BUILD_KEY: token, WRITER_KEY: writer_id(self.settings)})
+            self.indexes["chunks"].collection.modify(metadata={BUILD_KEY: token, WRITER_KEY: writer_id(self.index)})
 
     def drop_collections(self) -> None:
         """Delete this index's collections on the Chroma server (server mode)."""
-        client = chroma_client(self.settings)
+        client = self._connect()
         with store_errors(self.where, True):
             present = {c.name for c in client.list_collections()}
             for kind in KINDS:

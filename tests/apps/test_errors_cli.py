@@ -73,6 +73,22 @@ def test_a_bad_setting_is_one_line_naming_it(args, env, message, nothing, tmp_pa
     assert not (tmp_path / "no-index").exists()
 
 
+UNKNOWN_COMPONENTS = [
+    (["index"], {"ASSISTANT_EMBED_BACKEND": "nope"}, "unknown embedder 'nope' (ASSISTANT_EMBED_BACKEND); known: local, openai, or package.module:Class"),
+    (["ask", "q"], {"ASSISTANT_VECTOR_STORE": "nope"}, "unknown vector store 'nope' (ASSISTANT_VECTOR_STORE); known: chroma, or package.module:Class"),
+    (["ask", "q"], {"ASSISTANT_EMBED_BACKEND": "no_such_pkg:Embedder"}, "ASSISTANT_EMBED_BACKEND='no_such_pkg:Embedder': cannot import 'no_such_pkg' (No module named 'no_such_pkg')"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("args, env, message", UNKNOWN_COMPONENTS, ids=["embedder", "store", "dotted-path"])
+def test_an_unknown_component_is_one_line_from_its_registry(args, env, message, nothing):
+    """A component setting is a registered name or package.module:Class; the
+    registry says which are known when the component is built."""
+    r = run(*args, env_extra={**nothing, **env})
+    assert r.returncode == 2
+    assert one_line(r) == f"error: {message}"
+
+
 def test_a_bad_setting_in_assistant_toml_names_the_key_and_the_file(nothing, tmp_path):
     (tmp_path / "assistant.toml").write_text('top_k = "abc"\nchunk_size = 5\nbackend = "offline"\n', encoding="utf-8")
     r = run("ask", "q", env_extra=nothing, cwd=tmp_path)

@@ -1,6 +1,7 @@
 """Index builds on a real Chroma store: idempotent, no stale chunks, bad files
 skipped, broken or interrupted indexes recovered."""
 
+import copy
 import json
 
 import pytest
@@ -9,6 +10,7 @@ from assistant import CorpusError, IndexStoreError, Settings, answer, build_inde
 from assistant.api import reset_engines
 from assistant.embedders import get_embedder
 from assistant.stores import IndexStore, wipe
+from assistant.stores.chroma import ChromaBackend
 
 
 def stored(settings: Settings) -> dict:
@@ -383,19 +385,46 @@ def test_the_vector_store_registry(tmp_path, monkeypatch):
     from assistant.errors import SettingsError
     from assistant.stores import backends
     from assistant.stores.base import VectorBackend
-    from assistant.stores.chroma import ChromaBackend
     from assistant.stores.manifest import signature
 
-    s = Settings(corpus=tmp_path, index_dir=tmp_path / "index")
-    assert isinstance(backends.get_backend(s, "e"), ChromaBackend)
-    assert isinstance(backends.get_backend(s, "e"), VectorBackend)
-    with pytest.raises(SettingsError, match="ASSISTANT_VECTOR_STORE='nope' is not valid: must be one of chroma"):
+    s = Settings(corpus=tmp_path, index_dir=tmp_path / "index", chroma_prefix="p-")
+    chroma = backends.get_backend(s, "e")
+    assert isinstance(chroma, ChromaBackend) and isinstance(chroma, VectorBackend)
+    # built from its two sections only, never the whole settings
+    assert (chroma.chroma, chroma.index) == (s.chroma, s.index) and chroma.collection_name("chunks") == "p-chunks-e"
+    with pytest.raises(
+        SettingsError, match=r"^unknown vector store 'nope' \(ASSISTANT_VECTOR_STORE\); known: chroma, or package"
+    ):
         backends.get_backend(s.with_options(vector_store="nope"), "e")
     assert "vector_store" not in signature(s, "e")
-    monkeypatch.setitem(backends.BACKENDS, "other", ChromaBackend)  # the registry line of a new store
+    registry = copy.deepcopy(backends.BACKENDS)
+    monkeypatch.setattr(backends, "BACKENDS", registry)
+    registry.register("other", ChromaBackend, "chroma", "index")  # the registry line of a new store
     other = s.with_options(vector_store="other")
     assert isinstance(backends.get_backend(other, "e"), ChromaBackend)
     assert signature(other, "e") != signature(s, "e")
+    # a store of one's own, by dotted path: built, then known to a rebuild's clean-up
+    by_path = s.with_options(vector_store=f"{__name__}:DiskStore")
+    mine = backends.get_backend(by_path, "e")
+    assert isinstance(mine, DiskStore) and mine.index == by_path.index and mine.embedder_id == "e"
+    assert backends.local_dirs() == ["chroma", "disk-store"]
+    backends.forget_local(tmp_path / "index", force=True)
+    assert DiskStore.forgotten == [tmp_path / "index"]
+
+
+class DiskStore(ChromaBackend):
+    """A made-up store plugged in by dotted path: its own folder and sections."""
+
+    sections = ("index",)
+    local_dir = "disk-store"
+    forgotten: list = []
+
+    def __init__(self, index, embedder_id):
+        super().__init__(Settings().chroma, index, embedder_id)
+
+    @staticmethod
+    def forget_local(index_dir) -> None:
+        DiskStore.forgotten.append(index_dir)
 
 
 def test_an_index_holding_a_pdf_can_be_rebuilt(tmp_path):

@@ -1,0 +1,28 @@
+"""The embedders by name (`ASSISTANT_EMBED_BACKEND`), in the one registry
+shape (assistant/registry.py). A new embedder is one module (a class with
+`id`, `dim`, `batch_size`, `embed` and `worker`, see base.py) plus one
+`register` line below, or, from outside the repo, a dotted path:
+`ASSISTANT_EMBED_BACKEND=mypkg.embed:MyEmbedder` (the class lists the
+settings sections it takes in `sections`)."""
+
+from __future__ import annotations
+
+from assistant.embedders.base import Embedder
+from assistant.embedders.local import local_embedder
+from assistant.embedders.openai import openai_embedder
+from assistant.registry import Registry
+from assistant.resources import offline_env
+from assistant.settings import Settings
+
+EMBEDDERS: Registry[Embedder] = Registry("embedder", "ASSISTANT_EMBED_BACKEND")
+EMBEDDERS.register("local", local_embedder, "embed")
+# The LLM section too: one server (key, URL, timeout) for chat and embeddings.
+EMBEDDERS.register("openai", openai_embedder, "embed", "llm")
+
+
+def get_embedder(settings: Settings) -> Embedder:
+    """The embedder `settings.embed_backend` names (the local model is loaded
+    once); an unknown name is a one-line SettingsError."""
+    offline_env()  # before the model's libraries load
+    return EMBEDDERS.build(settings.embed_backend, settings)
+
