@@ -34,6 +34,21 @@ def seeds_settings(tmp_path_factory) -> Settings:
 
 
 @pytest.fixture
+def hashed_settings(tmp_path) -> Settings:
+    """Settings of the `test` profile (hashed embedder, in-memory store) for a
+    two-file corpus: a real index with no model, for the unit layer."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    docs = {
+        "ferry.md": "# Ferries\n\nThe Brinwell ferry leaves the harbour at noon. It was built in 1962 in Gdansk.\n",
+        "museum.md": "# Museum\n\nThe Harbour Museum opened in 1931. Its first director was Elena Wirth.\n",
+    }
+    for name, text in docs.items():
+        (corpus / name).write_text(text, encoding="utf-8")
+    return Settings(profile="test", corpus=corpus, index_dir=tmp_path / "index")
+
+
+@pytest.fixture
 def corpus_dir(tmp_path) -> Path:
     """A writable copy of the seed corpus."""
     d = tmp_path / "corpus"
@@ -124,14 +139,22 @@ _REAL_PARTS = re.compile(
 )
 
 
-def _touches_real_parts(function, module) -> bool:
+# What a test on the `test` profile (the `hashed_settings` fixture: hashed
+# embedder, in-memory store) may still touch that makes it e2e.
+_OUTSIDE_PARTS = re.compile(
+    r"seeds_settings|subprocess|Popen|servers\.|fake_openai|chromium|[Cc]hroma|get_reader|Reader\(|train|gradio|"
+    r"chat\.|main\(|make_pdf|make_docx|isolate"
+)
+
+
+def _touches_real_parts(function, module, parts: re.Pattern = _REAL_PARTS) -> bool:
     import inspect
 
     try:
         source = inspect.getsource(function)
     except (OSError, TypeError):
         return True
-    if _REAL_PARTS.search(source):
+    if parts.search(source):
         return True
     # One level down: the module's own helpers and fixtures it calls by name.
     for name in set(re.findall(r"\b([A-Za-z_]\w*)\(", source)) | set(inspect.signature(function).parameters):
@@ -139,7 +162,7 @@ def _touches_real_parts(function, module) -> bool:
         helper = getattr(helper, "__wrapped__", helper)
         if inspect.isfunction(helper) and helper is not function and helper.__module__ == module.__name__:
             try:
-                if _REAL_PARTS.search(inspect.getsource(helper)):
+                if parts.search(inspect.getsource(helper)):
                     return True
             except (OSError, TypeError):
                 return True
@@ -151,7 +174,8 @@ def pytest_collection_modifyitems(config, items):
         if item.get_closest_marker("e2e") or item.get_closest_marker("unit"):
             continue
         fixtures = set(getattr(item, "fixturenames", ()))
-        real = fixtures & {"seeds_settings", "tmp_path_factory"} or _touches_real_parts(
-            getattr(item, "function", None), item.module
+        parts = _OUTSIDE_PARTS if "hashed_settings" in fixtures else _REAL_PARTS
+        real = "seeds_settings" in fixtures or _touches_real_parts(
+            getattr(item, "function", None), item.module, parts
         )
         item.add_marker(pytest.mark.e2e if real else pytest.mark.unit)

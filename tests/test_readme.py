@@ -165,7 +165,7 @@ def test_the_extending_examples_work(tmp_path, mypkg):
     }  # fmt: skip
     for line, _ in lines:
         eval(line, {**names, **classes})
-    assert isinstance(get_embedder(s.with_options(embed_backend="hash")), type(embedder))
+    assert isinstance(get_embedder(s.with_options(embed_backend="mine")), type(embedder))
     assert isinstance(backends.get_backend(s.with_options(vector_store="mystore"), "e"), type(store))
     assert isinstance(reader.get_reranker(s.with_options(reranker="recent")), type(rr))
     assert llms.get_chat_model(s.with_options(llm_provider="echo")).model == "echo-1"

@@ -8,6 +8,7 @@ settings sections it takes in `sections`)."""
 from __future__ import annotations
 
 from assistant.embedders.base import Embedder
+from assistant.embedders.hashed import HashEmbedder
 from assistant.embedders.local import local_embedder
 from assistant.embedders.openai import openai_embedder
 from assistant.registry import Registry
@@ -18,6 +19,7 @@ EMBEDDERS: Registry[Embedder] = Registry("embedder", "ASSISTANT_EMBED_BACKEND")
 EMBEDDERS.register("local", local_embedder, "embed")
 # The LLM section too: one server (key, URL, timeout) for chat and embeddings.
 EMBEDDERS.register("openai", openai_embedder, "embed", "llm")
+EMBEDDERS.register("hash", HashEmbedder, "embed")  # the test profile: no model
 
 
 def get_embedder(settings: Settings) -> Embedder:

@@ -14,9 +14,11 @@ from assistant.settings import Settings
 from assistant.stores.base import VectorBackend
 from assistant.stores.chroma import ChromaBackend
 from assistant.stores.locks import building_here
+from assistant.stores.memory import MemoryBackend
 
 BACKENDS: Registry[VectorBackend] = Registry("vector store", "ASSISTANT_VECTOR_STORE")
 BACKENDS.register("chroma", ChromaBackend, "chroma", "index")
+BACKENDS.register("memory", MemoryBackend, "index")  # the test profile: nothing on disk
 
 
 def get_backend(settings: Settings, embedder_id: str) -> VectorBackend:

@@ -274,7 +274,8 @@ def wipe(index_dir: Path, store: IndexStore | None = None) -> None:
     server mode, `store`'s collections on the server too."""
     if not _looks_like_ours(index_dir):
         raise IndexStoreError(f"Refusing to delete {index_dir}: it holds files that are not part of an index")
-    if store is not None and store.remote:
+    # A store with no files under index_dir (a server, or memory) is emptied through its own call.
+    if store is not None and (store.remote or not store.backend.local_dir):
         store.drop_collections()
     forget_local(index_dir, force=True)
     for name in (*local_dirs(), "bm25", "bm25.tmp", TEXTS):

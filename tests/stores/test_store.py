@@ -393,7 +393,7 @@ def test_the_vector_store_registry(tmp_path, monkeypatch):
     # built from its two sections only, never the whole settings
     assert (chroma.chroma, chroma.index) == (s.chroma, s.index) and chroma.collection_name("chunks") == "p-chunks-e"
     with pytest.raises(
-        SettingsError, match=r"^unknown vector store 'nope' \(ASSISTANT_VECTOR_STORE\); known: chroma, or package"
+        SettingsError, match=r"^unknown vector store 'nope' \(ASSISTANT_VECTOR_STORE\); known: chroma, memory, or package"
     ):
         backends.get_backend(s.with_options(vector_store="nope"), "e")
     assert "vector_store" not in signature(s, "e")
