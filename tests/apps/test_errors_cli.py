@@ -70,6 +70,8 @@ def test_a_bad_setting_is_one_line_naming_it(args, env, message, nothing, tmp_pa
     r = run(*args, env_extra={**nothing, **env})
     assert r.returncode == 2
     assert one_line(r) == f"error: {message}"
+    # said before anything is made: no index folder left behind
+    assert not Path(nothing["ASSISTANT_INDEX_DIR"]).exists()
     assert not (tmp_path / "no-index").exists()
 
 
@@ -87,6 +89,8 @@ def test_an_unknown_component_is_one_line_from_its_registry(args, env, message, 
     r = run(*args, env_extra={**nothing, **env})
     assert r.returncode == 2
     assert one_line(r) == f"error: {message}"
+    # said before anything is made: no index folder left behind
+    assert not Path(nothing["ASSISTANT_INDEX_DIR"]).exists()
 
 
 def test_a_bad_setting_in_assistant_toml_names_the_key_and_the_file(nothing, tmp_path):
