@@ -45,7 +45,9 @@ def index_status(**options) -> str:
     configured index; IndexStoreError when its folder cannot be one."""
     from assistant.embedders import get_embedder
     from assistant.stores import IndexStore, ensure_dir
+    from assistant.stores.backends import get_backend
 
     settings = resolve_settings(options)
     ensure_dir(Path(settings.index_dir))  # a file, or a path that cannot be made: said at once
-    return IndexStore(settings, get_embedder(settings).id).status()
+    embedder_id = get_embedder(settings).id
+    return IndexStore(settings.index, settings.chroma, embedder_id, backend=get_backend(settings, embedder_id)).status()
