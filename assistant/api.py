@@ -45,11 +45,11 @@ def index_status(**options) -> str:
     configured index; IndexStoreError when its folder cannot be one."""
     from assistant.embedders import get_embedder
     from assistant.stores import IndexStore, ensure_dir
-    from assistant.stores.backends import BACKENDS
+    from assistant.stores.backends import get_backend
 
     settings = resolve_settings(options)
     # An unknown embedder or store is said before any folder is made.
-    embedder = get_embedder(settings)
-    BACKENDS.entry(settings.vector_store)
+    embedder_id = get_embedder(settings).id
+    backend = get_backend(settings, embedder_id)
     ensure_dir(Path(settings.index_dir))  # a file, or a path that cannot be made: said at once
-    return IndexStore(settings, embedder.id).status()
+    return IndexStore(settings.index, settings.chroma, embedder_id, backend=backend).status()

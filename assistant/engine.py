@@ -144,12 +144,12 @@ def ensure_index(settings: Settings, store: IndexStore, embedder) -> None:
             log.warning("index folder %s is read-only; answering from it as it is", settings.index_dir)
 
 
-def _close_store(settings: Settings, store: IndexStore) -> None:
+def _close_store(store: IndexStore) -> None:
     from assistant.stores import forget_local
 
     store.close()
     if not store.remote:
-        forget_local(Path(settings.index_dir))
+        forget_local(store.dir)
 
 
 class Engine:
@@ -158,15 +158,15 @@ class Engine:
     It follows builds made by other processes: `changed()` notices a finished
     build (a new manifest, or a new build token on a Chroma server), and
     `get_engine` then loads the index again. Until then, and while another
-    process is building, it answers from what it loaded."""
+    process is building, it answers from what it loaded. Built from the
+    store and the embedder alone: it reads no settings."""
 
     SERVER_CHECK_EVERY = 2.0  # seconds between build-token checks on a Chroma server
 
-    def __init__(self, settings: Settings, store: IndexStore, embedder):
+    def __init__(self, store: IndexStore, embedder):
         """Opens the index `ensure_index` made ready; IndexStoreError if it cannot."""
         from assistant.retrieval.hybrid import Retriever
 
-        self.settings = settings
         self.embedder = embedder
         self.store = store
         self.stamp = self._stamp()
@@ -203,29 +203,37 @@ class Engine:
 
     def close(self) -> None:
         """Let go of the store, so that the next engine reads it from disk."""
-        _close_store(self.settings, self.store)
+        _close_store(self.store)
+
+
+def _store(settings: Settings, embedder) -> IndexStore:
+    """The index store of these settings: its sections, and the vector store
+    they name, built from the sections that store takes."""
+    from assistant.stores import IndexStore
+    from assistant.stores.backends import get_backend
+
+    return IndexStore(settings.index, settings.chroma, embedder.id, embedder.dim, get_backend(settings, embedder.id))
 
 
 def load_engine(settings: Settings) -> Engine:
     """The index for these settings, built or repaired first if need be, opened."""
     from assistant.embedders import get_embedder
-    from assistant.stores import IndexStore
 
     embedder = get_embedder(settings)
-    store = IndexStore(settings, embedder.id, embedder.dim)
+    store = _store(settings, embedder)
     writable = _writable(settings)  # before a first build makes the folder
     ensure_index(settings, store, embedder)
     try:
-        return Engine(settings, store, embedder)
+        return Engine(store, embedder)
     except IndexConfigError:
         raise  # unreachable server, wrong dimension: a rebuild would not help
     except IndexStoreError as e:
         if not writable:
             raise
         log.warning("%s; rebuilding the index", e)
-        _close_store(settings, store)
+        _close_store(store)
         _sync(settings, store, embedder, rebuild=True)
-        return Engine(settings, store, embedder)
+        return Engine(store, embedder)
 
 
 _engines: dict[str, Engine] = {}
@@ -257,7 +265,6 @@ def refresh_engine(settings: Settings) -> None:
     what it loaded while a build is under way. Opened as it is: the build
     just made it whole, and `ensure_index` would wait for that next build."""
     from assistant.embedders import get_embedder
-    from assistant.stores import IndexStore
 
     key = engine_key(settings)
     with _engines_lock:
@@ -271,7 +278,7 @@ def refresh_engine(settings: Settings) -> None:
         engine.store.close()
         try:
             embedder = get_embedder(settings)
-            _engines[key] = Engine(settings, IndexStore(settings, embedder.id, embedder.dim), embedder)
+            _engines[key] = Engine(_store(settings, embedder), embedder)
         except AssistantError as e:  # the next question loads it the usual way, and says what is wrong
             log.warning("%s", e)
 

@@ -119,7 +119,7 @@ def child(args) -> dict:
     segment_chars = 10**15 if args.child_whole else None  # `whole`: the file as one piece, as before segments
     report = sync(settings, embedder, progress=progress, segment_chars=segment_chars)
     manifest = json.loads((Path(args.index) / "manifest.json").read_text())
-    chunks = IndexStore(settings, embedder.id).chunks.get(where={"source": BIG}, include=["metadatas"])
+    chunks = IndexStore(settings.index, settings.chroma, embedder.id).chunks.get(where={"source": BIG}, include=["metadatas"])
     segments = max([m.get("segments", 1) for m in chunks["metadatas"]], default=1)
     edits = edit_runs(settings, embedder) if args.child_edit else {}
     return {

@@ -229,6 +229,65 @@ def unlisted_packages(root: Path, package: str, pyproject: Path) -> list[str]:
     return missing + stale
 
 
+# Each component is built from its own settings sections and cannot see the
+# others (issue 14): no constructor of a class takes the whole `Settings`.
+# The top of the program holds it (apps/: the CLI, the chat page; evals/),
+# and settings.py defines it; plain functions may take it, as the entry
+# points that choose components (`get_embedder(settings)`, `sync`).
+WHOLE_SETTINGS = "Settings"
+MAY_HOLD_SETTINGS = {"apps", "evals", "settings"}
+
+
+def _names_settings(annotation: ast.expr | None) -> bool:
+    """Whether an annotation names `Settings` (`Settings`, `settings.Settings`,
+    `Settings | None`, `Optional[Settings]`, or any of these as a string)."""
+    for node in ast.walk(annotation) if annotation is not None else ():
+        if isinstance(node, ast.Name) and node.id == WHOLE_SETTINGS:
+            return True
+        if isinstance(node, ast.Attribute) and node.attr == WHOLE_SETTINGS:
+            return True
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            try:
+                if _names_settings(ast.parse(node.value, mode="eval").body):
+                    return True
+            except SyntaxError:
+                continue
+    return False
+
+
+def _is_dataclass(cls: ast.ClassDef) -> bool:
+    for d in cls.decorator_list:
+        target = d.func if isinstance(d, ast.Call) else d
+        if (isinstance(target, ast.Name) and target.id == "dataclass") or (
+            isinstance(target, ast.Attribute) and target.attr == "dataclass"
+        ):
+            return True
+    return False
+
+
+def settings_constructors(root: Path, package: str, exempt: set[str] = MAY_HOLD_SETTINGS) -> list[str]:
+    """Classes whose constructor takes a parameter annotated `Settings`: an
+    `__init__` parameter, or a field of a dataclass (a parameter of the
+    `__init__` it generates). Modules whose layer is in `exempt` are left out."""
+    problems = []
+    for name, path in modules(root, package).items():
+        if layer_key(name, package) in exempt:
+            continue
+        for cls in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+            if not isinstance(cls, ast.ClassDef):
+                continue
+            for node in cls.body:
+                if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name == "__init__":
+                    a = node.args
+                    for arg in [*a.posonlyargs, *a.args, *a.kwonlyargs, a.vararg, a.kwarg]:
+                        if arg is not None and _names_settings(arg.annotation):
+                            problems.append(f"{name}:{arg.lineno} {cls.name}.__init__ takes {arg.arg}: Settings")
+                elif isinstance(node, ast.AnnAssign) and _is_dataclass(cls) and _names_settings(node.annotation):
+                    field = getattr(node.target, "id", "?")
+                    problems.append(f"{name}:{node.lineno} {cls.name} (a dataclass) takes {field}: Settings")
+    return sorted(problems)
+
+
 # --- the checks on assistant/ -------------------------------------------
 
 
@@ -267,6 +326,10 @@ def test_every_package_folder_is_in_the_wheel():
     assert unlisted_packages(REPO / PACKAGE, PACKAGE, REPO / "pyproject.toml") == []
 
 
+def test_no_component_constructor_takes_the_whole_settings():
+    assert settings_constructors(REPO / PACKAGE, PACKAGE) == []
+
+
 # --- the same checks on a package that breaks each rule once ---------------
 
 
@@ -276,8 +339,17 @@ def bad(tmp_path: Path) -> Path:
         "__init__.py": "",
         "types.py": "from pkg.stores.base import Store  # up the flow\n",
         "stores/__init__.py": "",
-        "stores/base.py": "from pkg.stores import chroma\nclass Store: ...\n",
-        "stores/chroma.py": "from . import base  # cycle with base\n",
+        "stores/base.py": (
+            "from pkg.stores import chroma\nclass Store: ...\n"
+            "class Index:\n    def __init__(self, index: IndexSettings, settings: Settings | None = None): ...\n"
+            "@dataclass(frozen=True)\nclass Job:\n    settings: 'Settings'\n"
+            "def sync(settings: Settings): ...  # a function: fine\n"
+        ),
+        "stores/chroma.py": (
+            "from . import base  # cycle with base\n"
+            "class Backend:\n    def __init__(self, chroma: ChromaSettings, *, index: IndexSettings): ...\n"
+            "    class Client:\n        def __init__(self, *, config: settings.Settings): ...\n"
+        ),
         "retrieval/__init__.py": "",
         "retrieval/hybrid.py": (
             "from pkg.stores.base import Store  # down: fine\n"
@@ -289,6 +361,8 @@ def bad(tmp_path: Path) -> Path:
         "apps/cli.py": "import pkg.retrieval.hybrid\n" + "x = 1\n" * (MAX_LINES + 1),
         "extra/__init__.py": "",
         "extra/thing.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from pkg.apps.cli import x\n",
+        "settings.py": "class Settings:\n    def __init__(self, base: Settings | None = None): ...\n",
+        "apps/page.py": "class Page:  # the top of the program holds the settings\n    def __init__(self, settings: Settings): ...\n",
     }
     root = tmp_path / "pkg"
     for name, text in files.items():
@@ -321,6 +395,17 @@ def test_checks_catch_a_bad_package(bad: Path):
     assert unlisted_packages(bad, "pkg", bad.parent / "pyproject.toml") == [
         "pkg.extra: not in [tool.setuptools] packages",
         "pkg.gone: listed but no such folder",
+    ]
+    assert settings_constructors(bad, "pkg") == [
+        "pkg.stores.base:4 Index.__init__ takes settings: Settings",
+        "pkg.stores.base:7 Job (a dataclass) takes settings: Settings",
+        "pkg.stores.chroma:5 Client.__init__ takes config: Settings",
+    ]
+    # apps/ and settings.py, left out above, break it too
+    assert settings_constructors(bad, "pkg", exempt=set()) == [
+        "pkg.apps.page:2 Page.__init__ takes settings: Settings",
+        "pkg.settings:2 Settings.__init__ takes base: Settings",
+        *settings_constructors(bad, "pkg"),
     ]
 
 

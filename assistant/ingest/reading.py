@@ -22,16 +22,16 @@ from assistant.errors import FileChanged
 from assistant.ingest.files import Segments, file_digest, open_file, read_doc, too_large
 from assistant.ingest.readers import reader_for
 from assistant.ingest.records import Part, Pending, unit_hash
-from assistant.settings import Settings
+from assistant.settings import IndexSettings
 
 log = logging.getLogger(__name__)
 
 
-def reading_key(settings: Settings) -> str:
+def reading_key(index: IndexSettings) -> str:
     """What decides whether a file can be read besides its bytes: the
-    reading settings and the readers' code. A skipped file is read again
-    when one changes (a longer timeout, a newer reader)."""
-    reading = {k: v for k, v in settings.model_dump().items() if k.startswith(("read_", "max_file"))}
+    reading settings (of the index section) and the readers' code. A
+    skipped file is read again when one changes (a longer timeout, a newer reader)."""
+    reading = {k: v for k, v in index.model_dump().items() if k.startswith(("read_", "max_file"))}
     return json.dumps([_version(), reading], sort_keys=True, default=str)
 
 
@@ -88,24 +88,25 @@ class Sink(Protocol):
 
 class CorpusReader:
     """Reads the corpus files of one build in order (`read_files`) and hands
-    each pending item to `sink.add`. `skipped` is what the last build
-    skipped (the manifest's `skipped`), `warnings` the build's list of them."""
+    each pending item to `sink.add`. `index` is the index section (the
+    corpus, the reading limits, the chunking), `skipped` what the last
+    build skipped (the manifest's `skipped`), `warnings` the build's list of them."""
 
     def __init__(
         self,
-        settings: Settings,
+        index: IndexSettings,
         sink: Sink,
         skipped: dict[str, list],
         warnings: list[str],
         segment_chars: int,
         progress: Callable[[int, int, str], None] | None = None,
     ):
-        self.settings, self.sink, self.was_skipped, self.warnings = settings, sink, skipped, warnings
+        self.index, self.sink, self.was_skipped, self.warnings = index, sink, skipped, warnings
         self.segment_chars, self.progress = segment_chars, progress
-        self.corpus = Path(settings.corpus)
+        self.corpus = Path(index.corpus)
         self.root = self.corpus.resolve()
-        self.key = reading_key(settings)
-        self.chunking = (settings.chunk_size, settings.chunk_overlap, settings.unit_max_tokens)
+        self.key = reading_key(index)
+        self.chunking = (index.chunk_size, index.chunk_overlap, index.unit_max_tokens)
         self.files: list[Path] = []
         self.seen: set[str] = set()
         self.unfinished: set[str] = set()  # large files that changed while being read
@@ -154,7 +155,7 @@ class CorpusReader:
                 # The store may hold chunks of this file (of this version or another).
                 stored = old is not None or done is not None
                 segs = None
-                big = too_large(st.st_size, self.settings.max_file_mb)
+                big = too_large(st.st_size, self.index.max_file_mb)
                 if big:  # not even read: a huge file must not stall the build
                     self.seen.add(source)
                     sink.unusable(source, ValueError(big), st, stored)
@@ -200,7 +201,7 @@ class CorpusReader:
                         sink.unusable(source, unexpected(source, e), st, queued, digest)
                     continue
             try:
-                doc = read_doc(path, self.corpus, data, self.settings.read_timeout, self.settings.read_memory_mb)
+                doc = read_doc(path, self.corpus, data, self.index.read_timeout, self.index.read_memory_mb)
                 units, chunks = chunk_doc(doc, *self.chunking)
             except Exception as e:  # one file's failure is its skip reason, never the whole build's
                 sink.unusable(source, unexpected(source, e), st, stored, digest)

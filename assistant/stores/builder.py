@@ -35,6 +35,7 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
+from functools import partial
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -46,7 +47,9 @@ from assistant.ingest import files as ingest
 from assistant.ingest.readers import corpus_suffixes
 from assistant.ingest.reading import CorpusReader, unexpected
 from assistant.ingest.records import Batch, Pending, item_records
-from assistant.settings import Settings
+from assistant.settings import ChromaSettings, IndexSettings, Settings
+from assistant.stores.backends import get_backend
+from assistant.stores.base import VectorBackend
 from assistant.stores.locks import build_lock
 from assistant.stores.manifest import signature
 from assistant.stores.opening import open_for_build
@@ -84,7 +87,10 @@ class _Writer:
 
 
 class IndexBuilder:
-    """One build of the index in `settings.index_dir` from `settings.corpus` (see the module docstring).
+    """One build of the index in `index.index_dir` from `index.corpus` (see the
+    module docstring), stored where the chroma section says, by `embedder`.
+    `new_backend` makes the vector store of each store the build opens
+    (unset: the one `index.vector_store` names, from these two sections).
 
     Changed files are embedded in groups of about `group_units` sentences, so
     that batches span small files; stored groups are committed to the manifest
@@ -100,22 +106,25 @@ class IndexBuilder:
 
     def __init__(
         self,
-        settings: Settings,
+        index: IndexSettings,
+        chroma: ChromaSettings,
         embedder: Embedder,
         progress: Progress | None = None,
         group_units: int = 1024,
         commit_every: float = 1.0,
         segment_chars: int | None = None,
         reuse: bool = True,
+        new_backend: Callable[[], VectorBackend] | None = None,
     ):
         self.reuse_vectors = reuse
-        self.settings, self.embedder, self.progress = settings, embedder, progress
+        self.index, self.chroma, self.new_backend = index, chroma, new_backend
+        self.embedder, self.progress = embedder, progress
         self.group_units, self.commit_every = group_units, commit_every
         self.segment_chars = segment_chars or ingest.SEGMENT_CHARS
         self.report = SyncReport()
-        self.corpus = Path(settings.corpus)
-        self.index_dir = Path(settings.index_dir)
-        self.sig = signature(settings, embedder.id)
+        self.corpus = Path(index.corpus)
+        self.index_dir = Path(index.index_dir)
+        self.sig = signature(index, chroma, embedder.id)
         self.lock = threading.Lock()  # the writer thread and this one both touch the manifest
         self.token: str | None = None  # this build's token, once it writes to the server
         self.pending: list[Pending] = []
@@ -129,12 +138,14 @@ class IndexBuilder:
     def run(self, rebuild: bool = False) -> SyncReport:
         t0 = time.perf_counter()
         report = self.report
-        files, report.warnings = ingest.scan_corpus(self.corpus, self.settings.file_types)  # CorpusError if none
+        files, report.warnings = ingest.scan_corpus(self.corpus, self.index.file_types)  # CorpusError if none
         if not files:
-            suffixes = "/".join(corpus_suffixes(self.settings.file_types))
+            suffixes = "/".join(corpus_suffixes(self.index.file_types))
             raise CorpusError(f"No {suffixes} files in corpus folder {self.corpus}")
         with build_lock(self.index_dir), ExitStack() as rebuilding:
-            store, manifest, resuming = open_for_build(self.settings, self.embedder, report, files, rebuild, rebuilding)
+            store, manifest, resuming = open_for_build(
+                self.index, self.chroma, self.embedder, report, files, rebuild, rebuilding, self.new_backend
+            )
             self.store, self.manifest, self.resuming = store, manifest, resuming
             self.indexed = set(manifest["files"])  # files with a whole version in the index, as the build starts
             self.max_batch = store.max_batch_size()
@@ -151,7 +162,7 @@ class IndexBuilder:
                 skipped = dict(manifest.get("skipped", {}))
                 manifest["skipped"] = {}
                 self.reader = CorpusReader(
-                    self.settings, self, skipped=skipped, warnings=report.warnings,
+                    self.index, self, skipped=skipped, warnings=report.warnings,
                     segment_chars=self.segment_chars, progress=self.progress,
                 )  # fmt: skip
                 self.reader.read_files(files)
@@ -421,5 +432,9 @@ def sync(
     segment_chars: int | None = None,
     reuse: bool = True,
 ) -> SyncReport:
-    """Bring the index in `settings.index_dir` in line with `settings.corpus` (see `IndexBuilder`)."""
-    return IndexBuilder(settings, embedder, progress, group_units, commit_every, segment_chars, reuse).run(rebuild)
+    """Bring the index in `settings.index_dir` in line with `settings.corpus` (see `IndexBuilder`),
+    in the vector store `settings.vector_store` names, built from the sections it takes."""
+    new_backend = partial(get_backend, settings, embedder.id)
+    return IndexBuilder(
+        settings.index, settings.chroma, embedder, progress, group_units, commit_every, segment_chars, reuse, new_backend
+    ).run(rebuild)

@@ -60,7 +60,7 @@ def corpus_namespace(corpus: Path) -> str:
 
 def writer_id(index: IndexSettings) -> str:
     """Who writes an index to a server: this host and the corpus folder
-    (`index` is the index section, or the whole settings)."""
+    (`index`: the index section)."""
     return f"{socket.gethostname()}:{Path(index.corpus).resolve()}"
 
 

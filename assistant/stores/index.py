@@ -23,9 +23,9 @@ import numpy as np
 
 from assistant.errors import AssistantError, IndexStoreError
 from assistant.ingest.records import unit_hash, unit_id
-from assistant.settings import Settings
-from assistant.stores.backends import forget_local, get_backend, local_dirs
-from assistant.stores.base import VectorIndex
+from assistant.settings import ChromaSettings, IndexSettings
+from assistant.stores.backends import backend_from, forget_local, local_dirs
+from assistant.stores.base import VectorBackend, VectorIndex
 from assistant.stores.bm25 import load_bm25, write_bm25
 from assistant.stores.locks import GENERATION, READERS, ensure_dir, generation, readers
 from assistant.stores.manifest import MANIFEST, manifest_from_chunks, read_manifest, signature, write_manifest
@@ -49,14 +49,27 @@ def read_all(index: VectorIndex, include: list[str], where: dict | None = None) 
 
 
 class IndexStore:
-    """Handles on the persisted index; opening it never builds anything."""
+    """Handles on the persisted index; opening it never builds anything.
 
-    def __init__(self, settings: Settings, embedder_id: str, dim: int | None = None):
-        self.settings = settings
-        self.dir = Path(settings.index_dir)
+    Built from the index and chroma sections, the embedder's id and, when
+    known, its vector size (to check the collections against). `backend` is
+    the vector store, built by the caller from its own sections
+    (`backends.get_backend`); unset, the one `index.vector_store` names,
+    built from these two sections (`backends.backend_from`)."""
+
+    def __init__(
+        self,
+        index: IndexSettings,
+        chroma: ChromaSettings,
+        embedder_id: str,
+        dim: int | None = None,
+        backend: VectorBackend | None = None,
+    ):
+        self.index, self.chroma = index, chroma
+        self.dir = Path(index.index_dir)
         self.embedder_id = embedder_id
-        self.dim = dim  # the embedder's vector size, when known, to check the collections against
-        self.backend = get_backend(settings, embedder_id)
+        self.dim = dim
+        self.backend = backend if backend is not None else backend_from(index, chroma, embedder_id)
         self.building = False  # this store belongs to a build, which holds the build lock
         self._generation = None  # of the embedded store when it was opened (see `guard`)
 
@@ -93,7 +106,7 @@ class IndexStore:
             return "corrupt"
         if m is None:
             return "missing"
-        if m.get("signature") != signature(self.settings, self.embedder_id):
+        if m.get("signature") != signature(self.index, self.chroma, self.embedder_id):
             return "stale"
         if not m.get("complete"):
             return "incomplete"

@@ -16,35 +16,35 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from assistant.errors import IndexStoreError
-from assistant.settings import Settings
+from assistant.settings import ChromaSettings, IndexSettings
 
 MANIFEST = "manifest.json"
 FORMAT = 7
 MARKER = "assistant-index"
 
 
-def signature(settings: Settings, embedder_id: str) -> dict:
+def signature(index: IndexSettings, chroma: ChromaSettings, embedder_id: str) -> dict:
     """What the stored vectors and chunks depend on; a change means a rebuild."""
     return {
         "format": FORMAT,
         "embedder": embedder_id,
-        "chunk_size": settings.chunk_size,
-        "chunk_overlap": settings.chunk_overlap,
-        "unit_max_tokens": settings.unit_max_tokens,
-        "corpus": str(Path(settings.corpus).resolve()),
+        "chunk_size": index.chunk_size,
+        "chunk_overlap": index.chunk_overlap,
+        "unit_max_tokens": index.unit_max_tokens,
+        "corpus": str(Path(index.corpus).resolve()),
         # Where the vectors are: another server or database is another index.
         "chroma": [
-            settings.chroma_url,
-            settings.chroma_tenant,
-            settings.chroma_database,
-            settings.chroma_prefix,
-            settings.chroma_namespace,
+            chroma.chroma_url,
+            chroma.chroma_tenant,
+            chroma.chroma_database,
+            chroma.chroma_prefix,
+            chroma.chroma_namespace,
         ]  # fmt: skip
-        if settings.chroma_url
+        if chroma.chroma_url
         else None,
         # Another vector store is another index (left out for Chroma, so
         # indexes built before the setting existed stay valid).
-        **({"vector_store": settings.vector_store} if settings.vector_store != "chroma" else {}),
+        **({"vector_store": index.vector_store} if index.vector_store != "chroma" else {}),
     }
 
 

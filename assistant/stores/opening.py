@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 
 from assistant.embedders.base import Embedder
 from assistant.errors import ForeignFilesError, IndexConfigError, IndexStoreError
-from assistant.settings import Settings
+from assistant.settings import ChromaSettings, IndexSettings, Settings
+from assistant.stores.backends import get_backend
+from assistant.stores.base import VectorBackend
 from assistant.stores.chroma import writer_id
 from assistant.stores.index import IndexStore, manifest_from_store, wipe
 from assistant.stores.locks import build_lock, readers
@@ -23,22 +26,30 @@ log = logging.getLogger(__name__)
 
 
 def open_for_build(
-    settings: Settings, embedder: Embedder, report: SyncReport, files: list[Path], rebuild: bool, rebuilding: ExitStack
+    index: IndexSettings,
+    chroma: ChromaSettings,
+    embedder: Embedder,
+    report: SyncReport,
+    files: list[Path],
+    rebuild: bool,
+    rebuilding: ExitStack,
+    new_backend: Callable[[], VectorBackend] | None = None,
 ) -> tuple[IndexStore, dict, bool]:
     """(store, manifest, resuming) for a build, which holds the build lock; a
     wipe holds the readers out until `rebuilding` closes. `resuming`: the
-    store may hold leftovers of an interrupted build (or of another client)."""
-    corpus, index_dir, sig = Path(settings.corpus), Path(settings.index_dir), signature(settings, embedder.id)
+    store may hold leftovers of an interrupted build (or of another client).
+    `new_backend` makes each store's vector store (unset: `IndexStore`'s own)."""
+    corpus, index_dir, sig = Path(index.corpus), Path(index.index_dir), signature(index, chroma, embedder.id)
     readers_out = False
 
     def fresh_store() -> IndexStore:
-        s = IndexStore(settings, embedder.id, embedder.dim)
+        s = IndexStore(index, chroma, embedder.id, embedder.dim, new_backend() if new_backend else None)
         s.building = True
         return s
 
     def wipe_all(store: IndexStore | None = None) -> None:
         nonlocal readers_out
-        if not settings.chroma_url and not readers_out:
+        if not chroma.chroma_url and not readers_out:
             rebuilding.enter_context(readers(index_dir, exclusive=True))
             readers_out = True
         wipe(index_dir, store)
@@ -81,7 +92,7 @@ def open_for_build(
         writer = store.server_writer()
         listed = {p.relative_to(corpus).as_posix() for p in files}
         foreign = sorted(set(manifest.pop("stored")) - listed)
-        if writer and writer != writer_id(settings) and foreign and not rebuild:
+        if writer and writer != writer_id(index) and foreign and not rebuild:
             raise ForeignFilesError(
                 f"{store.where}: collection {store.collection_name('chunks')} was last written from {writer}, "
                 f"and holds {len(foreign)} file(s) that corpus folder {corpus} does not have "
@@ -107,17 +118,18 @@ def refresh(settings: Settings, embedder: Embedder) -> SyncReport:
     and BM25) in line with what the Chroma server holds."""
     t0 = time.perf_counter()
     report = SyncReport(refreshed=True)
-    with build_lock(Path(settings.index_dir)):
-        store = IndexStore(settings, embedder.id, embedder.dim)
+    index, chroma = settings.index, settings.chroma
+    with build_lock(Path(index.index_dir)):
+        store = IndexStore(index, chroma, embedder.id, embedder.dim, get_backend(settings, embedder.id))
         token = store.server_build()
         try:
             previous = store.read_manifest()
         except IndexStoreError:
             previous = None
-        manifest = keep_times(manifest_from_store(store, signature(settings, embedder.id)), previous)
+        manifest = keep_times(manifest_from_store(store, signature(index, chroma, embedder.id)), previous)
         manifest.pop("stored")
         if not manifest["files"]:
-            raise IndexStoreError(f"{store.where} holds no index yet, and corpus folder {settings.corpus} is not here")
+            raise IndexStoreError(f"{store.where} holds no index yet, and corpus folder {index.corpus} is not here")
         t = time.perf_counter()
         store.write_bm25()
         report.bm25_seconds = time.perf_counter() - t

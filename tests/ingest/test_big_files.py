@@ -101,7 +101,7 @@ def manifest(settings) -> dict:
 
 
 def contents(settings) -> dict:
-    store = IndexStore(settings, get_embedder(settings).id)
+    store = IndexStore(settings.index, settings.chroma, get_embedder(settings).id)
     chunks = store.chunks.get(include=["metadatas", "documents"])
     units = store.units.get(include=["metadatas"])
     return {
@@ -268,8 +268,8 @@ def test_the_manifest_derived_from_the_store_counts_segments(corpus, tmp_path):
     s = Settings(corpus=corpus, index_dir=tmp_path / "index")
     build_index(settings=s)
     embedder = get_embedder(s)
-    store = IndexStore(s, embedder.id)
-    sig = signature(s, embedder.id)
+    store = IndexStore(s.index, s.chroma, embedder.id)
+    sig = signature(s.index, s.chroma, embedder.id)
     assert manifest_from_store(store, sig)["files"] == {
         k: {f: v[f] for f in ("sha256", "title", "chunks", "units")} for k, v in manifest(s)["files"].items()
     }

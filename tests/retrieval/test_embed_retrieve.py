@@ -147,7 +147,7 @@ def test_llama_index_reads_both_collections(seeds_settings):
     from assistant.stores import IndexStore
 
     embedder = get_embedder(seeds_settings)
-    store = IndexStore(seeds_settings, embedder.id)
+    store = IndexStore(seeds_settings.index, seeds_settings.chroma, embedder.id)
     question = "How much is Seoul expected to invest in the US?"
     found = {}
     for name, collection in (("chunks", store.chunks), ("units", store.units)):

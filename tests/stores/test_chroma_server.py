@@ -47,7 +47,7 @@ def chroma_url(tmp_path_factory):
 
 def server_records(settings: Settings) -> tuple[set[str], set[str], list[str]]:
     """(chunk sources, unit sources, chunk texts) as the server holds them."""
-    store = IndexStore(settings, get_embedder(settings).id)
+    store = IndexStore(settings.index, settings.chroma, get_embedder(settings).id)
     chunks = list(read_all(store.chunks, ["metadatas", "documents"]))
     units = list(read_all(store.units, ["metadatas"]))
     return {m["source"] for _, m, _ in chunks}, {m["source"] for _, m in units}, [d for _, _, d in chunks]
@@ -100,7 +100,7 @@ def test_a_second_client_follows_the_server(chroma_url, corpus_dir, tmp_path):
     reader = writer.with_options(corpus=tmp_path / "no-corpus-here", index_dir=tmp_path / "r")
     build_index(settings=writer)
     assert "350 billion" in answer(QUESTION, settings=reader).text
-    store = IndexStore(reader, get_embedder(reader).id)
+    store = IndexStore(reader.index, reader.chroma, get_embedder(reader).id)
     assert store.status() == "ready"
 
     (corpus_dir / "000_5ee872053de253e0.txt").write_text(
@@ -137,7 +137,7 @@ def test_an_interrupted_build_on_the_server_resumes(chroma_url, corpus_dir, tmp_
 
     with pytest.raises(RuntimeError):
         sync(s, Flaky(), group_units=1)
-    assert IndexStore(s, embedder.id).status() == "incomplete"
+    assert IndexStore(s.index, s.chroma, embedder.id).status() == "incomplete"
     report = build_index(settings=s)
     assert len(report.unchanged) == 2 and len(report.added) == 3
     assert len(server_records(s)[0]) == 5
@@ -214,7 +214,7 @@ def test_vectors_of_another_dimension_are_refused_not_wiped(chroma_url, corpus_d
 
     reset_engines()
     s = Settings(corpus=corpus_dir, index_dir=tmp_path / "index", chroma_url=chroma_url, chroma_prefix="t5-")
-    store = IndexStore(s, get_embedder(s).id)
+    store = IndexStore(s.index, s.chroma, get_embedder(s).id)
     port = int(chroma_url.rsplit(":", 1)[1])
     other = chromadb.HttpClient(host="127.0.0.1", port=port).get_or_create_collection(
         store.collection_name("chunks"), embedding_function=None
@@ -232,7 +232,7 @@ def test_a_new_client_reuses_what_the_server_holds_and_repairs_partial_files(chr
     reset_engines()
     first = Settings(corpus=corpus_dir, index_dir=tmp_path / "a", chroma_url=chroma_url, chroma_prefix="t6-")
     build_index(settings=first)
-    store = IndexStore(first, get_embedder(first).id)
+    store = IndexStore(first.index, first.chroma, get_embedder(first).id)
     cut = [cid for cid, m in read_all(store.chunks, ["metadatas"]) if m["source"] == "001_822ce0cbe2c49b13.txt"]
     store.chunks.delete(ids=cut[:2])  # as if a build had stopped half-way through that file
     (corpus_dir / "003_e5f950a99eaab371.txt").unlink()
@@ -326,4 +326,4 @@ def test_a_server_lost_during_a_build_is_one_line_and_the_build_resumes(how, cor
         if how == "stopped":
             proc.send_signal(signal.SIGCONT)
             report = build_index(settings=s)  # the next run, once the server is back, finishes the build
-            assert len(report.added) + len(report.unchanged) == 5 and IndexStore(s, embedder.id).status() == "ready"
+            assert len(report.added) + len(report.unchanged) == 5 and IndexStore(s.index, s.chroma, embedder.id).status() == "ready"

@@ -14,7 +14,7 @@ from assistant.stores.chroma import ChromaBackend
 
 
 def stored(settings: Settings) -> dict:
-    store = IndexStore(settings, get_embedder(settings).id)
+    store = IndexStore(settings.index, settings.chroma, get_embedder(settings).id)
     chunks = store.chunks.get(include=["metadatas", "documents"])
     units = store.units.get(include=["metadatas"])
     _, bm25_ids = store.load_bm25()
@@ -145,7 +145,7 @@ def test_interrupted_build_is_not_complete_and_resumes(settings):
         sync(settings, Flaky(), group_units=1)  # one file per embedding call
     manifest = json.loads((settings.index_dir / "manifest.json").read_text())
     assert manifest["complete"] is False and len(manifest["files"]) == 2
-    store = IndexStore(settings, embedder.id)
+    store = IndexStore(settings.index, settings.chroma, embedder.id)
     assert store.status() == "incomplete"
 
     report = build_index(settings=settings)  # resumes: only the rest is embedded
@@ -236,7 +236,7 @@ def test_a_build_of_several_groups_embeds_in_a_child_process(settings):
     report = sync(settings, embedder, group_units=60)  # 326 sentences: six groups
     assert report.embed_process and len(report.added) == 5
     assert not _embed_workers()
-    store = IndexStore(settings, embedder.id)
+    store = IndexStore(settings.index, settings.chroma, embedder.id)
     got = store.units.get(include=["embeddings"])
     assert len(got["ids"]) == report.units == 326
     # Unit records hold no text: it is sliced from their chunks.
@@ -275,7 +275,7 @@ def test_a_dead_embedding_process_stops_the_build_which_then_resumes(settings):
 
     report = build_index(settings=settings)
     assert len(report.unchanged) == len(manifest["files"]) and len(report.added) == 5 - len(manifest["files"])
-    assert IndexStore(settings, embedder.id).status() == "ready"
+    assert IndexStore(settings.index, settings.chroma, embedder.id).status() == "ready"
     assert stored(settings)["chunk_ids"] == stored(settings)["bm25_ids"]
 
 
@@ -287,13 +287,13 @@ def test_chunks_of_an_older_format_are_not_taken_as_indexed(settings):
 
     build_index(settings=settings)
     embedder = get_embedder(settings)
-    store = IndexStore(settings, embedder.id)
+    store = IndexStore(settings.index, settings.chroma, embedder.id)
     got = store.chunks.get(include=["metadatas"])
     old = sorted({m["source"] for m in got["metadatas"]})[0]
     ids = [cid for cid, m in zip(got["ids"], got["metadatas"]) if m["source"] == old]
     store.chunks.collection.update(ids=ids, metadatas=[{"units": None}] * len(ids))  # None deletes the key
     assert all("units" not in m for m in store.chunks.get(ids=ids, include=["metadatas"])["metadatas"])
-    files = manifest_from_store(store, signature(settings, embedder.id))["files"]
+    files = manifest_from_store(store, signature(settings.index, settings.chroma, embedder.id))["files"]
     assert old not in files and len(files) == 4
 
 
@@ -336,7 +336,7 @@ def test_a_one_line_edit_re_embeds_only_the_changed_sentences(settings, corpus_d
     embedder = get_embedder(settings)
     sync(settings, embedder)
     name = "001_822ce0cbe2c49b13.txt"
-    store = IndexStore(settings, embedder.id)
+    store = IndexStore(settings.index, settings.chroma, embedder.id)
     old_hashes = {m["hash"] for _, m in read_all(store.chunks, ["metadatas"], where={"source": name})}
     old = set(_sentences(store, name).values())
     store.close()
@@ -357,7 +357,7 @@ def test_a_one_line_edit_re_embeds_only_the_changed_sentences(settings, corpus_d
         assert counting.texts == ["The zebra tariff was cut to 3 percent on Tuesday."]
     assert report.updated == [name] and not report.added and not report.removed
 
-    store = IndexStore(settings, embedder.id)
+    store = IndexStore(settings.index, settings.chroma, embedder.id)
     now = _sentences(store, name)
     assert len(now) > 40 and [t for t in now.values() if t not in old] == [
         "The zebra tariff was cut to 3 percent on Tuesday."
@@ -396,13 +396,13 @@ def test_the_vector_store_registry(tmp_path, monkeypatch):
         SettingsError, match=r"^unknown vector store 'nope' \(ASSISTANT_VECTOR_STORE\); known: chroma, memory, or package"
     ):
         backends.get_backend(s.with_options(vector_store="nope"), "e")
-    assert "vector_store" not in signature(s, "e")
+    assert "vector_store" not in signature(s.index, s.chroma, "e")
     registry = copy.deepcopy(backends.BACKENDS)
     monkeypatch.setattr(backends, "BACKENDS", registry)
     registry.register("other", ChromaBackend, "chroma", "index")  # the registry line of a new store
     other = s.with_options(vector_store="other")
     assert isinstance(backends.get_backend(other, "e"), ChromaBackend)
-    assert signature(other, "e") != signature(s, "e")
+    assert signature(other.index, other.chroma, "e") != signature(s.index, s.chroma, "e")
     # a store of one's own, by dotted path: built, then known to a rebuild's clean-up
     by_path = s.with_options(vector_store=f"{__name__}:DiskStore")
     mine = backends.get_backend(by_path, "e")
@@ -410,6 +410,40 @@ def test_the_vector_store_registry(tmp_path, monkeypatch):
     assert backends.local_dirs() == ["chroma", "disk-store"]
     backends.forget_local(tmp_path / "index", force=True)
     assert DiskStore.forgotten == [tmp_path / "index"]
+    # An IndexStore is given sections, never the settings: given no backend,
+    # it builds the store its index section names from its two sections.
+    store = IndexStore(by_path.index, by_path.chroma, "e")
+    assert isinstance(store.backend, DiskStore) and store.backend.index == by_path.index
+    # A store that takes another section cannot be built from those two: it
+    # is built from the whole settings (`get_backend`) and handed over.
+    wide = s.with_options(vector_store=f"{__name__}:WideStore")
+    with pytest.raises(SettingsError, match=r"^vector store '.*:WideStore' \(ASSISTANT_VECTOR_STORE\) takes the embed"):
+        IndexStore(wide.index, wide.chroma, "e")
+    backend = backends.get_backend(wide, "e")
+    assert IndexStore(wide.index, wide.chroma, "e", backend=backend).backend is backend
+    assert backend.embed == wide.embed
+
+
+def test_a_store_taking_another_section_is_built_from_the_whole_settings(tmp_path, monkeypatch):
+    """The entry points that hold the settings (a build, the engine, the
+    status) build the vector store from the sections it names, whichever
+    they are, and give it to the stores they open."""
+    from assistant.api import index_status
+    from assistant.stores import backends
+
+    monkeypatch.setattr(backends, "BACKENDS", copy.deepcopy(backends.BACKENDS))
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text("Trade Talks Update\n\nThe zebra tariff was cut to 3 percent on Tuesday.\n", encoding="utf-8")
+    s = Settings(corpus=corpus, index_dir=tmp_path / "index", vector_store=f"{__name__}:WideStore")
+    WideStore.built.clear()
+    report = build_index(settings=s)
+    assert report.added == ["a.txt"] and WideStore.built and set(WideStore.built) == {s.embed}
+    assert index_status(settings=s) == "ready"
+    built = len(WideStore.built)
+    a = answer("What was the zebra tariff cut to?", settings=s)
+    assert not a.refused and "3 percent" in a.text and len(WideStore.built) > built  # the engine's store too
+    reset_engines()
 
 
 class DiskStore(ChromaBackend):
@@ -425,6 +459,18 @@ class DiskStore(ChromaBackend):
     @staticmethod
     def forget_local(index_dir) -> None:
         DiskStore.forgotten.append(index_dir)
+
+
+class WideStore(ChromaBackend):
+    """A made-up store that takes a section besides the index's."""
+
+    sections = ("index", "embed")
+    built: list = []  # the embed sections it was built from
+
+    def __init__(self, index, embed, embedder_id):
+        super().__init__(Settings().chroma, index, embedder_id)
+        self.embed = embed
+        WideStore.built.append(embed)
 
 
 def test_an_index_holding_a_pdf_can_be_rebuilt(tmp_path):
