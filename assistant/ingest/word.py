@@ -15,8 +15,8 @@ from pathlib import Path
 
 class DocxReader:
     """Paragraphs and tables of the document body in order, one paragraph a
-    line (a table cell a line; a merged cell once); headers, footers and
-    comments are left out, as page furniture."""
+    line, a table row a sentence that names its columns (`_table_lines`);
+    headers, footers and comments are left out, as page furniture."""
 
     suffixes = (".docx",)
     streamable = False
@@ -46,13 +46,49 @@ class DocxReader:
 
 def _blocks(container, lines: list[str]) -> None:
     for block in container.iter_inner_content():
-        if hasattr(block, "rows"):  # a table: its cells in reading order, nested tables too
-            seen = set()
-            for row in block.rows:
-                for cell in row.cells:
-                    if id(cell._tc) in seen:  # a merged cell is listed once per grid column it spans
-                        continue
-                    seen.add(id(cell._tc))
-                    _blocks(cell, lines)
+        if hasattr(block, "rows"):
+            lines.extend(_table_lines(block))
         elif block.text.strip():
             lines.append(block.text)
+
+
+def _cell_text(cell) -> str:
+    """A cell's text on one line: its paragraphs, and any table nested in it."""
+    inner: list[str] = []
+    _blocks(cell, inner)
+    return " ".join(" ".join(inner).split())
+
+
+def _table_lines(table) -> list[str]:
+    """A table as its author laid it out: with a header row, each further
+    row one sentence that names its columns ("Office: Gdansk; Role:
+    Software; Staff: 85"), so a row can be found, quoted and cited on its
+    own; without one (a single row or column, or an empty header cell), each
+    cell a line. A cell merged across columns is read once per row: cells
+    are matched by their XML element, kept alive in `seen` (an `id()` of a
+    proxy lxml made and dropped can be reused by the next cell's)."""
+    rows: list[list[str]] = []
+    for row in table.rows:
+        seen: list = []
+        cells = []
+        for cell in row.cells:
+            if any(cell._tc is tc for tc in seen):
+                continue
+            seen.append(cell._tc)
+            cells.append(_cell_text(cell))
+        rows.append(cells)
+    header = rows[0] if rows else []
+    named = len(rows) > 1 and len(header) > 1 and all(header)
+    if not named:
+        return [c for r in rows for c in r if c]
+    out = []
+    for r in rows[1:]:
+        if len(r) != len(header):  # merged across columns: the names no longer line up
+            out.extend(c for c in r if c)
+            continue
+        parts = [f"{h}: {c}" for h, c in zip(header, r) if c]
+        if parts:
+            out.append("; ".join(parts) + ".")
+    # The header row is kept as a line of its own too: "Office Role Staff"
+    # may be what a question about the table's columns matches.
+    return [" ".join(header), *out]

@@ -15,7 +15,7 @@ from assistant.errors import CorpusError
 from assistant.ingest import isolate, readers
 from assistant.ingest.files import load_corpus
 
-from conftest import IsolatedReader, make_docx, make_pdf
+from conftest import IsolatedReader, indexed_corpus, make_docx, make_pdf
 
 PAGES = [
     "The harbour of Velmora was dredged to a depth of fourteen metres in 2019. " * 3,
@@ -80,6 +80,47 @@ def test_docx_text_in_order_with_tables():
     data = make_docx(["First paragraph about Velmora.", "Second paragraph."], [("Year", "Event"), ("1968", "Last lamp")])
     text = readers.reader_for(Path("a.docx")).read(data, Path("a.docx"))
     assert text.index("Velmora facts") < text.index("First paragraph") < text.index("Second") < text.index("Last lamp")
+
+
+def _office_docx(merged_header: bool = False) -> bytes:
+    import io
+
+    import docx
+
+    d = docx.Document()
+    d.add_paragraph("Where Northwind works.")
+    rows = [("Office", "Role", "Staff"), ("Leeds", "HQ", "240"), ("Gdansk", "Software", "85"), ("Austin", "Sales", "60")]
+    t = d.add_table(rows=len(rows), cols=3)
+    for i, row in enumerate(rows):
+        for j, v in enumerate(row):
+            t.cell(i, j).text = v
+    if merged_header:
+        m = d.add_table(rows=2, cols=3)
+        m.cell(0, 0).merge(m.cell(0, 1)).text = "Both sites"
+        m.cell(0, 2).text = "Total"
+        for j, v in enumerate(("Leeds", "Gdansk", "325")):
+            m.cell(1, j).text = v
+    out = io.BytesIO()
+    d.save(out)
+    return out.getvalue()
+
+
+def test_a_word_table_row_is_a_sentence_that_names_its_columns():
+    # The report of 2026-12-07: the table was read as "Office Role Staff 240 85 60".
+    text = readers.reader_for(Path("a.docx")).read(_office_docx(merged_header=True), Path("a.docx"))
+    lines = text.splitlines()
+    assert "Office: Gdansk; Role: Software; Staff: 85." in lines
+    assert "Office: Leeds; Role: HQ; Staff: 240." in lines and "Office: Austin; Role: Sales; Staff: 60." in lines
+    # a cell merged across two columns is read once, and every other cell's text is kept
+    assert text.count("Both sites") == 1 and "Total" in text and all(w in lines for w in ("Leeds", "Gdansk", "325"))
+
+
+def test_the_gdansk_question_is_answered_from_the_table_row(tmp_path):
+    s = indexed_corpus(tmp_path, {"offices.docx": _office_docx()})
+    a = answer("How many staff work in the Gdansk office?", settings=s)
+    assert not a.refused and "85" in a.text
+    c = a.citations[0]
+    assert c.source.endswith("offices.docx") and "Gdansk" in c.text and "85" in c.text
 
 
 def test_html_keeps_the_article_and_drops_the_page_furniture():
