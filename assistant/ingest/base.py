@@ -8,7 +8,23 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 
-class PagedText(str):
+class Titled(str):
+    """A reader's text with the title the file gives itself (HTML <title>,
+    Word's core properties, PDF metadata), or None: a `str`, so any code
+    that takes a reader's text takes it."""
+
+    title: str | None
+
+    def __new__(cls, text: str, title: str | None = None):
+        self = super().__new__(cls, text)
+        self.title = title
+        return self
+
+    def __reduce__(self):  # pickled to and from the reading process (`ingest.isolate`)
+        return Titled, (str(self), self.title)
+
+
+class PagedText(Titled):
     """The text of a document with pages (PDF): a `str`, so any code that
     takes a reader's text takes it, plus `pages`, the offset in the text
     where each page starts (`pages[0] == 0`, one entry per page, empty
@@ -18,9 +34,8 @@ class PagedText(str):
     title: str | None  # the document's own title (PDF metadata), if it has a sensible one
 
     def __new__(cls, text: str, pages: list[int], title: str | None = None):
-        self = super().__new__(cls, text)
+        self = super().__new__(cls, text, title)
         self.pages = list(pages)
-        self.title = title
         return self
 
     def __reduce__(self):  # pickled to and from the reading process (`ingest.isolate`)

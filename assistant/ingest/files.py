@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from assistant.errors import CorpusError, FileChanged
-from assistant.ingest.base import PagedText
+from assistant.ingest.base import Titled
 from assistant.ingest.clean import CleanText, clean_text, extract_title
 from assistant.ingest.isolate import read_text
 from assistant.ingest.readers import check_text_head, corpus_suffixes, reader_for
@@ -247,11 +247,11 @@ def too_large(size: int, max_mb: float) -> str | None:
 
 
 def own_title(raw: str) -> str | None:
-    """The title a reader found in the file itself (a PDF's metadata), if any.
-    Asked of `PagedText` only: `getattr(text, "title")` on a plain `str` is
+    """The title a reader found in the file itself (PDF metadata, HTML
+    <title>, Word's core properties), if any. Asked of `Titled` only: `getattr(text, "title")` on a plain `str` is
     its bound method `str.title`, which once became a document's title and
     failed every build of its corpus."""
-    title = raw.title if isinstance(raw, PagedText) else None
+    title = raw.title if isinstance(raw, Titled) else None
     return title if isinstance(title, str) and title.strip() else None
 
 
@@ -279,9 +279,10 @@ def read_doc(
         source=source,
         path=path,
         sha256=file_digest(data),
-        # The first line, else the title the file gives itself (a PDF's first
-        # line is often a whole paragraph), else the file name.
-        title=extract_title(ct.text, fallback=own_title(raw) or path.stem),
+        # The title the file gives itself (PDF metadata, HTML <title>, Word's
+        # core properties), else the first line (a heading, a running
+        # header or a copyright line may come first), else the file name.
+        title=own_title(raw) or extract_title(ct.text, fallback=path.stem),
         clean=ct,
         pages=getattr(raw, "pages", None),
         extracted=not reader.streamable,

@@ -15,9 +15,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-# A page whose main text is shorter than this is taken as having none
-# (a menu, an index page, a login wall).
-MIN_CHARS = 200
+from assistant.ingest.base import Titled
 
 
 def _decode(data: bytes) -> str:
@@ -48,9 +46,100 @@ def xml_safe(page: str) -> str:
     return _ILLEGAL.sub(" ", page)
 
 
+# Below this many characters trafilatura's main text is not trusted: it
+# finds nothing in a one-paragraph page, or keeps its menu.
+SHORT = 200
+# What is page furniture, not text, when the whole body is read.
+_FURNITURE = ("nav", "header", "footer", "script", "style", "noscript", "aside", "form", "template", "iframe", "svg")
+_BLOCKS = ("p", "div", "li", "dt", "dd", "h1", "h2", "h3", "h4", "h5", "h6", "pre", "blockquote", "tr", "br", "section")
+_SITE_SUFFIX = re.compile(r"\s+[|\u2013\u2014-]\s+[^|\u2013\u2014-]{1,40}$")
+
+
+def _text(el) -> str:
+    return " ".join(el.text_content().split())
+
+
+def page_title(doc) -> str | None:
+    """The page's own title: og:title, else <title> less a trailing site
+    name ("... | Example News"), else the first <h1>; never a footer line."""
+    for value in (
+        *doc.xpath("//meta[@property='og:title']/@content"),
+        *(_SITE_SUFFIX.sub("", _text(t)) for t in doc.xpath("//title")),
+        *(_text(h) for h in doc.xpath("//h1")),
+    ):
+        value = " ".join(str(value).split())
+        if value:
+            return value
+    return None
+
+
+def _p(doc, text: str):
+    el = doc.makeelement("p", {})
+    el.text = text
+    return el
+
+
+def _definitions(doc) -> None:
+    """<dt> terms kept with their <dd>: "root: the superuser account", so the
+    term and what it means are one sentence (trafilatura drops the terms)."""
+    for dl in list(doc.iter("dl")):
+        terms: list[str] = []
+        after_dd = False
+        for child in list(dl):
+            if child.tag == "dt":
+                if after_dd:
+                    terms, after_dd = [], False
+                terms.append(_text(child))
+                dl.remove(child)
+            elif child.tag == "dd":
+                body = _text(child)
+                dl.replace(child, _p(doc, f"{'; '.join(t for t in terms if t)}: {body}" if any(terms) else body))
+                after_dd = True
+        dl.tag = "div"
+
+
+def _tables(doc) -> None:
+    """A table with a header row (<th> cells, or a <thead>) becomes a
+    sentence a row that names its columns ("Office: Gdansk; Role: Software;
+    Staff: 85."), as Word tables are read; other tables are left to trafilatura."""
+    for table in list(doc.iter("table")):
+        rows = table.xpath("./tr|./thead/tr|./tbody/tr|./tfoot/tr")
+        if len(rows) < 2:
+            continue
+        header = [_text(c) for c in rows[0].xpath("./th|./td")]
+        if not (rows[0].xpath("./th") or table.xpath("./thead")) or len(header) < 2 or not all(header):
+            continue
+        div = doc.makeelement("div", {})
+        div.append(_p(doc, " ".join(header)))
+        for row in rows[1:]:
+            cells = [_text(c) for c in row.xpath("./th|./td")]
+            if len(cells) == len(header):
+                parts = [f"{h}: {c}" for h, c in zip(header, cells) if c]
+                if parts:
+                    div.append(_p(doc, "; ".join(parts) + "."))
+            else:  # spans across columns: the names no longer line up
+                div.extend(_p(doc, c) for c in cells if c)
+        div.tail = table.tail
+        table.getparent().replace(table, div)
+
+
+def body_text(doc) -> str:
+    """The whole body without page furniture, a block a line: for a page whose
+    main text trafilatura cannot tell apart (a short note, an FAQ)."""
+    for el in list(doc.iter(*_FURNITURE)):
+        if el.getparent() is not None:
+            el.drop_tree()
+    body = doc.find("body") if doc.find("body") is not None else doc
+    for el in body.iter(*_BLOCKS):
+        el.tail = "\n" + (el.tail or "")
+    lines = (" ".join(line.split()) for line in body.text_content().splitlines())
+    return "\n".join(line for line in lines if line)
+
+
 class HtmlReader:
-    """The page's title (its h1) and main text, a paragraph a line;
-    tables kept, comments left out."""
+    """The page's main text, a paragraph a line, with its own title
+    (`page_title`); definition terms kept with their definitions, tables
+    with a header as row sentences, comments left out."""
 
     suffixes = (".html", ".htm")
     streamable = False
@@ -61,11 +150,25 @@ class HtmlReader:
 
         if b"\x00" in data[:8192]:
             raise ValueError("binary file (contains NUL bytes)")
+        from lxml import etree
+        from lxml import html as lxml_html
+
         page = xml_safe(_decode(data))
+        try:
+            doc = lxml_html.document_fromstring(page)
+        except (etree.ParserError, ValueError):
+            raise ValueError("no main text found in the page (an empty page?)") from None
+        title = page_title(doc)
+        _definitions(doc)
+        _tables(doc)
         text = trafilatura.extract(
-            page, include_comments=False, include_tables=True, include_links=False, include_images=False,
-            with_metadata=False, deduplicate=False,
+            lxml_html.tostring(doc, encoding="unicode"), include_comments=False, include_tables=True,
+            include_links=False, include_images=False, with_metadata=False, deduplicate=False,
         ) or ""  # fmt: skip
-        if len(text.strip()) < MIN_CHARS:
-            raise ValueError("no main text found in the page (a menu, an index or an empty page?)")
-        return text + "\n"
+        if len(text.strip()) < SHORT:
+            # A short page (a note, an FAQ, one paragraph): trafilatura keeps
+            # nothing of it, or the menu. The body less its furniture is the text.
+            text = body_text(doc)
+        if not text.strip():
+            raise ValueError("no main text found in the page (a menu or an empty page?)")
+        return Titled(text + "\n", title)

@@ -321,3 +321,44 @@ def test_the_documents_view_shows_pages_and_skip_reasons(formats_settings):
     assert docs["facts.docx"].pages is None and docs["facts.docx"].chunks >= 1
     skipped = [d for d in docs.values() if d.status == "skipped"]
     assert len(skipped) == 6 and all(d.problem and "\n" not in d.problem for d in skipped)
+
+
+GLACIER = b"""<html><head><title>Brannock glacier | Alpine Notes</title></head><body>
+<nav><a href="/">Home</a> <a href="/glaciers">Glaciers</a> <a href="/about">About us</a></nav>
+<p>The Brannock glacier retreated 212 metres between 2001 and 2020.</p>
+<footer>Copyright (c) 2021 Alpine Notes. All rights reserved.</footer></body></html>"""
+
+
+def test_a_short_html_page_is_kept_without_its_furniture(tmp_path):
+    # The report of 2026-12-07: a one-paragraph page was skipped as having no main text.
+    text = readers.reader_for(Path("g.html")).read(GLACIER, Path("g.html"))
+    assert "retreated 212 metres" in text
+    assert not any(w in text for w in ("Home", "About us", "Copyright"))
+    assert text.title == "Brannock glacier"  # <title> less the site's name
+    s = indexed_corpus(tmp_path, {"g.html": GLACIER})
+    a = answer("How far did the Brannock glacier retreat?", settings=s)
+    assert "212 metres" in a.text and a.citations[0].title == "Brannock glacier"
+
+
+def test_html_definition_terms_stay_with_their_definitions_and_tables_name_their_columns():
+    page = b"""<html><head><title>Accounts</title></head><body><h1>System accounts</h1>
+    <p>These accounts exist on every machine of the fleet and must not be removed by hand.</p>
+    <dl><dt>root</dt><dd>The superuser account.</dd><dt>backup</dt><dt>operator</dt><dd>Used to dump backups.</dd></dl>
+    <table><tr><th>Office</th><th>Staff</th></tr><tr><td>Gdansk</td><td>85</td></tr></table></body></html>"""
+    lines = readers.reader_for(Path("a.html")).read(page, Path("a.html")).splitlines()
+    assert "root: The superuser account." in lines
+    assert "backup; operator: Used to dump backups." in lines
+    assert "Office: Gdansk; Staff: 85." in lines
+
+
+def test_a_real_debian_page_keeps_its_account_names(tmp_path):
+    # Written by Debian's base-passwd maintainers, not by this project.
+    page = Path("/usr/share/doc/base-passwd/users-and-groups.html")
+    if not page.is_file():
+        pytest.skip("base-passwd's documentation is not installed")
+    text = readers.reader_for(page).read(page.read_bytes(), page)
+    assert text.title == "Users and Groups in the Debian System"
+    assert any(line.startswith("majordom: Majordomo") for line in text.splitlines())
+    s = indexed_corpus(tmp_path, {"users-and-groups.html": page.read_bytes()})
+    a = answer("What is the majordom account for?", settings=s)
+    assert not a.refused and "Majordomo" in a.text and a.citations[0].text.startswith("majordom:")
