@@ -3,9 +3,23 @@ chunked and cited (citation offsets index this text)."""
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_right
 from pathlib import Path
 from typing import Protocol, runtime_checkable
+
+_FILE_NAME = re.compile(r"\.(docx?|pdf|odt|rtf|txt|tex|dvi|ps|indd|pages|html?)$")
+
+
+def sensible_title(title: object) -> str | None:
+    """A title a file's metadata gives, unless it is empty or what an
+    exporting program put there: a file name ("Microsoft Word - report.docx"),
+    "untitled", "Title", "Document"."""
+    title = " ".join(str(title or "").split())
+    low = title.lower()
+    if not title or low in ("untitled", "title", "document") or low.startswith("microsoft word - "):
+        return None
+    return None if _FILE_NAME.search(low) else title[:200]
 
 
 class Titled(str):

@@ -14,13 +14,12 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from assistant.ingest.base import PagedText
+from assistant.ingest.base import PagedText, sensible_title
 
 # PDFium marks a hyphen it added at a line end with U+FFFE (or \x02): the
 # word continues on the next line, so marker and line break go.
 _SOFT_BREAK = re.compile(r"[\ufffe\x02](?:\r?\n)?")
 _DIGITS = re.compile(r"\d+")
-_FILE_NAME = re.compile(r"\.(docx?|pdf|odt|rtf|txt|tex|dvi|ps|indd|pages)$")
 _BULLETS = "•·▪◦*-–—"
 _NUMBERED = re.compile(r"\d{1,2}(?:\.\d{1,2})*[.)]\s")  # "1. ", "2.3) ": a list item or section
 
@@ -181,10 +180,5 @@ class PdfReader:
 
 
 def _title(meta: dict) -> str | None:
-    """The Title of the PDF's metadata, unless it is empty or a file name that
-    an exporting program put there ("Microsoft Word - report.docx", "untitled")."""
-    title = " ".join(str(meta.get("Title") or "").split())
-    low = title.lower()
-    if not title or low in ("untitled", "title") or low.startswith("microsoft word - ") or _FILE_NAME.search(low):
-        return None
-    return title[:200]
+    """The Title of the PDF's metadata, unless an exporting program made it up."""
+    return sensible_title(meta.get("Title"))

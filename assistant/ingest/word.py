@@ -12,6 +12,8 @@ import io
 import zipfile
 from pathlib import Path
 
+from assistant.ingest.base import Titled, sensible_title
+
 
 class DocxReader:
     """Paragraphs and tables of the document body in order, one paragraph a
@@ -41,7 +43,19 @@ class DocxReader:
         text = "\n".join(lines)
         if not text.strip():
             raise ValueError("a Word file with no text")
-        return text + "\n"
+        return Titled(text + "\n", _title(document))
+
+
+def _title(document) -> str | None:
+    """The title in the file's properties, unless an exporter made it up;
+    else its first paragraph styled Title or Heading 1."""
+    title = sensible_title(document.core_properties.title)
+    if title:
+        return title
+    for p in document.paragraphs:
+        if p.style is not None and p.style.name in ("Title", "Heading 1") and p.text.strip():
+            return " ".join(p.text.split())[:200]
+    return None
 
 
 def _blocks(container, lines: list[str]) -> None:

@@ -362,3 +362,23 @@ def test_a_real_debian_page_keeps_its_account_names(tmp_path):
     s = indexed_corpus(tmp_path, {"users-and-groups.html": page.read_bytes()})
     a = answer("What is the majordom account for?", settings=s)
     assert not a.refused and "Majordomo" in a.text and a.citations[0].text.startswith("majordom:")
+
+
+def test_a_word_file_is_titled_by_its_properties_else_its_heading_never_a_running_line():
+    import io
+
+    import docx
+
+    d = docx.Document()
+    d.add_paragraph("Confidential - internal use only")
+    d.add_heading("Northwind staffing 2025", level=1)
+    d.add_paragraph("Northwind employs 385 people in three offices.")
+    out = io.BytesIO()
+    d.save(out)
+    read = readers.reader_for(Path("a.docx")).read
+    assert read(out.getvalue(), Path("a.docx")).title == "Northwind staffing 2025"
+    for made_up, kept in (("Microsoft Word - staff.docx", "Northwind staffing 2025"), ("Staffing report", "Staffing report")):
+        d.core_properties.title = made_up
+        out = io.BytesIO()
+        d.save(out)
+        assert read(out.getvalue(), Path("a.docx")).title == kept
