@@ -6,12 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from assistant.ingest.base import DocumentReader
-
-
-def check_text_head(data: bytes) -> None:
-    # NUL bytes early on: a binary file that happens to have a text suffix.
-    if b"\x00" in data[:8192]:
-        raise ValueError("binary file (contains NUL bytes)")
+from assistant.ingest.readers_text import check_text_head
 
 
 class PlainText:
@@ -33,6 +28,7 @@ class PlainText:
 # The others are imported here so that their libraries load only when a
 # file of theirs is read (in the reading process, `ingest.isolate`).
 from assistant.ingest.pdf import PdfReader  # noqa: E402
+from assistant.ingest.sheets import CsvReader  # noqa: E402
 from assistant.ingest.webpage import HtmlReader  # noqa: E402
 from assistant.ingest.word import DocxReader  # noqa: E402
 
@@ -41,6 +37,7 @@ READERS: list[DocumentReader] = [
     PdfReader(),
     DocxReader(),
     HtmlReader(),
+    CsvReader(),
 ]
 
 

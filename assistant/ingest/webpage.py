@@ -16,6 +16,7 @@ import re
 from pathlib import Path
 
 from assistant.ingest.base import Titled
+from assistant.ingest.tables import names_columns, row_sentences
 
 
 def _decode(data: bytes) -> str:
@@ -107,18 +108,11 @@ def _tables(doc) -> None:
         if len(rows) < 2:
             continue
         header = [_text(c) for c in rows[0].xpath("./th|./td")]
-        if not (rows[0].xpath("./th") or table.xpath("./thead")) or len(header) < 2 or not all(header):
+        if not (rows[0].xpath("./th") or table.xpath("./thead")) or not names_columns(header):
             continue
         div = doc.makeelement("div", {})
-        div.append(_p(doc, " ".join(header)))
-        for row in rows[1:]:
-            cells = [_text(c) for c in row.xpath("./th|./td")]
-            if len(cells) == len(header):
-                parts = [f"{h}: {c}" for h, c in zip(header, cells) if c]
-                if parts:
-                    div.append(_p(doc, "; ".join(parts) + "."))
-            else:  # spans across columns: the names no longer line up
-                div.extend(_p(doc, c) for c in cells if c)
+        rows_text = [[_text(c) for c in row.xpath("./th|./td")] for row in rows[1:]]
+        div.extend(_p(doc, line) for line in row_sentences(header, rows_text))
         div.tail = table.tail
         table.getparent().replace(table, div)
 

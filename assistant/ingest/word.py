@@ -13,6 +13,7 @@ import zipfile
 from pathlib import Path
 
 from assistant.ingest.base import Titled, sensible_title
+from assistant.ingest.tables import names_columns, row_sentences
 
 
 class DocxReader:
@@ -92,17 +93,6 @@ def _table_lines(table) -> list[str]:
             cells.append(_cell_text(cell))
         rows.append(cells)
     header = rows[0] if rows else []
-    named = len(rows) > 1 and len(header) > 1 and all(header)
-    if not named:
+    if len(rows) < 2 or not names_columns(header):
         return [c for r in rows for c in r if c]
-    out = []
-    for r in rows[1:]:
-        if len(r) != len(header):  # merged across columns: the names no longer line up
-            out.extend(c for c in r if c)
-            continue
-        parts = [f"{h}: {c}" for h, c in zip(header, r) if c]
-        if parts:
-            out.append("; ".join(parts) + ".")
-    # The header row is kept as a line of its own too: "Office Role Staff"
-    # may be what a question about the table's columns matches.
-    return [" ".join(header), *out]
+    return row_sentences(header, rows[1:])

@@ -382,3 +382,23 @@ def test_a_word_file_is_titled_by_its_properties_else_its_heading_never_a_runnin
         out = io.BytesIO()
         d.save(out)
         assert read(out.getvalue(), Path("a.docx")).title == kept
+
+
+def test_a_csv_row_is_a_sentence_that_names_its_columns(tmp_path):
+    data = "Office;Role;Staff\nLeeds;HQ;240\nGdansk;Software;85\n\nAustin;Sales;60\n".encode()
+    text = readers.reader_for(Path("offices_2025.csv")).read(data, Path("offices_2025.csv"))
+    assert text.splitlines() == [
+        "Office Role Staff",
+        "Office: Leeds; Role: HQ; Staff: 240.",
+        "Office: Gdansk; Role: Software; Staff: 85.",
+        "Office: Austin; Role: Sales; Staff: 60.",
+    ]
+    assert text.title == "offices 2025"
+    # no header (its first row is figures): each row is its cells
+    plain = readers.reader_for(Path("n.csv")).read(b"1,2,3\n4,5,6\n", Path("n.csv"))
+    assert plain.splitlines() == ["1 2 3", "4 5 6"]
+    with pytest.raises(ValueError, match="not UTF-8"):
+        readers.reader_for(Path("b.csv")).read(b"Name\n\xff\xfe bad", Path("b.csv"))
+    s = indexed_corpus(tmp_path, {"offices_2025.csv": data})
+    a = answer("How many staff work in the Gdansk office?", settings=s)
+    assert not a.refused and "85" in a.text and a.citations[0].source.endswith("offices_2025.csv")
