@@ -82,7 +82,10 @@ def run(
         # store that changed under the question can still be retried: the
         # passages, their sentence units and the statistics of the terms.
         r = engine.retriever
-        passages, stage = r.search(rw.query, settings.top_k, qvec=qvec, candidates=settings.candidates, rrf_k=settings.rrf_k)
+        sources = r.resolve_sources(settings.sources) if settings.sources else ()
+        passages, stage = r.search(
+            rw.query, settings.top_k, qvec=qvec, candidates=settings.candidates, rrf_k=settings.rrf_k, sources=sources
+        )
         units = r.units_of(passages) if passages else []
         return passages, stage, units, r.term_stats(f"{rw.query} {rw.asked}")
 

@@ -121,6 +121,9 @@ class RetrievalSettings(_Section):
     # is the offline answerer), "none", a name in reader/registry.py's
     # RERANKERS, or package.module:Class.
     reranker: str = Field("auto", pattern=COMPONENT)
+    # Only these documents are searched: paths relative to the corpus, or
+    # folders (every document under them); empty: the whole corpus.
+    sources: tuple[str, ...] = ()
 
 
 class AnswerSettings(_Section):

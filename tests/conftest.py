@@ -75,6 +75,7 @@ def indexed_corpus(tmp_path: Path, files: dict[str, str | bytes]) -> Settings:
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     for name, data in files.items():
+        (corpus / name).parent.mkdir(parents=True, exist_ok=True)
         if isinstance(data, bytes):
             (corpus / name).write_bytes(data)
         else:

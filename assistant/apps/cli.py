@@ -30,8 +30,9 @@ _FLAGS = {
     "chroma_url": "--chroma-url",
     "chat_host": "--host",
     "chat_port": "--port",
+    "sources": "--source",
 }
-_ARGS = {"chat_host": "host", "chat_port": "port"}  # settings whose option has another name
+_ARGS = {"chat_host": "host", "chat_port": "port", "sources": "source"}  # settings whose option has another name
 
 
 def _options(args) -> dict:
@@ -332,6 +333,10 @@ def build_parser() -> argparse.ArgumentParser:
     pa.add_argument("question", nargs="*", help="the question (none: ask interactively, with the conversation kept)")
     pa.add_argument("--json", action="store_true", help="print the Answer as JSON")
     pa.add_argument("--top-k", type=int, help="passages to retrieve")
+    pa.add_argument(
+        "--source", action="append", metavar="PATH",
+        help="search only this document or folder (relative to the corpus; repeat for several)",
+    )  # fmt: skip
     _store_options(pa)
     pa.set_defaults(func=cmd_ask)
 

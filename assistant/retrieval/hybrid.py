@@ -88,10 +88,13 @@ class Retriever:
         qvec: np.ndarray | None = None,
         candidates: int | None = None,
         rrf_k: int | None = None,
+        sources: tuple[str, ...] = (),
     ) -> tuple[list[Passage], dict]:
         """The top_k passages for `query`, best first, and per-stage timings (ms).
         `candidates` and `rrf_k` (the retrieval settings) may be given per
-        call, so that changing them does not load the index again."""
+        call, so that changing them does not load the index again. With
+        `sources` (documents, from `resolve_sources`), only their passages
+        are searched, by both sides: the top_k is the subset's own."""
         candidates = candidates or self.candidates
         rrf_k = rrf_k or self.rrf_k
         timings: dict[str, float] = {}
@@ -104,8 +107,9 @@ class Retriever:
 
         t = time.perf_counter()
         n = min(candidates, self.num_docs)
+        where = {"source": {"$in": list(sources)}} if sources else None
         with self.guard():
-            res = self.store.chunks.query(qvec.tolist(), n, include=["documents", "metadatas", "distances"])
+            res = self.store.chunks.query(qvec.tolist(), n, include=["documents", "metadatas", "distances"], where=where)
         found: dict[str, tuple[str, dict]] = {}
         vec_rank: dict[str, int] = {}
         vec_score: dict[str, float] = {}
@@ -121,7 +125,7 @@ class Retriever:
         # which a chunk's averaged vector can blur.
         with self.guard():
             res = self.store.units.query(
-                qvec.tolist(), max(1, min(2 * candidates, self.num_units)), include=["metadatas", "distances"]
+                qvec.tolist(), max(1, min(2 * candidates, self.num_units)), include=["metadatas", "distances"], where=where
             )
         sent_rank: dict[str, int] = {}
         sent_score: dict[str, float] = {}
@@ -139,7 +143,10 @@ class Retriever:
         bm_score: dict[str, float] = {}
         tokens = tokenize([query])[0]
         if tokens:
-            for rank, (i, s) in enumerate(top_scores(self.bm25.get_scores(tokens), n)):
+            scores = self.bm25.get_scores(tokens)
+            if sources:
+                scores = np.where(self._bm25_mask(sources), scores, 0.0)
+            for rank, (i, s) in enumerate(top_scores(scores, n)):
                 cid = self.bm25_ids[i]
                 bm_rank[cid] = rank
                 bm_score[cid] = s
@@ -185,6 +192,34 @@ class Retriever:
                 )
             )
         return passages, timings
+
+    def indexed_sources(self) -> list[str]:
+        """The documents in the index (from its manifest), sorted."""
+        return sorted((self.store.read_manifest() or {}).get("files", {}))
+
+    def resolve_sources(self, wanted: tuple[str, ...]) -> tuple[str, ...]:
+        """The indexed documents that `wanted` names: a document's path
+        relative to the corpus, or a folder (every document under it).
+        QuestionError, one line, for an entry that names none."""
+        from assistant.errors import QuestionError
+
+        known = self.indexed_sources()
+        out: list[str] = []
+        for entry in wanted:
+            e = entry.strip().replace("\\", "/").strip("/")
+            hit = [s for s in known if s == e or s.startswith(e + "/")] if e else []
+            if not hit:
+                some = ", ".join(known[:5]) + (f", … ({len(known)} in all)" if len(known) > 5 else "")
+                raise QuestionError(f"no indexed document is {entry!r} or under it; indexed: {some or 'none'}")
+            out.extend(h for h in hit if h not in out)
+        return tuple(out)
+
+    def _bm25_mask(self, sources: tuple[str, ...]) -> np.ndarray:
+        """Which BM25 rows are chunks of `sources` (their ids asked of the store)."""
+        with self.guard():
+            got = self.store.chunks.get(where={"source": {"$in": list(sources)}}, include=[])
+        ids = set(got["ids"])
+        return np.fromiter((cid in ids for cid in self.bm25_ids), dtype=bool, count=len(self.bm25_ids))
 
     def units_of(self, passages: list[Passage]) -> list[Unit]:
         """The sentence units inside the passages (each once), with vectors.

@@ -29,8 +29,9 @@ class VectorIndex(Protocol):
         """Delete by id, or every record whose metadata matches `where` ({key: value})."""
         ...
 
-    def query(self, vector: Sequence[float], n: int, include: Sequence[str]) -> Records:
-        """The `n` records nearest `vector`, nearest first; "distances" are cosine distances."""
+    def query(self, vector: Sequence[float], n: int, include: Sequence[str], where: dict | None = None) -> Records:
+        """The `n` records nearest `vector`, nearest first, among those whose
+        metadata matches `where` (all when None); "distances" are cosine distances."""
         ...
 
     def get(

@@ -201,10 +201,10 @@ class ChromaIndex:
         with self._errors():
             self.collection.delete(ids=ids, where=where)
 
-    def query(self, vector: Sequence[float], n: int, include: Sequence[str]) -> Records:
+    def query(self, vector: Sequence[float], n: int, include: Sequence[str], where: dict | None = None) -> Records:
         with self._errors():
             vec = vector.tolist() if hasattr(vector, "tolist") else list(vector)
-            res = self.collection.query(query_embeddings=[vec], n_results=n, include=list(include))
+            res = self.collection.query(query_embeddings=[vec], n_results=n, include=list(include), where=where)
         return {k: res[k][0] for k in ("ids", *include)}
 
     def get(

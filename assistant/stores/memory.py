@@ -81,9 +81,9 @@ class MemoryIndex:
                 out[name] = [self.records[i][fields[name]] for i in keys]
         return out
 
-    def query(self, vector: Sequence[float], n: int, include: Sequence[str]) -> Records:
+    def query(self, vector: Sequence[float], n: int, include: Sequence[str], where: dict | None = None) -> Records:
         with self.lock:
-            keys = list(self.records)
+            keys = [i for i, (_, m, _) in self.records.items() if matches(m, where)]
             if not keys:
                 return {"ids": [], **{k: [] for k in include}}
             mat = np.stack([self.records[i][0] for i in keys])

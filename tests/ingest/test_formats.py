@@ -385,7 +385,7 @@ def test_a_word_file_is_titled_by_its_properties_else_its_heading_never_a_runnin
 
 
 def test_a_csv_row_is_a_sentence_that_names_its_columns(tmp_path):
-    data = "Office;Role;Staff\nLeeds;HQ;240\nGdansk;Software;85\n\nAustin;Sales;60\n".encode()
+    data = b"Office;Role;Staff\nLeeds;HQ;240\nGdansk;Software;85\n\nAustin;Sales;60\n"
     text = readers.reader_for(Path("offices_2025.csv")).read(data, Path("offices_2025.csv"))
     assert text.splitlines() == [
         "Office Role Staff",
