@@ -35,7 +35,7 @@ class FakeRetriever:
     def embed_query(self, query: str) -> np.ndarray:
         return FakeEmbedder().embed([query])[0]
 
-    def search(self, query: str, top_k: int, qvec=None, candidates=None, rrf_k=None) -> tuple[list[Passage], dict]:
+    def search(self, query: str, top_k: int, qvec=None, candidates=None, rrf_k=None, sources=()) -> tuple[list[Passage], dict]:
         self.queries.append(query)
         return [PASSAGE], {"search_ms": 1.0}
 

@@ -333,10 +333,7 @@ def build_parser() -> argparse.ArgumentParser:
     pa.add_argument("question", nargs="*", help="the question (none: ask interactively, with the conversation kept)")
     pa.add_argument("--json", action="store_true", help="print the Answer as JSON")
     pa.add_argument("--top-k", type=int, help="passages to retrieve")
-    pa.add_argument(
-        "--source", action="append", metavar="PATH",
-        help="search only this document or folder (relative to the corpus; repeat for several)",
-    )  # fmt: skip
+    pa.add_argument("--source", action="append", metavar="PATH", help="search only this document or folder (repeatable)")
     _store_options(pa)
     pa.set_defaults(func=cmd_ask)
 
