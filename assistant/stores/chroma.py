@@ -14,6 +14,7 @@ import os
 import shutil
 import socket
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -188,6 +189,23 @@ class ChromaIndex:
     def _errors(self):
         return store_errors(self.where, self.remote)
 
+    # A Chroma server just resumed (after a pause or a restart) can answer a
+    # read with a 500 "Internal error ... Nothing found on disk" while it
+    # loads its segments: seen once in seven CI runs of the lost-server test.
+    # Reads are idempotent, so they are tried again a little later.
+    READ_RETRIES = (0.5, 1.0, 2.0, 4.0, 8.0)
+
+    def _read(self, call):
+        for pause in (*self.READ_RETRIES, None):
+            try:
+                with self._errors():
+                    return call()
+            except IndexConfigError as e:
+                if pause is None or not self.remote or "InternalError" not in str(e):
+                    raise
+                log.warning("%s; trying again in %.1f s", e, pause)
+                time.sleep(pause)
+
     def add(self, ids: list[str], vectors: Sequence, metadatas: list[dict], documents: list[str] | None = None) -> None:
         try:
             with self._errors():
@@ -202,9 +220,10 @@ class ChromaIndex:
             self.collection.delete(ids=ids, where=where)
 
     def query(self, vector: Sequence[float], n: int, include: Sequence[str], where: dict | None = None) -> Records:
-        with self._errors():
-            vec = vector.tolist() if hasattr(vector, "tolist") else list(vector)
-            res = self.collection.query(query_embeddings=[vec], n_results=n, include=list(include), where=where)
+        vec = vector.tolist() if hasattr(vector, "tolist") else list(vector)
+        res = self._read(
+            lambda: self.collection.query(query_embeddings=[vec], n_results=n, include=list(include), where=where)
+        )
         return {k: res[k][0] for k in ("ids", *include)}
 
     def get(
@@ -215,13 +234,13 @@ class ChromaIndex:
         limit: int | None = None,
         offset: int | None = None,
     ) -> Records:
-        with self._errors():
-            got = self.collection.get(ids=ids, where=where, include=list(include), limit=limit, offset=offset)
+        got = self._read(
+            lambda: self.collection.get(ids=ids, where=where, include=list(include), limit=limit, offset=offset)
+        )
         return {k: got[k] if got[k] is not None else [] for k in ("ids", *include)}
 
     def count(self) -> int:
-        with self._errors():
-            return self.collection.count()
+        return self._read(self.collection.count)
 
     def check_dim(self, dim: int) -> None:
         """IndexConfigError if the stored vectors are not of size `dim`."""

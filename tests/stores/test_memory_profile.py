@@ -72,3 +72,4 @@ def test_the_memory_index_keeps_the_vector_store_contract():
     with pytest.raises(IndexConfigError, match="4-dimensional vectors, not 8"):
         idx.check_dim(8)
     assert matches({"k": 1}, {"$and": [{"k": 1}, {"k": {"$in": [1, 2]}}]}) and not matches({}, {"k": 1})
+
