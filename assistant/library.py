@@ -296,3 +296,21 @@ def remove_document(source: str, progress=None, **options) -> None:
         raise CorpusError(f"{source} is the only document in {corpus}; the index needs at least one")
     path.unlink()
     build_index(progress=progress, settings=settings)
+
+
+def original_page(source: str, page: int, quotes: list[str] = (), **options) -> bytes:
+    """Page `page` of corpus PDF `source` as a PNG, the `quotes` (cited
+    sentences) marked on it (`ingest.page_image`). CorpusError when there is
+    no such PDF in the corpus or the page cannot be shown (one line)."""
+    from assistant.ingest.page_image import original_page as render
+
+    settings = resolve_settings(options)
+    corpus = Path(settings.corpus)
+    rel = PurePosixPath(str(source).replace("\\", "/"))
+    path = corpus.joinpath(*rel.parts)
+    if rel.is_absolute() or ".." in rel.parts or rel.suffix.lower() != ".pdf" or outside_reason(path, corpus.resolve()):
+        raise CorpusError(f"No PDF {source!r} in corpus folder {corpus}")
+    try:
+        return render(path, page, list(quotes))[0]
+    except ValueError as e:
+        raise CorpusError(f"Cannot show page {page} of {source}: {e}") from None

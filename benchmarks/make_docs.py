@@ -116,7 +116,13 @@ def make_docx(title: str, paragraphs: list[str]) -> tuple[bytes, list[str]]:
 
 # What a scraped news page carries besides the article (none of it is the article).
 BOILERPLATE = [  # fmt: skip
-    "Home", "World", "Politics", "Business", "Tech", "Opinion", "Subscribe now",
+    "Home",
+    "World",
+    "Politics",
+    "Business",
+    "Tech",
+    "Opinion",
+    "Subscribe now",
     "We use cookies to improve your experience. By continuing you accept our cookie policy.",
     "Sign up for our morning newsletter and never miss a story",
     "Related: Markets rally as central bank holds rates steady",
@@ -125,7 +131,8 @@ BOILERPLATE = [  # fmt: skip
     "Advertisement",
     "Copyright 2025 The Daily Example. All rights reserved.",
     "Terms of use | Privacy policy | Contact us | Careers",
-    "Share on Facebook", "Share on X",
+    "Share on Facebook",
+    "Share on X",
     "JohnD wrote: Great article, thanks for sharing this with us!",
 ]
 
@@ -152,3 +159,39 @@ def make_news_html(title: str, paragraphs: list[str]) -> tuple[bytes, list[str]]
 <section class="comments"><h3>Comments</h3><div class="comment"><p>{e(BOILERPLATE[17])}</p></div></section></main>
 <footer><p>{e(BOILERPLATE[13])}</p><p>{e(BOILERPLATE[14])}</p></footer></body></html>"""
     return page.encode("utf-8"), [title, *paragraphs]
+
+
+def page_image(text: str, dpi: int = 300, pt: float = 11):
+    """A US Letter page of `text` in a `pt`-point serif with one-inch
+    margins, as a scanner at `dpi` would see it (a PIL image); the text is
+    cut where the page ends."""
+    import textwrap
+
+    from PIL import Image, ImageDraw, ImageFont
+
+    px = round(pt / 72 * dpi)
+    font = ImageFont.truetype(str(FONT), px) if FONT.exists() else ImageFont.load_default(size=px)
+    image = Image.new("L", (int(8.5 * dpi), int(11 * dpi)), 255)
+    draw = ImageDraw.Draw(image)
+    y = dpi
+    for line in textwrap.wrap(text, round(80 * 11 / pt)):
+        if y > image.height - 2 * dpi:
+            break
+        draw.text((dpi, y), line, font=font, fill=0)
+        y += round(1.4 * px)
+    return image
+
+
+def scanned_pdf(texts: list[str], dpi: int = 300) -> bytes:
+    """A PDF of pictures of pages (JPEG, as scanners write them), no text layer."""
+    out = io.BytesIO()
+    first, *rest = [page_image(t, dpi) for t in texts]
+    first.save(out, format="PDF", resolution=dpi, save_all=True, append_images=rest)
+    return out.getvalue()
+
+
+def page_png(text: str, dpi: int = 300) -> bytes:
+    """`page_image` as a PNG file."""
+    out = io.BytesIO()
+    page_image(text, dpi).save(out, format="PNG")
+    return out.getvalue()

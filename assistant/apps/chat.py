@@ -31,7 +31,14 @@ from assistant.apps.chat_conversations import (
     question_html,
     status_html,
 )
-from assistant.apps.chat_docs import Examples, build_documents_tab, header, index_version, list_documents
+from assistant.apps.chat_docs import (
+    Examples,
+    build_documents_tab,
+    header,
+    index_version,
+    list_documents,
+    scope_choices,
+)
 from assistant.apps.chat_render import (
     CHATBOT_KWARGS,
     CSS,
@@ -130,6 +137,10 @@ def build(settings: Settings):
                         # The stop button shows instead of send while a question is answered.
                         send, stop = TEXTBOX_KWARGS.get("submit_btn", True), TEXTBOX_KWARGS.get("stop_btn") or True
                         question = gr.Textbox(**{**TEXTBOX_KWARGS, "stop_btn": False}, lines=1)
+                        scope = gr.Dropdown(
+                            choices=[], value=[], multiselect=True, allow_custom_value=True, elem_id="ask-only",
+                            label="Ask only these documents or folders", info="None chosen: all the documents.",
+                        )  # fmt: skip
                         with gr.Group(visible=False, elem_id="feedback") as feedback:
                             comment = gr.Textbox(
                                 label="Thanks! Add a comment to your rating (optional)", max_lines=1,
@@ -157,7 +168,7 @@ def build(settings: Settings):
             busy = gr.update(value="", interactive=False, submit_btn=False, stop_btn=stop)
             return busy, messages, q, panel_html(SEARCHING), gr.update(visible=False)
 
-        def answer_turn(q: str, messages: list, conversation: str | None, turn_of: dict, request: gr.Request):
+        def answer_turn(q: str, messages: list, conversation: str | None, turn_of: dict, scope, request: gr.Request):
             user = user_of(request)
             saved = convs.open(conversation, user)
             # A saved conversation is read as it was saved; else what the page shows.
@@ -165,7 +176,8 @@ def build(settings: Settings):
             messages = list(messages)
             shown, final = "", None
             try:
-                for piece in answer_stream(q, history=history, settings=settings):
+                only = {"sources": tuple(scope)} if scope else {}  # a chosen subset: retrieval filters to it
+                for piece in answer_stream(q, history=history, settings=settings, **only):
                     if isinstance(piece, str):
                         shown += piece
                         messages[-1] = {"role": "assistant", "content": status_html(WRITING, escape(shown))}
@@ -189,13 +201,14 @@ def build(settings: Settings):
                 log.warning("the answer was not saved: %s", e)
                 gr.Warning(f"This answer could not be saved: {e}")
             messages[-1] = {"role": "assistant", "content": render_answer(final, aid)}
-            yield messages, render_sources(final, aid), conversation, turn_of, listed(user, conversation), title
+            sources = render_sources(final, aid, convs.page_png)
+            yield messages, sources, conversation, turn_of, listed(user, conversation), title
 
         # The page's own events are not API endpoints ("respond", below, is the one to call).
         quiet = dict(show_progress="hidden", api_visibility="private")
         asking = dict(outputs=[chatbot, sources, cid, turns, listing, title_box], concurrency_limit=2, **quiet)
         taking = dict(outputs=[question, chatbot, asked, sources, feedback], queue=False, **quiet)
-        inputs = [asked, chatbot, cid, turns]
+        inputs = [asked, chatbot, cid, turns, scope]
 
         def done(messages: list):
             """The question box back; a question stopped before its answer says so."""
@@ -322,25 +335,25 @@ def build(settings: Settings):
             found = examples.get(version)
             now = [version, found]
             if state == now:
-                return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+                return (gr.skip(),) * 6
             docs = list_documents(settings)
             rows, choices = refresh_docs(docs)
             shown_examples = gr.update(examples=[{"text": q} for q in found]) if found is not None else gr.skip()
-            return now, header(settings, docs), rows, choices, shown_examples
+            return now, header(settings, docs), rows, choices, shown_examples, gr.update(choices=scope_choices(docs))
 
-        watched = [seen, head, table, chosen, chatbot]
+        watched = [seen, head, table, chosen, chatbot, scope]
         timer.tick(follow, [seen], watched, show_progress="hidden", queue=False)
         for change in changes:  # an upload or a removal here: the header at once, not at the next tick
             change.then(follow, [seen], watched, show_progress="hidden", queue=False)
 
         def load(conversation_id: str | None, request: gr.Request):
             opened = list(show(conversation_id, request))
-            state, line, rows, choices, shown_examples = follow(None)
+            state, line, rows, choices, shown_examples, scopes = follow(None)
             if isinstance(shown_examples, dict) and "examples" in shown_examples:
                 opened[1] = {**opened[1], "examples": shown_examples["examples"]}  # one update of the chat
-            return (*opened, state, line, rows, choices)
+            return (*opened, state, line, rows, choices, scopes)
 
-        demo.load(load, [cid], blank + [seen, head, table, chosen], show_progress="hidden")
+        demo.load(load, [cid], blank + [seen, head, table, chosen, scope], show_progress="hidden")
         for event in (demo.load, listing.input, new.click):
             event(None, None, None, js=CLOSE_ON_PHONE)
 

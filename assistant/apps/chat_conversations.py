@@ -13,9 +13,11 @@ import os
 import threading
 import time
 from dataclasses import dataclass, field
+from functools import partial
 
 from assistant.apps.chat_render import escape, render_answer, render_question, render_sources
 from assistant.errors import AssistantError
+from assistant.library import original_page
 from assistant.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -68,6 +70,7 @@ class Conversations:
 
     def __init__(self, settings: Settings, warn=None):
         self.settings = settings
+        self.page_png = partial(original_page, settings=settings)  # cited PDF pages, for the sources panel
         self.warn = warn or (lambda message: None)
         self.notice = ""  # what the page keeps saying once a damaged database was set aside
         self._store = None
@@ -225,7 +228,7 @@ class Conversations:
             out.feedback.append({1: "Like", -1: "Dislike"}.get(turn.rating))
         if conversation.turns:
             last = conversation.turns[-1]
-            out.sources = render_sources(last.answer, answer_id(conversation.id, last.index))
+            out.sources = render_sources(last.answer, answer_id(conversation.id, last.index), self.page_png)
         return out
 
     @staticmethod

@@ -185,6 +185,15 @@ def progress_line(p: Progress) -> str:
     return f"Indexing file {min(p.i + 1, p.n)} of {p.n}: {md(Path(p.label).name if p.label else '')}"
 
 
+def scope_choices(docs: list) -> list[tuple[str, str]]:
+    """What a question can be asked of, for the page's "Ask only" picker:
+    every folder holding indexed documents ("reports/", every document
+    under it), then the indexed documents themselves."""
+    indexed = sorted(d.source for d in docs if d.status == "indexed")
+    folders = sorted({"/".join(s.split("/")[:k]) + "/" for s in indexed for k in range(1, s.count("/") + 1)})
+    return [(f"{f} (folder)", f) for f in folders] + [(shown_name(s), s) for s in indexed]
+
+
 def build_documents_tab(settings: Settings, gr):
     """The Documents tab's components and events, inside the current Blocks; returns
     (table, choice of the document to remove, their refresh function, the events

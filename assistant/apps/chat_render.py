@@ -56,6 +56,7 @@ CSS = """
 .passage{white-space:pre-wrap;margin:6px 0 2px 0}
 .msg-sources{font-size:14px;line-height:1.45}
 mark.cited{background:#ffe58a;color:#000;padding:0 1px;border-radius:2px}
+.orig-page{margin:10px 0}.orig-page img{width:100%;height:auto;border:1px solid var(--border-color-primary);border-radius:4px}.orig-page figcaption{font-size:13px;margin-bottom:4px;opacity:.85}
 a.cite{color:#1e40af;text-decoration:underline;text-underline-offset:2px;font-weight:600;border-radius:3px}
 a.cite:hover{text-decoration-thickness:2px}
 a.cite:focus-visible{outline:2px solid #1d4ed8;outline-offset:1px}
@@ -309,13 +310,41 @@ def _passage(ans, c):
     return ans.passages[c.passage - 1] if 0 < c.passage <= len(ans.passages) else None
 
 
-def render_sources(ans, aid: str) -> str:
-    """The side panel: every cited passage open with its span highlighted."""
+def render_sources(ans, aid: str, page_png=None) -> str:
+    """The side panel: every cited passage open with its span highlighted,
+    and for a cited PDF page the page itself, the cited words marked:
+    `page_png(source, page, quotes)` gives it as PNG bytes (None: not shown)."""
     if not ans.citations:
         what = "The sources don't answer this question." if ans.refused else "No citations."
         return f"<div class='src-panel'><p>{escape(what)}</p></div>"
     blocks = "".join(_source_block(f"panel-{aid}", c, _passage(ans, c), True) for c in ans.citations)
-    return f"<div class='src-panel'><h3>Sources of the last answer</h3>{blocks}</div>"
+    return f"<div class='src-panel'><h3>Sources of the last answer</h3>{blocks}{_pages(ans, page_png)}</div>"
+
+
+def _pages(ans, page_png) -> str:
+    """The original pages the answer cites, each once with all its quotes
+    marked, as images inlined in the panel (data: URLs: the panel is one
+    HTML value, and no file has to be served)."""
+    import base64
+
+    cited: dict[tuple[str, int], list] = {}
+    for c in ans.citations:
+        if c.page and c.source.lower().endswith(".pdf"):
+            cited.setdefault((c.source, c.page), []).append(c)
+    out = []
+    for (source, page), cs in cited.items() if page_png else ():
+        try:
+            png = page_png(source, page, [c.text for c in cs])
+        except Exception as e:  # the file gone or changed since: the text view stays, with the reason
+            out.append(f"<p class='note'>Page {page} of {escape(source)} cannot be shown: {escape(str(e))}</p>")
+            continue
+        marks = ", ".join(f"[{c.n}]" for c in cs)
+        alt = escape(f"Page {page} of {source}, the words of {marks} marked")
+        out.append(
+            f"<figure class='orig-page'><figcaption>{marks} on the original page: {escape(source)} · p. {page}"
+            f"</figcaption><img alt='{alt}' src='data:image/png;base64,{base64.b64encode(png).decode()}'></figure>"
+        )
+    return "".join(out)
 
 
 def render_error(e: Exception) -> str:

@@ -32,7 +32,12 @@ def pipeline_records(path: Path, questions: list[squad.Question], workdir: Path,
         a = answer(q.question, settings=ss)
         row = squad_eval.score(q, files[q.article], squad_eval.answer_record(a))
         out.append(
-            {"id": q.id, "answerable": q.answerable, "best": float(a.debug.get("best_prob", 0.0)), "right": row["span_in_answer"]}
+            {
+                "id": q.id,
+                "answerable": q.answerable,
+                "best": float(a.debug.get("best_prob", 0.0)),
+                "right": row["span_in_answer"],
+            }
         )
         if (i + 1) % 100 == 0:
             log(f"asked {i + 1}/{len(questions)}")

@@ -212,7 +212,9 @@ def train(
     model = load_base(layers)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
     warm = max(1, steps // 10)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min((s + 1) / warm, max(0.0, (steps - s) / (steps - warm))))
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min((s + 1) / warm, max(0.0, (steps - s) / (steps - warm)))
+    )
     ckpt = out_dir / "checkpoint.pt"
     step, curve = 0, []
     if resume and ckpt.is_file():
@@ -277,7 +279,9 @@ def train(
         "max_len": max_len,
         "pairs_cut_at_max_len": round(cut, 4),
         "minutes": minutes,
-        "command": "assistant train-reader" + (f" --limit {limit}" if limit else "") + (f" --layers {layers}" if layers != 4 else ""),
+        "command": "assistant train-reader"
+        + (f" --limit {limit}" if limit else "")
+        + (f" --layers {layers}" if layers != 4 else ""),
         "figures": figures,
         "torch": torch.__version__,
         "python": sys.version.split()[0],

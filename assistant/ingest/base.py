@@ -76,7 +76,9 @@ class DocumentReader(Protocol):
 
     Optional: `isolated = True` runs `read` in a separate process
     (`ingest.isolate`), abandoned after `settings.read_timeout` seconds: for
-    parsers of binary formats that could hang or crash on a hostile file."""
+    parsers of binary formats that could hang or crash on a hostile file.
+    There, a reader that reads page by page may call `self.heartbeat()`, if
+    set, before each page: the time limit then counts from the last call."""
 
     suffixes: tuple[str, ...]
     streamable: bool

@@ -7,7 +7,8 @@ run in one long-lived child process (`python -m assistant.ingest.isolate`,
 started on first use, as the embedder's worker is: no re-import of the
 caller's script, unlike multiprocessing's spawn). A read that takes longer
 than the limit gets the process killed (the next read starts a new one) and
-the file is skipped with a reason. Its memory is capped too (a DOCX that
+the file is skipped with a reason; a reader that reads page by page (OCR)
+says when it starts each page, and the limit counts from there. Its memory is capped too (a DOCX that
 expands to 2 GiB took 4.2 GB): a read that runs out of it is skipped, and
 the process, which may be left in a bad state, is replaced; a zip-based file
 whose parts would expand too far is not opened (`archives.check_zip`). The
@@ -95,6 +96,9 @@ def _serve() -> None:
             _cap_memory(memory_mb)  # after the file is in: the cap is on what reading it takes
             if data[:4] == ZIP_MAGIC:
                 check_zip(data, memory_mb)
+            # A long read (OCR, a page at a time) says it is still going,
+            # so the time limit counts from its last sign of life.
+            reader.heartbeat = lambda: _write(out, ("beat", None))
             reply = ("ok", reader.read(data, path))
         except MemoryError:
             pass
@@ -174,11 +178,13 @@ def read_text(reader: DocumentReader, data: bytes, path: Path, timeout: float, m
             proc = _proc
             try:
                 _write(proc.stdin, (reader, data, Path(path), memory_mb))
-                if not _wait(proc, timeout):
-                    _kill(proc)
-                    _proc = None
-                    raise ValueError(f"reading it took longer than {timeout:g} s (the read_timeout setting)")
-                status, value = _read(proc.stdout)
+                status = "beat"
+                while status == "beat":
+                    if not _wait(proc, timeout):
+                        _kill(proc)
+                        _proc = None
+                        raise ValueError(f"reading it took longer than {timeout:g} s (the read_timeout setting)")
+                    status, value = _read(proc.stdout)
                 if status == "oom":  # it has ended, or will: the next read starts a new one
                     _kill(proc)
                     _proc = None

@@ -15,13 +15,12 @@ import re
 from pathlib import Path
 
 from assistant.ingest.base import PagedText, sensible_title
+from assistant.ingest.lines import flow, full_width
 
 # PDFium marks a hyphen it added at a line end with U+FFFE (or \x02): the
 # word continues on the next line, so marker and line break go.
 _SOFT_BREAK = re.compile(r"[\ufffe\x02](?:\r?\n)?")
 _DIGITS = re.compile(r"\d+")
-_BULLETS = "•·▪◦*-–—"
-_NUMBERED = re.compile(r"\d{1,2}(?:\.\d{1,2})*[.)]\s")  # "1. ", "2.3) ": a list item or section
 
 
 def _reason(error: Exception) -> str:
@@ -100,28 +99,13 @@ def _furniture(pages: list[list[str]]) -> list[set[int]]:
     return drop
 
 
-def _flow(lines: list[str], width: float) -> str:
-    """A page's lines, those of one paragraph joined by spaces: a line as
-    long as most of the document's goes on in the next one (sentences are
-    split line by line downstream, `ingest.chunk`); a short line ends its
-    paragraph (a heading, a paragraph's last line), as does a line before a
-    bullet."""
-    out = []
-    for i, line in enumerate(lines):
-        out.append(line)
-        if i + 1 < len(lines):
-            nxt = lines[i + 1].lstrip()
-            joins = len(line) >= 0.8 * width and nxt[:1] not in _BULLETS and not _NUMBERED.match(nxt)
-            out.append(" " if joins else "\n")
-    return "".join(out)
-
-
 class PdfReader:
     """The text of each page in order, the lines of a paragraph joined, the
     running headers and footers left out; pages are joined by a line break
     (a space when a paragraph goes on over the page), and `PagedText.pages`
-    says where each starts. A PDF with no text at all (a scan) is refused:
-    it would need OCR."""
+    says where each starts. A page with no text layer (a scan, a page
+    pasted as a picture) is rendered and read by OCR (`ingest.ocr`), its
+    lines then treated as a text page's are."""
 
     suffixes = (".pdf",)
     streamable = False
@@ -144,6 +128,8 @@ class PdfReader:
                 textpage = page.get_textpage()
                 try:
                     text = textpage.get_text_range()
+                    if not text.strip():
+                        text = self._ocr(page)
                 finally:
                     textpage.close()
                     page.close()
@@ -157,13 +143,12 @@ class PdfReader:
             raise ValueError("a PDF with no pages")
         drop = _furniture(raw)
         raw = [[x for i, x in enumerate(lines) if x.strip() and i not in out] for lines, out in zip(raw, drop)]
-        lengths = sorted(len(x) for lines in raw for x in lines if len(x) > 20)
-        width = lengths[len(lengths) // 2] if lengths else 0.0  # the median line: a full one
+        width = full_width(raw)
         parts: list[str] = []
         pages: list[int] = []
         at = 0
         for k, lines in enumerate(raw):
-            text = _flow(lines, width)
+            text = flow(lines, width)
             if parts:  # between pages: a paragraph that goes on, or a new one
                 prev = raw[k - 1][-1] if raw[k - 1] else ""
                 goes_on = text[:1].islower() or not prev.rstrip().endswith((".", "!", "?", ":", '"', "”"))
@@ -175,8 +160,18 @@ class PdfReader:
             at += len(text)
         text = "".join(parts)
         if not text.strip():
-            raise ValueError(f"no text layer in its {len(pages)} page(s) (a scan? it would need OCR)")
+            raise ValueError(f"no text in its {len(pages)} page(s), not even by OCR (a picture with no words?)")
         return PagedText(text + "\n", pages, title)
+
+    def _ocr(self, page) -> str:
+        from assistant.ingest import ocr
+
+        beat = getattr(self, "heartbeat", None)
+        if beat:  # the reading process's watchdog counts from the last page (`ingest.isolate`)
+            beat()
+        width, height = page.get_size()  # points, 1/72 in
+        image = page.render(scale=ocr.REC_SIDE / max(width, height, 1.0)).to_pil()
+        return "\n".join(ocr.lines(image))
 
 
 def _title(meta: dict) -> str | None:

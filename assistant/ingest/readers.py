@@ -27,6 +27,7 @@ class PlainText:
 
 # The others are imported here so that their libraries load only when a
 # file of theirs is read (in the reading process, `ingest.isolate`).
+from assistant.ingest.ocr import ImageReader  # noqa: E402
 from assistant.ingest.pdf import PdfReader  # noqa: E402
 from assistant.ingest.sheets import CsvReader  # noqa: E402
 from assistant.ingest.webpage import HtmlReader  # noqa: E402
@@ -38,6 +39,7 @@ READERS: list[DocumentReader] = [
     DocxReader(),
     HtmlReader(),
     CsvReader(),
+    ImageReader(),
 ]
 
 

@@ -31,10 +31,11 @@ def handlers(settings: Settings) -> dict:
     return {f.fn.__name__: f.fn for f in demo.fns.values() if getattr(f.fn, "__name__", None)}
 
 
-def ask(page: dict, question: str, conversation=None, messages=()) -> tuple:
-    """Send a question as the page does (`take`, then `answer_turn`); the last update."""
+def ask(page: dict, question: str, conversation=None, messages=(), scope=()) -> tuple:
+    """Send a question as the page does (`take`, then `answer_turn`), asked
+    of the documents chosen in "Ask only" (none: all); the last update."""
     _, shown, asked, _, _ = page["take"](question, list(messages))
-    *_, last = page["answer_turn"](asked, shown, conversation, {}, None)
+    *_, last = page["answer_turn"](asked, shown, conversation, {}, list(scope), None)
     return last
 
 

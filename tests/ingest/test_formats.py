@@ -135,7 +135,7 @@ def _bad_corpus(corpus: Path) -> dict[str, str]:
     """Bad files, each with the words its skip reason must hold."""
     good = make_pdf(PAGES)
     files = {
-        "scan.pdf": (make_scan(), "no text layer"),
+        "scan.pdf": (make_scan(), "not even by OCR"),
         "locked.pdf": (make_pdf(PAGES, password="s3cret"), "encrypted PDF"),
         "cut.pdf": (good[: len(good) // 3], "broken PDF"),
         "cut.docx": (make_docx(["Some text here."])[:900], "broken Word file"),
