@@ -12,6 +12,7 @@ import logging
 import os
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 
 from assistant.apps.chat_render import escape, render_answer, render_question, render_sources
@@ -190,7 +191,16 @@ class Conversations:
         except AssistantError as e:
             log.warning("conversations cannot be listed: %s", e)
             return []
-        return [(label(s.title, s.updated), s.id) for s in summaries]
+        labels = [label(s.title, s.updated) for s in summaries]
+        if len(set(labels)) < len(labels):  # one title, the same minute: the seconds tell them apart
+            labels = [label(s.title, s.updated, "%d %b %H:%M:%S") for s in summaries]
+        counts, nth = Counter(labels), Counter()
+        for i in reversed(range(len(labels))):  # still the same: numbered, the oldest #1
+            key = labels[i]
+            if counts[key] > 1:
+                nth[key] += 1
+                labels[i] = f"{key} #{nth[key]}"
+        return list(zip(labels, (s.id for s in summaries)))
 
     def titles(self, user: str) -> list[tuple[str, str]]:
         """(id, title) of the user's conversations."""
@@ -293,7 +303,7 @@ def live(cid: str | None) -> str | None:
     return cid if cid and cid != NONE else None
 
 
-def label(title: str, updated: float) -> str:
+def label(title: str, updated: float, clock: str = "%d %b %H:%M") -> str:
     """How the sidebar names a conversation: its title and when it was last used."""
-    when = time.strftime("%d %b %H:%M", time.localtime(updated))
+    when = time.strftime(clock, time.localtime(updated))
     return f"{title or 'Untitled'} · {when}"

@@ -50,8 +50,6 @@ def test_a_page_started_without_an_index_opens_on_the_built_index(tmp_path):
         assert [(d.source, d.status) for d in docs] == [("zorblat.md", "indexed")]
 
 
-
-
 def test_chat_auth_takes_several_users():
     assert chat_users("alice:pw1,bob:pw:2") == [("alice", "pw1"), ("bob", "pw:2")]
     assert Settings(chat_auth="alice:pw1, bob:pw2").chat_auth == "alice:pw1, bob:pw2"
@@ -194,7 +192,10 @@ def test_upload_ask_about_it_then_remove_it(browser, chat, tmp_path):  # noqa: F
         "The Karsk tunnel under the Vell mountains was completed in 2004 and is eleven kilometres long. " * 2,
     ]))  # fmt: skip
     (tmp_path / "observatory.docx").write_bytes(
-        make_docx(["The Orrin observatory was built on Mount Tesk in 1932 by the astronomer Helga Mirren."], heading="Observatory notes")
+        make_docx(
+            ["The Orrin observatory was built on Mount Tesk in 1932 by the astronomer Helga Mirren."],
+            heading="Observatory notes",
+        )
     )
     files = ("zorblat.md", "tunnels.pdf", "observatory.docx", "empty.txt", "tool.exe")
     page = login(browser, chat, "alice")
@@ -254,6 +255,7 @@ def test_conversations_are_saved_rated_renamed_deleted_and_private(browser, chat
     page.fill("#feedback-comment input", "exactly the figure I needed")
     page.keyboard.press("Enter")
     page.wait_for_selector("#feedback-comment", state="hidden")
+    assert "Comment saved with your rating." in page.inner_text("#feedback")  # said where it was typed
     store = ConversationStore(db_path(chat.settings))
     rated = [f for f in store.feedback() if f.comment == "exactly the figure I needed"]
     assert len(rated) == 1 and rated[0].rating == 1
@@ -270,6 +272,14 @@ def test_conversations_are_saved_rated_renamed_deleted_and_private(browser, chat
     page.fill("#rename-title input", "Seoul investment")
     page.click("#rename")
     page.wait_for_function("() => document.querySelector('#conversations').innerText.includes('Seoul investment')")
+
+    # A new conversation's answer shows none of the ratings of the one open before.
+    page.click("#new-conversation")
+    ask(page, "What energy commitment did Korea make?")
+    page.wait_for_selector("#chat button[aria-label='Like']")
+    assert page.locator("#chat button[aria-label='Liked']").count() == 0
+    page.locator("#conversations label", has_text="Seoul investment").click()
+    page.wait_for_selector("#chat button[aria-label='Liked']")
 
     # Another user sees none of it, and alice none of his.
     bob = login(browser, chat, "bob")
@@ -288,6 +298,21 @@ def test_conversations_are_saved_rated_renamed_deleted_and_private(browser, chat
     assert "Cited passages appear here" in page.inner_text("#sources")
     assert all(s.title != "Seoul investment" for s in store.list(user="alice"))
     page.context.close()
+    bob.context.close()
+
+    # With a long list in the sidebar, the confirmation shows where Delete was clicked.
+    no = Answer(question="q", text="The sources don't say.", citations=[], refused=True, passages=[])
+    for i in range(25):
+        store.add_turn(store.create(user="bob"), f"Question number {i}?", no, user="bob")
+    bob = login(browser, chat, "bob", browser.new_context(viewport={"width": 1400, "height": 600}))
+    bob.locator("#conversations label", has_text="Question number 3?").click()
+    bob.wait_for_function("() => document.querySelector('#chat').innerText.includes('Question number 3?')")
+    bob.evaluate("document.querySelector('#delete').scrollIntoView({block: 'end'})")  # as far as one scrolls
+    bob.click("#delete")
+    bob.wait_for_function(
+        "() => { const b = document.querySelector('#delete-yes'), r = b && b.getBoundingClientRect();"
+        " return !!r && r.height > 0 && r.top >= 0 && r.bottom <= innerHeight; }"
+    )
     bob.context.close()
 
 
