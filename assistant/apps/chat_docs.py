@@ -9,6 +9,7 @@ what is already indexed.
 """
 
 # No `from __future__ import annotations`: Gradio finds gr.SelectData by its annotation.
+import json
 import logging
 import queue
 import threading
@@ -200,6 +201,11 @@ def build_documents_tab(settings: Settings, gr):
         file_count="multiple", type="filepath", label="Drop files here, or click to choose", elem_id="upload"
     )
     status = gr.Markdown("", elem_id="upload-status")
+    # Gradio refuses files over the limit in the browser, before they are sent, with a toast that
+    # passes: the page's script puts the chosen files' names and sizes here, for the status to say so.
+    chosen_sizes = gr.Textbox(
+        elem_id="upload-sizes", elem_classes=["page-hidden"], label="Chosen files", container=False
+    )
     table = gr.Dataframe(
         headers=COLUMNS, value=[], interactive=False, wrap=True, elem_id="documents", label="Documents"
     )
@@ -248,6 +254,22 @@ def build_documents_tab(settings: Settings, gr):
             docs = list_documents(settings)
             yield gr.skip(), "\n\n".join(upload_lines(uploads, docs) + [progress_line(p)]), *refresh(docs)
 
+    def refuse_too_big(chosen: str):
+        """The status, when some of the files chosen are over the limit (none of them was sent)."""
+        from assistant.library import too_large, visible_name
+
+        try:
+            # [when, [[name, size], ...]]: the time makes each choice a change, the same file chosen again too
+            files = [(visible_name(str(name)), int(size)) for name, size in json.loads(chosen or "[0, []]")[1]]
+        except (ValueError, TypeError):
+            return gr.skip()
+        said = [f"**Not added:** {md(why)}" for n, size in files if (why := too_large(n, size, settings.upload_max_mb))]
+        if not said:
+            return gr.skip()
+        if len(said) < len(files):
+            said.append("None of the files chosen with it was added: choose them again without it.")
+        return "\n\n".join(said)
+
     def ask_remove(source):
         if not source:
             return gr.update(visible=False), "", "Choose a document to remove first."
@@ -276,6 +298,7 @@ def build_documents_tab(settings: Settings, gr):
 
     added = upload.upload(add, [upload], [upload, status, table, chosen], concurrency_limit=1, show_progress="hidden")
     table.select(pick, None, [chosen], queue=False)
+    chosen_sizes.change(refuse_too_big, [chosen_sizes], [status], queue=False, show_progress="hidden")
     remove.click(ask_remove, [chosen], [confirm_row, confirm_text, status], queue=False)
     no.click(lambda: gr.update(visible=False), None, [confirm_row], queue=False)
     removed = yes.click(do_remove, [chosen], [confirm_row, status, table, chosen], concurrency_limit=1)

@@ -76,6 +76,7 @@ details.source.flash{outline:3px solid #b45309}
 button.copy-answer{font-size:12px;padding:2px 10px;border-radius:5px;border:1px solid #6b7280;background:transparent;color:inherit;cursor:pointer}
 button.copy-answer:focus-visible{outline:2px solid #1d4ed8;outline-offset:1px}
 .copy-text{display:none}
+.page-hidden{display:none !important}
 /* The first thing Tab reaches: out of sight until it has the focus. */
 .skip-link{position:absolute;left:8px;top:-60px;z-index:1000;padding:6px 12px;border-radius:6px;
   background:#1e40af;color:#fff;font-weight:600}
@@ -193,6 +194,20 @@ HEAD = """<script>
   }
   document.addEventListener('focusout', tipBack);
   document.addEventListener('mouseout', tipBack);
+  // The files chosen for an upload, names and sizes, to the page (chat_docs.refuse_too_big):
+  // Gradio refuses a file over the size limit before the page's own events see it.
+  function chosenFiles(files) {
+    const box = document.querySelector('#upload-sizes textarea, #upload-sizes input');
+    if (!box || !files || !files.length) return;
+    box.value = JSON.stringify([Date.now(), Array.from(files, function (f) { return [f.name, f.size]; })]);
+    box.dispatchEvent(new Event('input', {bubbles: true}));
+  }
+  document.addEventListener('change', function (e) {
+    if (e.target.matches && e.target.matches('#upload input[type=file]')) chosenFiles(e.target.files);
+  }, true);
+  document.addEventListener('drop', function (e) {
+    if (e.target.closest && e.target.closest('#upload') && e.dataTransfer) chosenFiles(e.dataTransfer.files);
+  }, true);
   function skipLink() {  // "Skip to question": past the sidebar, to the question box
     if (document.getElementById('skip-to-question')) return;
     const a = document.createElement('a');

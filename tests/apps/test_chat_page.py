@@ -122,7 +122,8 @@ class Page:
         self.settings = settings
         self.url = f"http://127.0.0.1:{free_port()}/"
         self.env = {**os.environ, "ASSISTANT_CORPUS": str(settings.corpus), "ASSISTANT_INDEX_DIR": str(settings.index_dir),
-                    "ASSISTANT_CHAT_AUTH": ",".join(f"{u}:{p}" for u, p in USERS.items())}  # fmt: skip
+                    "ASSISTANT_CHAT_AUTH": ",".join(f"{u}:{p}" for u, p in USERS.items()),
+                    "ASSISTANT_UPLOAD_MAX_MB": "1"}  # fmt: skip
         self.stack = ExitStack()
         self.served = 0.0
 
@@ -208,6 +209,14 @@ def test_upload_ask_about_it_then_remove_it(browser, chat, tmp_path):  # noqa: F
     assert said.count("Not added") == 2 and "empty" in said and "tool.exe" in said
     page.wait_for_function("() => document.querySelector('#documents').innerText.includes('zorblat.md')")
     assert not (chat.settings.corpus / "tool.exe").exists() and (chat.settings.corpus / "zorblat.md").exists()
+    # A file over the limit (1 MB for this page), which the browser does not send: the status says so,
+    # in place of the last upload's lines.
+    big = {"name": "huge.txt", "mimeType": "text/plain", "buffer": b"words " * 250_000}
+    page.set_input_files("#upload input[type=file]", files=[big])
+    page.wait_for_function("() => document.querySelector('#upload-status').innerText.includes('huge.txt')")
+    said = page.inner_text("#upload-status")
+    assert "Not added: huge.txt: too large (1.4 MB; the limit is 1 MB)" in said and "Indexed" not in said
+    assert not (chat.settings.corpus / "huge.txt").exists()
 
     assert "pdf, 2 pages" in page.inner_text("#documents")
     ask(page, "When was the Zorblat bridge opened?")
