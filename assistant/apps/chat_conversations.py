@@ -14,6 +14,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from assistant.apps.chat_render import escape, render_answer, render_question, render_sources
 from assistant.errors import AssistantError
@@ -251,13 +252,14 @@ class Conversations:
     def save(self, cid: str | None, question: str, answer, user: str) -> tuple[str, int]:
         """Add a finished turn, to a new conversation when `cid` is none of the
         user's; (conversation id, turn index). AssistantError when the store fails."""
+        corpus = str(Path(self.settings.corpus).resolve())  # where `feedback export` reads the cited spans
         if cid and self.open(cid, user) is not None:
-            return cid, self._call(lambda s: s.add_turn(cid, question, answer, user=user))
+            return cid, self._call(lambda s: s.add_turn(cid, question, answer, user=user, corpus=corpus))
 
         def first(s):
             new = s.create(user=user)
             try:
-                return new, s.add_turn(new, question, answer, user=user)
+                return new, s.add_turn(new, question, answer, user=user, corpus=corpus)
             except AssistantError:  # a full disk: no empty conversation left in the sidebar
                 try:
                     s.delete(new, user=user)

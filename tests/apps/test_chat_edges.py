@@ -6,6 +6,7 @@ from test_chat_failures import ASKED, FACT, ask, handlers
 
 from assistant import Settings
 from assistant.apps.chat_conversations import Conversations
+from assistant.conversations import ConversationStore, db_path
 from assistant.types import Answer
 
 from conftest import indexed_corpus
@@ -36,6 +37,10 @@ def test_a_saved_comment_is_confirmed_and_a_new_conversation_has_no_ratings(tmp_
     target = (cid, next(iter(turns.values())), 1)
     _, box, said, group = page["add_comment"](target, "the year I needed", None)
     assert said == "Comment saved with your rating." and group["visible"] and not box["visible"]
+    # The turn says which folder it was answered from (where `feedback export` reads its quotes).
+    with ConversationStore(db_path(settings)) as store:
+        (rated,) = store.feedback()
+    assert rated.comment == "the year I needed" and rated.corpus == str(settings.corpus.resolve())
     # The ratings shown (the chat's feedback_value) are emptied with the chat.
     chat = page["start_over"]()[1]
     assert chat["value"] == [] and chat["feedback_value"] == []
