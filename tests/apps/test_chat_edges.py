@@ -9,7 +9,7 @@ from assistant.apps.chat_conversations import Conversations
 from assistant.conversations import ConversationStore, db_path
 from assistant.types import Answer
 
-from conftest import indexed_corpus
+from conftest import indexed_corpus, make_pdf
 
 
 def test_a_question_that_is_not_answered_stays_in_the_box(tmp_path):
@@ -56,3 +56,23 @@ def test_conversations_with_one_title_are_told_apart(tmp_path):
     assert len(set(labels)) == 4, labels
     assert all(text.startswith("Who opened the bridge?") for text in labels[1:])
     assert labels[0].startswith("Another question") and "#" not in labels[0]
+
+
+def test_files_copied_but_not_indexed_are_offered_for_removal(tmp_path):
+    """An encrypted PDF and a file of no text were copied into the corpus and
+    listed as skipped, and stayed there; now the status offers to remove them."""
+    settings = indexed_corpus(tmp_path, {"zorblat.md": f"# Bridges\n\n{FACT}\n"})
+    page = handlers(settings)
+    given = tmp_path / "given"
+    given.mkdir()
+    files = {"locked.pdf": make_pdf(["The Karsk tunnel was completed in 2004."], password="secret"),
+             "blob.txt": b"\x00\xfe" * 80, "tunnels.md": b"# Tunnels\n\nThe Karsk tunnel is 11 km long.\n"}  # fmt: skip
+    for name, data in files.items():
+        (given / name).write_bytes(data)
+    *_, last = page["add"]([str(given / n) for n in files])
+    assert sorted(last[4]) == ["blob.txt", "locked.pdf"] and last[5]["visible"] is True
+    said, table, _, left, offer = page["remove_skipped"](last[4])
+    assert said.count("**Removed:**") == 2 and left == [] and offer["visible"] is False
+    assert sorted(p.name for p in settings.corpus.iterdir()) == ["tunnels.md", "zorblat.md"]
+    assert [row[0] for row in table] == ["tunnels.md", "zorblat.md"]
+    assert page["remove_skipped"](last[4])[0] == ""  # already gone: nothing to say

@@ -198,7 +198,8 @@ def test_upload_ask_about_it_then_remove_it(browser, chat, tmp_path):  # noqa: F
             heading="Observatory notes",
         )
     )
-    files = ("zorblat.md", "tunnels.pdf", "observatory.docx", "empty.txt", "tool.exe")
+    (tmp_path / "blob.txt").write_bytes(b"\x00\xfe" * 80)  # copied, but no text to index
+    files = ("zorblat.md", "tunnels.pdf", "observatory.docx", "empty.txt", "tool.exe", "blob.txt")
     page = login(browser, chat, "alice")
     documents_tab(page)
     page.set_input_files("#upload input[type=file]", [str(tmp_path / n) for n in files])
@@ -209,6 +210,10 @@ def test_upload_ask_about_it_then_remove_it(browser, chat, tmp_path):  # noqa: F
     assert said.count("Not added") == 2 and "empty" in said and "tool.exe" in said
     page.wait_for_function("() => document.querySelector('#documents').innerText.includes('zorblat.md')")
     assert not (chat.settings.corpus / "tool.exe").exists() and (chat.settings.corpus / "zorblat.md").exists()
+    page.click("#remove-skipped")  # the copy that was not indexed does not stay in the corpus folder
+    page.wait_for_function("() => document.querySelector('#upload-status').innerText.includes('Removed: blob.txt')")
+    assert not (chat.settings.corpus / "blob.txt").exists()
+    page.wait_for_selector("#remove-skipped", state="hidden")
     # A file over the limit (1 MB for this page), which the browser does not send: the status says so,
     # in place of the last upload's lines.
     big = {"name": "huge.txt", "mimeType": "text/plain", "buffer": b"words " * 250_000}
