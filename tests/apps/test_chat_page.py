@@ -292,6 +292,15 @@ def test_conversations_are_saved_rated_renamed_deleted_and_private(browser, chat
     ask(page, "What energy commitment did Korea make?")
     page.wait_for_selector("#chat button[aria-label='Like']")
     assert page.locator("#chat button[aria-label='Liked']").count() == 0
+    page.locator("#chat button[aria-label='Like']").last.click()  # rated here, then started over
+    page.wait_for_selector("#feedback-comment", state="visible")
+    page.click("#new-conversation")
+    ask(page, "What energy commitment did Korea make?")
+    page.wait_for_selector("#chat button[aria-label='Like']")
+    assert page.locator("#chat button[aria-label='Liked']").count() == 0
+    # Two conversations of one title, told apart in the sidebar.
+    same = page.locator("#conversations label", has_text="What energy commitment did Korea make?")
+    assert same.count() == 2 and same.nth(0).inner_text() != same.nth(1).inner_text()
     page.locator("#conversations label", has_text="Seoul investment").click()
     page.wait_for_selector("#chat button[aria-label='Liked']")
 
