@@ -31,6 +31,7 @@ from assistant.core import answer
 from assistant.engine import get_engine
 from assistant.library import index_version
 from assistant.settings import Settings
+from assistant.text import lexicon
 from assistant.text.names import person_names
 from assistant.text.verbs import _IRREGULAR
 
@@ -45,6 +46,10 @@ _OFFICE = set(
     mayor judge justice pope bishop prince princess dr doctor founder editor author composer singer actor actress
     writer coach captain manager premier chancellor""".split()
 )
+# Words before a name that make a title of the words after them (offices, forms of address).
+_TITLE = _OFFICE | lexicon.NAME_TITLES
+# An article or a possessive: before a capitalised run, it makes it a role or a thing, not a person.
+_DETERMINER = set("the a an our their its his her your my this that these those every each any".split())
 _PRONOUN = set(
     """it this that these those he she they there its his her their we i you one such some many what who whom how why
     where when which now here today then all each both another other our your my""".split()
@@ -126,6 +131,23 @@ def _subject(raw: str, lower: set[str]) -> str | None:
     return " ".join(words)
 
 
+def _asked_name(name: str, sentence: str) -> str | None:
+    """A person's name found in `sentence` as a question asks about them: a
+    titled name without its titles ("Manager Dolores Achterberg" -> "Dolores
+    Achterberg"); None for a role ("the Chief People Officer": English puts no
+    article or possessive before a person's name) or what is left too short."""
+    words = name.split()
+    at = sentence.find(name)
+    before = sentence[: max(at, 0)].split()
+    while before and before[-1][:1].isupper():  # the rest of its capitalised run (titles the name lost)
+        before.pop()
+    if (before and before[-1].lower() in _DETERMINER) or words[0].lower() in _DETERMINER:
+        return None
+    while words and words[0].lower().rstrip(".") in _TITLE:
+        words.pop(0)
+    return " ".join(words) if len(words) >= 2 else None
+
+
 def _base(past: str, vocab: set[str]) -> str | None:
     if past in _PAST_TO_BASE:
         return _PAST_TO_BASE[past]
@@ -155,11 +177,12 @@ def candidates_of(
         at = s.find(name)
         before = [w.lower().rstrip(".") for w in _words(s[max(0, at - 40) : at])][-3:]
         whole = len(name.split()) >= 2 and len(name.split()[-1]) >= 2 and name in s  # not "Destiny's Child"
-        if whole and any(w in _OFFICE for w in before):
-            yield make(f"Who is {name}?")
+        asked = _asked_name(name, s)
+        if whole and asked and (asked != name or any(w in _OFFICE for w in before)):  # titled, or after an office
+            yield make(f"Who is {asked}?")
     m = _INTRO.match(s)
-    if m and m.group("name") in person_names(m.group("name")):
-        yield make(f"Who {m.group('be')} {m.group('name')}?")
+    if m and m.group("name") in person_names(m.group("name")) and (asked := _asked_name(m.group("name"), s)):
+        yield make(f"Who {m.group('be')} {asked}?")
     for pattern in (_PASSIVE, _ACTIVE, _MONEY_FUTURE, _COUNT, _HAS, _MEASURE, _DEFINES):
         m = pattern.match(s)
         if not m:

@@ -154,6 +154,13 @@ def upload_folder(settings: Settings) -> Path:
 _UNSHOWN = {"Cc", "Cf", "Cs", "Zl", "Zp"}
 
 
+def too_large(name: str, size: int, limit_mb: float) -> str | None:
+    """Why a file of `size` bytes is not taken as an upload, or None when it is small enough."""
+    if size <= limit_mb * _MB:
+        return None
+    return f"{name}: too large ({size / _MB:.1f} MB; the limit is {limit_mb:g} MB)"
+
+
 def visible_name(name: str) -> str:
     """`name` as a message can show it: every unshown character as its \\u escape."""
     return "".join(f"\\u{ord(c):04x}" if unicodedata.category(c) in _UNSHOWN else c for c in name)
@@ -205,11 +212,8 @@ def _add_one(given: str | Path, settings: Settings, folder: Path, known: dict[st
         return Upload(safe, None, False, f"{safe}: not a file")
     if st.st_size == 0:
         return Upload(safe, None, False, f"{safe}: the file is empty")
-    if st.st_size > settings.upload_max_mb * _MB:
-        return Upload(
-            safe, None, False,
-            f"{safe}: too large ({st.st_size / _MB:.1f} MB; the limit is {settings.upload_max_mb:g} MB)",
-        )  # fmt: skip
+    if big := too_large(safe, st.st_size, settings.upload_max_mb):
+        return Upload(safe, None, False, big)
     corpus = Path(settings.corpus)
     # Copied first to a hidden file beside its destination (scans skip hidden
     # names), then linked under a name that is free: os.link never replaces.

@@ -46,6 +46,7 @@ from assistant.apps.chat_render import (
     TEXTBOX_KWARGS,
     chat_history,
     escape,
+    is_error,
     render_answer,
     render_error,
     render_sources,
@@ -61,6 +62,19 @@ POLL_SECONDS = 3.0  # how often an open page looks for a changed index
 # conversation is chosen or started (its toggle button opens it again).
 CLOSE_ON_PHONE = """() => { if (window.innerWidth < 768 && document.querySelector('#sidebar.open'))
   document.querySelector('#sidebar .toggle-button')?.click(); }"""
+# Below a long list of conversations, the delete confirmation would open
+# out of sight, under Delete: it is scrolled into view once it shows.
+REVEAL_CONFIRM = """() => { let tries = 0; (function again() {
+  const box = document.querySelector('#delete-confirm');
+  if (box && box.offsetParent) box.scrollIntoView({block: 'nearest'});
+  else if (tries++ < 40) setTimeout(again, 50); })(); }"""
+# The question box is disabled while a question is answered, which sends the
+# focus to <body>: once it takes input again (and on load), it gets the focus
+# back, unless the user has moved it somewhere else meanwhile.
+FOCUS_QUESTION = """() => { let tries = 0; (function again() {
+  const box = document.querySelector('#question textarea'), now = document.activeElement;
+  if (box && !box.disabled) { if (!now || now === document.body) box.focus(); }
+  else if (tries++ < 100) setTimeout(again, 50); })(); }"""
 
 # The page's own styles (the messages' styles are chat_render.CSS).
 PAGE_CSS = """
@@ -146,6 +160,7 @@ def build(settings: Settings):
                                 label="Thanks! Add a comment to your rating (optional)", max_lines=1,
                                 elem_id="feedback-comment", submit_btn="Save",
                             )  # fmt: skip
+                            comment_said = gr.Markdown("", elem_id="feedback-said")
                     with gr.Column(scale=2):
                         sources = gr.HTML(PLACEHOLDER, elem_id="sources")
             with gr.Tab("Documents", id="docs-tab", elem_id="docs-tab"):
@@ -210,14 +225,18 @@ def build(settings: Settings):
         taking = dict(outputs=[question, chatbot, asked, sources, feedback], queue=False, **quiet)
         inputs = [asked, chatbot, cid, turns, scope]
 
-        def done(messages: list):
-            """The question box back; a question stopped before its answer says so."""
-            ready = gr.update(interactive=True, submit_btn=send, stop_btn=False)
+        def done(messages: list, q: str):
+            """The question box back; a question stopped before its answer says so. A question
+            that was not answered (too long, stopped...) is put back in the box, to be edited."""
+            ready = dict(interactive=True, submit_btn=send, stop_btn=False)
             last = messages[-1] if messages else None
-            if last and last.get("role") == "assistant" and "class='status'" in str(last.get("content")):
+            content = str(last.get("content")) if last and last.get("role") == "assistant" else ""
+            if "class='status'" in content:
                 messages = [*messages[:-1], {"role": "assistant", "content": render_error(AssistantError("Stopped."))}]
-                return ready, messages, panel_html("No sources: the question was stopped.")
-            return ready, gr.skip(), gr.skip()
+                return gr.update(value=q, **ready), messages, panel_html("No sources: the question was stopped.")
+            if is_error(content):
+                return gr.update(value=q, **ready), gr.skip(), gr.skip()
+            return gr.update(**ready), gr.skip(), gr.skip()
 
         def take_example(messages: list, evt: gr.SelectData):
             return take(evt.value.get("text", "") if isinstance(evt.value, dict) else str(evt.value), messages)
@@ -228,7 +247,9 @@ def build(settings: Settings):
             chatbot.example_select(take_example, [chatbot], **taking),
         ):
             answer_event = event.then(answer_turn, inputs, **asking)
-            answer_event.then(done, [chatbot], [question, chatbot, sources], queue=False)
+            answer_event.then(done, [chatbot, asked], [question, chatbot, sources], queue=False).then(
+                None, None, None, js=FOCUS_QUESTION
+            )
             answering.append(answer_event)
         question.stop(None, None, None, cancels=answering, queue=False)
 
@@ -236,36 +257,40 @@ def build(settings: Settings):
         def rate(conversation: str | None, turn_of: dict, data: gr.LikeData, request: gr.Request):
             index = data.index[0] if isinstance(data.index, (list, tuple)) else data.index
             turn = (turn_of or {}).get(index)
+            hidden = None, gr.update(visible=False), gr.skip(), gr.skip()
             if not live(conversation) or turn is None:
                 gr.Warning("Only a finished, saved answer can be rated.")
-                return None, gr.update(visible=False)
+                return hidden
             value = data.liked
             rating = {True: 1, False: -1}.get(value, RATINGS.get(value, 0)) if isinstance(value, (bool, str)) else 0
             try:
                 convs.rate(conversation, turn, rating, "", user_of(request))
             except AssistantError as e:
                 gr.Warning(str(e))
-                return None, gr.update(visible=False)
-            return (conversation, turn, rating), gr.update(visible=rating != 0)
+                return hidden
+            return (conversation, turn, rating), gr.update(visible=rating != 0), gr.update(visible=True), ""
 
         def add_comment(target, text: str, request: gr.Request):
+            """The comment saved, and said so where it was typed (the box gives way to the line)."""
+            said = ""
             if target and text.strip():
                 try:
                     convs.rate(*target, text.strip(), user_of(request))
-                    gr.Info("Comment saved with your rating.")
+                    said = "Comment saved with your rating."
                 except AssistantError as e:
-                    gr.Warning(str(e))
-            return None, "", gr.update(visible=False)
+                    said = f"**The comment was not saved:** {escape(str(e))}"
+            return None, gr.update(value="", visible=not said), said, gr.update(visible=bool(said))
 
-        chatbot.like(rate, [cid, turns], [rated, feedback], queue=False)
-        comment.submit(add_comment, [rated, comment], [rated, comment, feedback], queue=False)
+        chatbot.like(rate, [cid, turns], [rated, feedback, comment, comment_said], queue=False)
+        comment.submit(add_comment, [rated, comment], [rated, comment, comment_said, feedback], queue=False)
 
         # -- conversations ----------------------------------------------------
         def start_over():
             # The panel goes back to its placeholder with the chat: no stale sources.
+            # feedback_value too: else the last conversation's ratings stay on the new answers.
             return (
                 NONE,
-                [],
+                gr.update(value=[], feedback_value=[]),
                 PLACEHOLDER,
                 {},
                 gr.update(value=None),
@@ -310,7 +335,9 @@ def build(settings: Settings):
 
         rename.click(do_rename, [cid, title_box], [listing], queue=False)
         title_box.submit(do_rename, [cid, title_box], [listing], queue=False)
-        delete.click(lambda c: gr.update(visible=bool(live(c))), [cid], [confirm], queue=False)
+        delete.click(lambda c: gr.update(visible=bool(live(c))), [cid], [confirm], queue=False).then(
+            None, None, None, js=REVEAL_CONFIRM
+        )
         no.click(lambda: gr.update(visible=False), None, [confirm], queue=False)
 
         def do_delete(conversation: str | None, request: gr.Request):
@@ -356,6 +383,7 @@ def build(settings: Settings):
         demo.load(load, [cid], blank + [seen, head, table, chosen, scope], show_progress="hidden")
         for event in (demo.load, listing.input, new.click):
             event(None, None, None, js=CLOSE_ON_PHONE)
+        demo.load(None, None, None, js=FOCUS_QUESTION)
 
         # Questions through the API as the page asks them (scripts, tests); not saved.
         def respond_api(message: str, history: list) -> str:

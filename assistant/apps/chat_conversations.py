@@ -12,8 +12,10 @@ import logging
 import os
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from functools import partial
+from pathlib import Path
 
 from assistant.apps.chat_render import escape, render_answer, render_question, render_sources
 from assistant.errors import AssistantError
@@ -193,7 +195,16 @@ class Conversations:
         except AssistantError as e:
             log.warning("conversations cannot be listed: %s", e)
             return []
-        return [(label(s.title, s.updated), s.id) for s in summaries]
+        labels = [label(s.title, s.updated) for s in summaries]
+        if len(set(labels)) < len(labels):  # one title, the same minute: the seconds tell them apart
+            labels = [label(s.title, s.updated, "%d %b %H:%M:%S") for s in summaries]
+        counts, nth = Counter(labels), Counter()
+        for i in reversed(range(len(labels))):  # still the same: numbered, the oldest #1
+            key = labels[i]
+            if counts[key] > 1:
+                nth[key] += 1
+                labels[i] = f"{key} #{nth[key]}"
+        return list(zip(labels, (s.id for s in summaries)))
 
     def titles(self, user: str) -> list[tuple[str, str]]:
         """(id, title) of the user's conversations."""
@@ -244,13 +255,14 @@ class Conversations:
     def save(self, cid: str | None, question: str, answer, user: str) -> tuple[str, int]:
         """Add a finished turn, to a new conversation when `cid` is none of the
         user's; (conversation id, turn index). AssistantError when the store fails."""
+        corpus = str(Path(self.settings.corpus).resolve())  # where `feedback export` reads the cited spans
         if cid and self.open(cid, user) is not None:
-            return cid, self._call(lambda s: s.add_turn(cid, question, answer, user=user))
+            return cid, self._call(lambda s: s.add_turn(cid, question, answer, user=user, corpus=corpus))
 
         def first(s):
             new = s.create(user=user)
             try:
-                return new, s.add_turn(new, question, answer, user=user)
+                return new, s.add_turn(new, question, answer, user=user, corpus=corpus)
             except AssistantError:  # a full disk: no empty conversation left in the sidebar
                 try:
                     s.delete(new, user=user)
@@ -296,7 +308,7 @@ def live(cid: str | None) -> str | None:
     return cid if cid and cid != NONE else None
 
 
-def label(title: str, updated: float) -> str:
+def label(title: str, updated: float, clock: str = "%d %b %H:%M") -> str:
     """How the sidebar names a conversation: its title and when it was last used."""
-    when = time.strftime("%d %b %H:%M", time.localtime(updated))
+    when = time.strftime(clock, time.localtime(updated))
     return f"{title or 'Untitled'} · {when}"

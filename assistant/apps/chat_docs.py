@@ -9,6 +9,7 @@ what is already indexed.
 """
 
 # No `from __future__ import annotations`: Gradio finds gr.SelectData by its annotation.
+import json
 import logging
 import queue
 import threading
@@ -209,6 +210,16 @@ def build_documents_tab(settings: Settings, gr):
         file_count="multiple", type="filepath", label="Drop files here, or click to choose", elem_id="upload"
     )
     status = gr.Markdown("", elem_id="upload-status")
+    # Gradio refuses files over the limit in the browser, before they are sent, with a toast that
+    # passes: the page's script puts the chosen files' names and sizes here, for the status to say so.
+    chosen_sizes = gr.Textbox(
+        elem_id="upload-sizes", elem_classes=["page-hidden"], label="Chosen files", container=False
+    )
+    skipped = gr.State([])  # the sources the last upload copied into the corpus that were not indexed
+    drop_skipped = gr.Button(
+        "Remove the files that were not indexed from the corpus folder",
+        visible=False, elem_id="remove-skipped", size="sm", variant="secondary",
+    )  # fmt: skip
     table = gr.Dataframe(
         headers=COLUMNS, value=[], interactive=False, wrap=True, elem_id="documents", label="Documents"
     )
@@ -232,30 +243,67 @@ def build_documents_tab(settings: Settings, gr):
         return rows(docs), gr.update(choices=list(current.items()))
 
     def add(files):
+        """Outputs: the upload box, the status, the table, the removal choice, and the files copied but
+        skipped with the offer to remove them (the offer goes with the last upload's status)."""
         from assistant.library import add_documents
 
+        keep = gr.skip(), gr.skip()
         paths = [f if isinstance(f, str) else getattr(f, "name", str(f)) for f in files or []]
         if not paths:
-            yield gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), *keep
             return
+        no_offer = [], gr.update(visible=False)
         try:
             uploads = add_documents(paths, settings=settings)
         except AssistantError as e:
-            yield None, f"**Not added:** {md(str(e))}", gr.skip(), gr.skip()
+            yield None, f"**Not added:** {md(str(e))}", gr.skip(), gr.skip(), *no_offer
             return
         finally:  # copied into the corpus or refused: Gradio's copy goes either way
             forget_uploads(paths, Path(gr.utils.get_upload_folder()))
         lines = upload_lines(uploads)
         if not any(u.ok and u.source for u in uploads):
-            yield None, "\n\n".join(lines), gr.skip(), gr.skip()
+            yield None, "\n\n".join(lines), gr.skip(), gr.skip(), *no_offer
             return
-        yield None, "\n\n".join(lines + ["Indexing…"]), *refresh()
+        yield None, "\n\n".join(lines + ["Indexing…"]), *refresh(), *no_offer
         for p in index_with_progress(settings):
             if not p.done:
-                yield gr.skip(), "\n\n".join(lines + [progress_line(p)]), gr.skip(), gr.skip()
+                yield gr.skip(), "\n\n".join(lines + [progress_line(p)]), gr.skip(), gr.skip(), *keep
                 continue
             docs = list_documents(settings)
-            yield gr.skip(), "\n\n".join(upload_lines(uploads, docs) + [progress_line(p)]), *refresh(docs)
+            # Copied into the corpus but not indexed (encrypted, no text...): offered for removal, so
+            # that no copy stays in the corpus folder by accident.
+            skipped = [d.source for d in docs if d.status == "skipped" and d.source in {u.source for u in uploads}]
+            said = "\n\n".join(upload_lines(uploads, docs) + [progress_line(p)])
+            yield gr.skip(), said, *refresh(docs), skipped, gr.update(visible=bool(skipped))
+
+    def remove_skipped(sources: list):
+        """Remove the copies of the last upload that were skipped; the status says what became of each."""
+        from assistant.library import remove_document
+
+        said, still = [], {d.source for d in list_documents(settings) if d.status == "skipped"}
+        for source in [s for s in sources or [] if s in still]:  # one removed meanwhile is not said again
+            try:
+                remove_document(source, settings=settings)
+                said.append(f"**Removed:** {md(shown_name(source))} (it was not indexed) from the corpus folder.")
+            except AssistantError as e:
+                said.append(f"**Not removed:** {md(str(e))}")
+        return "\n\n".join(said), *refresh(), [], gr.update(visible=False)
+
+    def refuse_too_big(chosen: str):
+        """The status, when some of the files chosen are over the limit (none of them was sent)."""
+        from assistant.library import too_large, visible_name
+
+        try:
+            # [when, [[name, size], ...]]: the time makes each choice a change, the same file chosen again too
+            files = [(visible_name(str(name)), int(size)) for name, size in json.loads(chosen or "[0, []]")[1]]
+        except (ValueError, TypeError):
+            return gr.skip(), gr.skip(), gr.skip()
+        said = [f"**Not added:** {md(why)}" for n, size in files if (why := too_large(n, size, settings.upload_max_mb))]
+        if not said:
+            return gr.skip(), gr.skip(), gr.skip()
+        if len(said) < len(files):
+            said.append("None of the files chosen with it was added: choose them again without it.")
+        return "\n\n".join(said), [], gr.update(visible=False)
 
     def ask_remove(source):
         if not source:
@@ -283,12 +331,17 @@ def build_documents_tab(settings: Settings, gr):
         row = getattr(evt, "row_value", None)
         return gr.update(value=names.get(row[0], row[0])) if row else gr.skip()
 
-    added = upload.upload(add, [upload], [upload, status, table, chosen], concurrency_limit=1, show_progress="hidden")
+    offer = [skipped, drop_skipped]
+    added = upload.upload(
+        add, [upload], [upload, status, table, chosen, *offer], concurrency_limit=1, show_progress="hidden"
+    )
+    dropped = drop_skipped.click(remove_skipped, [skipped], [status, table, chosen, *offer], concurrency_limit=1)
     table.select(pick, None, [chosen], queue=False)
+    chosen_sizes.change(refuse_too_big, [chosen_sizes], [status, *offer], queue=False, show_progress="hidden")
     remove.click(ask_remove, [chosen], [confirm_row, confirm_text, status], queue=False)
     no.click(lambda: gr.update(visible=False), None, [confirm_row], queue=False)
     removed = yes.click(do_remove, [chosen], [confirm_row, status, table, chosen], concurrency_limit=1)
-    return table, chosen, refresh, [added, removed]
+    return table, chosen, refresh, [added, removed, dropped]
 
 
 # -- what the page says about the documents, and follows as they change ---------

@@ -62,7 +62,8 @@ a.cite:hover{text-decoration-thickness:2px}
 a.cite:focus-visible{outline:2px solid #1d4ed8;outline-offset:1px}
 /* A preview spans the answer's width, just below the line of its [n]: never cut off at the bubble's edge. */
 .answer{position:relative}
-.cite-wrap .tip{display:none;position:absolute;left:0;right:0;z-index:30;margin-top:2px;
+/* A preview only shows: a click where it lies goes to what is under it (Copy, a passage's header). */
+.cite-wrap .tip{display:none;position:absolute;left:0;right:0;z-index:30;margin-top:2px;pointer-events:none;
   padding:6px 8px;border-radius:6px;background:#111827;color:#f9fafb;font-size:13px;font-weight:400;line-height:1.4;
   white-space:normal;box-shadow:0 2px 8px rgba(0,0,0,.3)}
 .cite-wrap:hover .tip, .cite-wrap:focus-within .tip{display:block}
@@ -76,6 +77,11 @@ details.source.flash{outline:3px solid #b45309}
 button.copy-answer{font-size:12px;padding:2px 10px;border-radius:5px;border:1px solid #6b7280;background:transparent;color:inherit;cursor:pointer}
 button.copy-answer:focus-visible{outline:2px solid #1d4ed8;outline-offset:1px}
 .copy-text{display:none}
+.page-hidden{display:none !important}
+/* The first thing Tab reaches: out of sight until it has the focus. */
+.skip-link{position:absolute;left:8px;top:-60px;z-index:1000;padding:6px 12px;border-radius:6px;
+  background:#1e40af;color:#fff;font-weight:600}
+.skip-link:focus{top:8px}
 a.back{display:block;margin-top:8px;font-size:13px;color:#1e40af;white-space:normal}
 .dark a.back{color:#93c5fd}
 .dark .src-meta{color:#d1d5db}
@@ -158,6 +164,12 @@ HEAD = """<script>
     if (btn) { e.preventDefault(); e.stopPropagation(); copyAnswer(btn); return; }
     const a = t.closest('a.cite');
     if (a) { e.preventDefault(); openPassage(a); return; }
+    if (t.closest('a.skip-link')) {
+      e.preventDefault();
+      const box = document.querySelector('#question textarea');
+      if (box) { box.scrollIntoView({block: 'center'}); box.focus(); }
+      return;
+    }
     const back = t.closest('a.back');
     const answer = back && back.closest('.answer');
     if (answer) {  // back to the [n] that opened this passage
@@ -167,16 +179,43 @@ HEAD = """<script>
       if (cite.focus) cite.focus({preventScroll: true});
     }
   }, true);
-  document.addEventListener('keydown', function (e) {  // Escape hides a citation preview
-    const w = e.key === 'Escape' && document.activeElement && document.activeElement.closest && document.activeElement.closest('.cite-wrap');
-    if (w) w.classList.add('tip-off');
-  });
+  // A preview shows while its [n] is hovered or focused; Escape, a click
+  // elsewhere and a scroll close it until the pointer and the focus leave.
+  function tipsOff() {
+    document.querySelectorAll('.cite-wrap:hover, .cite-wrap:focus-within').forEach(function (w) { w.classList.add('tip-off'); });
+  }
+  document.addEventListener('keydown', function (e) { if (e.key === 'Escape') tipsOff(); });
+  document.addEventListener('pointerdown', function (e) { if (!(e.target.closest && e.target.closest('.cite-wrap'))) tipsOff(); }, true);
+  // The user's scrolling, not the page's own (focusing an [n] scrolls it into view):
+  ['wheel', 'touchmove'].forEach(function (kind) { document.addEventListener(kind, tipsOff, {capture: true, passive: true}); });
   function tipBack(e) {
     const w = e.target.closest && e.target.closest('.cite-wrap');
-    if (w && !w.contains(e.relatedTarget)) w.classList.remove('tip-off');
+    // Back once both have left: a closed preview does not reopen when only the pointer moves away.
+    if (w && !w.contains(e.relatedTarget) && !(e.type === 'mouseout' && w.matches(':focus-within'))) w.classList.remove('tip-off');
   }
   document.addEventListener('focusout', tipBack);
   document.addEventListener('mouseout', tipBack);
+  // The files chosen for an upload, names and sizes, to the page (chat_docs.refuse_too_big):
+  // Gradio refuses a file over the size limit before the page's own events see it.
+  function chosenFiles(files) {
+    const box = document.querySelector('#upload-sizes textarea, #upload-sizes input');
+    if (!box || !files || !files.length) return;
+    box.value = JSON.stringify([Date.now(), Array.from(files, function (f) { return [f.name, f.size]; })]);
+    box.dispatchEvent(new Event('input', {bubbles: true}));
+  }
+  document.addEventListener('change', function (e) {
+    if (e.target.matches && e.target.matches('#upload input[type=file]')) chosenFiles(e.target.files);
+  }, true);
+  document.addEventListener('drop', function (e) {
+    if (e.target.closest && e.target.closest('#upload') && e.dataTransfer) chosenFiles(e.dataTransfer.files);
+  }, true);
+  function skipLink() {  // "Skip to question": past the sidebar, to the question box
+    if (document.getElementById('skip-to-question')) return;
+    const a = document.createElement('a');
+    a.id = 'skip-to-question'; a.className = 'skip-link'; a.href = '#question'; a.textContent = 'Skip to question';
+    document.body.insertBefore(a, document.body.firstChild);
+  }
+  if (document.body) skipLink(); else document.addEventListener('DOMContentLoaded', skipLink);
   // Gradio labels each message "bot's message: <its HTML>": relabel it with
   // its visible text (no sources, previews or buttons).
   const RAW = /^(user|bot|assistant)'s message: /;
@@ -356,6 +395,11 @@ def render_error(e: Exception) -> str:
     else:
         text = f"Something went wrong while answering ({type(e).__name__}); the details are in the server's log."
     return f"{_ERROR_BOX}⚠️ {escape(text)}</div>"
+
+
+def is_error(content) -> bool:
+    """Whether a chat message is a failed question's (`render_error`)."""
+    return _ERROR_BOX in _text(content)
 
 
 def _text(content) -> str:

@@ -271,7 +271,7 @@ def cmd_feedback(args) -> int:
     from assistant.settings import get_settings, override
 
     settings = override(get_settings(), _options(args), _FLAGS)
-    items, lost, why = read_candidates(settings, args.rating, args.user)
+    items, lost, why = read_candidates(settings, args.rating, args.user, args.corpus)
     if lost and not items:  # nothing of it reads: an error, not an empty export
         raise damaged(db_path(settings), f"none of its {lost} rated turns could be read ({why})")
     write_jsonl(items, args.out)
@@ -380,7 +380,7 @@ def build_parser() -> argparse.ArgumentParser:
     pfe.add_argument("--out", help="file to write (default: stdout)")
     pfe.add_argument("--rating", choices=["down", "up", "all"], default="all")
     pfe.add_argument("--user", help="only this user's (the login of the chat page; default: every user)")
-    pfe.add_argument("--corpus", help="the corpus the evidence quotes are read from (default: seeds/)")
+    pfe.add_argument("--corpus", help="the corpus the quotes are read from (default: the one each answer came from)")
     pfe.add_argument("--index-dir", help="where the conversations database is, unless ASSISTANT_CHAT_DB says")
     pfe.set_defaults(func=cmd_feedback)
 

@@ -14,15 +14,20 @@ from assistant.errors import ConversationError
 from assistant.types import Answer, Citation, Passage
 
 _EMPTY = {"str": "", "int": 0, "float": 0.0, "bool": False}
+CORPUS_KEY = "corpus"  # beside the Answer's own fields in a turn's JSON
 
 
-def answer_to_json(answer: Answer) -> str:
+def answer_to_json(answer: Answer, corpus: str = "") -> str:
     """The answer as JSON: `to_dict()` without `debug` (scores and reasons,
-    not a stable contract, and often the bulk of it)."""
+    not a stable contract, and often the bulk of it); with `corpus`, the
+    folder it was answered from (`"corpus"`, which an Answer does not read
+    back: the export reads its citations' spans there)."""
     if not isinstance(answer, Answer):
         raise ConversationError(f"a turn's answer must be an Answer, not {type(answer).__name__}")
     data = answer.to_dict()
     data.pop("debug", None)
+    if corpus:
+        data[CORPUS_KEY] = corpus
     text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
     try:
         text.encode("utf-8")

@@ -91,6 +91,18 @@ class _Texts:
             return ""
 
 
+def leans_on(question: str, history: list[dict]) -> bool:
+    """Whether `question` needs the conversation before it to be read, as the
+    rewrite stage reads it: it carries over the last question's words, or
+    names whom its pronouns point back to."""
+    from assistant.rewrite.condense import condense_parts, resolve_references, usable_history
+
+    used = usable_history(history)
+    if not used:
+        return False
+    return bool(condense_parts(question, used).carried) or resolve_references(question, used) != question
+
+
 def _when(t: float | None) -> str | None:
     return datetime.fromtimestamp(t, UTC).isoformat(timespec="seconds") if t else None
 
@@ -117,8 +129,8 @@ def candidate(fb: Feedback, texts: _Texts) -> dict:
     up = fb.rating > 0
     if up and ans.refused:
         kind, facts, sources, evidence = "unanswerable", [], [], []
-    else:
-        kind = "follow-up" if history else "fact"
+    else:  # a question that reads on its own is no follow-up, whatever came before it
+        kind = "follow-up" if leans_on(fb.question, fb.history) else "fact"
         sources = list(dict.fromkeys(c.source for c in ans.citations))
     text = plain_answer(ans.text)
     if up and not ans.refused:
@@ -152,18 +164,20 @@ def candidate(fb: Feedback, texts: _Texts) -> dict:
     }
 
 
-def candidates(settings, rating: str = "all", user: str | None = None) -> list[dict]:
+def candidates(settings, rating: str = "all", user: str | None = None, corpus=None) -> list[dict]:
     """The rated turns of the conversations database of `settings` as gold-set
     candidates; DatabaseDamaged when one of them does not read."""
-    items, lost, why = read_candidates(settings, rating, user)
+    items, lost, why = read_candidates(settings, rating, user, corpus)
     if lost:
         raise damaged(db_path(settings), f"{lost} rated turns do not read: {why}")
     return items
 
 
-def read_candidates(settings, rating: str = "all", user: str | None = None) -> tuple[list[dict], int, str]:
+def read_candidates(settings, rating: str = "all", user: str | None = None, corpus=None) -> tuple[list[dict], int, str]:
     """`candidates` of every rated turn that reads, how many do not (a damaged
-    file: noise where a value was) and why the first did not."""
+    file: noise where a value was) and why the first did not. The cited spans
+    are read in `corpus` when given, else in the folder the page answered
+    from (saved with each turn) while it is there, else in `settings.corpus`."""
     if rating not in RATINGS:
         raise ConversationError(f"--rating must be one of {', '.join(RATINGS)}, not {rating!r}")
     path = db_path(settings)
@@ -176,8 +190,13 @@ def read_candidates(settings, rating: str = "all", user: str | None = None) -> t
     # 0-byte file would otherwise get the schema written into it).
     with ConversationStore(path, readonly=True) as store:
         found, lost, why = store.rated(user)
-    texts = _Texts(Path(settings.corpus))
-    return [candidate(fb, texts) for fb in found if fb.rating in RATINGS[rating]], lost, why
+    texts: dict[Path, _Texts] = {}
+
+    def texts_of(fb: Feedback) -> _Texts:
+        folder = Path(corpus or (fb.corpus if fb.corpus and Path(fb.corpus).is_dir() else settings.corpus))
+        return texts.setdefault(folder, _Texts(folder))
+
+    return [candidate(fb, texts_of(fb)) for fb in found if fb.rating in RATINGS[rating]], lost, why
 
 
 def write_jsonl(items: list[dict], out: str | Path | None) -> None:

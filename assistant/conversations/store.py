@@ -27,7 +27,7 @@ from assistant.errors import ConversationError
 from assistant.types import Answer
 
 from . import rows as saved_rows
-from .answers import answer_from_dict, answer_to_json
+from .answers import CORPUS_KEY, answer_from_dict, answer_to_json
 from .database import damaged, fail, open_db, reason, rollback
 
 TITLE_MAX = 100  # characters; a longer title is cut at a word and ends with "…"
@@ -81,6 +81,7 @@ class Feedback:
     asked_at: float
     rated_at: float | None
     history: list[dict] = field(default_factory=list)
+    corpus: str = ""  # the folder the answer was given from ("" when not recorded)
 
 
 def db_path(settings) -> Path:
@@ -262,12 +263,13 @@ class ConversationStore:
             raise damaged(self.path, f"conversation {cid[:8]}…: {e}") from None
         return Conversation(*head[0], turns=turns)
 
-    def add_turn(self, cid: str, question: str, answer: Answer, user: str = "") -> int:
-        """Save a question and its answer as the next turn; the turn's index.
-        A conversation without a title takes the (shortened) question."""
+    def add_turn(self, cid: str, question: str, answer: Answer, user: str = "", corpus: str = "") -> int:
+        """Save a question and its answer (from the documents of the folder
+        `corpus`, when known) as the next turn; the turn's index. A
+        conversation without a title takes the (shortened) question."""
         cid = str(cid)
         question = _safe_text(question)
-        data, now = answer_to_json(answer), time.time()
+        data, now = answer_to_json(answer, corpus), time.time()
 
         def work(c):
             (title,) = self._owned(c, cid, _user(user))
@@ -387,4 +389,6 @@ def _feedback(head: tuple, turns: list[tuple]) -> Feedback:
             {"role": "user", "content": eq},
             {"role": "assistant", "content": prev.text, "refused": prev.refused},
         ]
-    return Feedback(cid, user, title, idx, q, answer_from_dict(data, q), rating, comment, asked, rated_at, history)
+    corpus = data.get(CORPUS_KEY) if isinstance(data, dict) else ""
+    answer = answer_from_dict(data, q)
+    return Feedback(cid, user, title, idx, q, answer, rating, comment, asked, rated_at, history, str(corpus or ""))

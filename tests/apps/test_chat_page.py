@@ -50,8 +50,6 @@ def test_a_page_started_without_an_index_opens_on_the_built_index(tmp_path):
         assert [(d.source, d.status) for d in docs] == [("zorblat.md", "indexed")]
 
 
-
-
 def test_chat_auth_takes_several_users():
     assert chat_users("alice:pw1,bob:pw:2") == [("alice", "pw1"), ("bob", "pw:2")]
     assert Settings(chat_auth="alice:pw1, bob:pw2").chat_auth == "alice:pw1, bob:pw2"
@@ -124,7 +122,8 @@ class Page:
         self.settings = settings
         self.url = f"http://127.0.0.1:{free_port()}/"
         self.env = {**os.environ, "ASSISTANT_CORPUS": str(settings.corpus), "ASSISTANT_INDEX_DIR": str(settings.index_dir),
-                    "ASSISTANT_CHAT_AUTH": ",".join(f"{u}:{p}" for u, p in USERS.items())}  # fmt: skip
+                    "ASSISTANT_CHAT_AUTH": ",".join(f"{u}:{p}" for u, p in USERS.items()),
+                    "ASSISTANT_UPLOAD_MAX_MB": "1"}  # fmt: skip
         self.stack = ExitStack()
         self.served = 0.0
 
@@ -194,9 +193,13 @@ def test_upload_ask_about_it_then_remove_it(browser, chat, tmp_path):  # noqa: F
         "The Karsk tunnel under the Vell mountains was completed in 2004 and is eleven kilometres long. " * 2,
     ]))  # fmt: skip
     (tmp_path / "observatory.docx").write_bytes(
-        make_docx(["The Orrin observatory was built on Mount Tesk in 1932 by the astronomer Helga Mirren."], heading="Observatory notes")
+        make_docx(
+            ["The Orrin observatory was built on Mount Tesk in 1932 by the astronomer Helga Mirren."],
+            heading="Observatory notes",
+        )
     )
-    files = ("zorblat.md", "tunnels.pdf", "observatory.docx", "empty.txt", "tool.exe")
+    (tmp_path / "blob.txt").write_bytes(b"\x00\xfe" * 80)  # copied, but no text to index
+    files = ("zorblat.md", "tunnels.pdf", "observatory.docx", "empty.txt", "tool.exe", "blob.txt")
     page = login(browser, chat, "alice")
     documents_tab(page)
     page.set_input_files("#upload input[type=file]", [str(tmp_path / n) for n in files])
@@ -207,6 +210,18 @@ def test_upload_ask_about_it_then_remove_it(browser, chat, tmp_path):  # noqa: F
     assert said.count("Not added") == 2 and "empty" in said and "tool.exe" in said
     page.wait_for_function("() => document.querySelector('#documents').innerText.includes('zorblat.md')")
     assert not (chat.settings.corpus / "tool.exe").exists() and (chat.settings.corpus / "zorblat.md").exists()
+    page.click("#remove-skipped")  # the copy that was not indexed does not stay in the corpus folder
+    page.wait_for_function("() => document.querySelector('#upload-status').innerText.includes('Removed: blob.txt')")
+    assert not (chat.settings.corpus / "blob.txt").exists()
+    page.wait_for_selector("#remove-skipped", state="hidden")
+    # A file over the limit (1 MB for this page), which the browser does not send: the status says so,
+    # in place of the last upload's lines.
+    big = {"name": "huge.txt", "mimeType": "text/plain", "buffer": b"words " * 250_000}
+    page.set_input_files("#upload input[type=file]", files=[big])
+    page.wait_for_function("() => document.querySelector('#upload-status').innerText.includes('huge.txt')")
+    said = page.inner_text("#upload-status")
+    assert "Not added: huge.txt: too large (1.4 MB; the limit is 1 MB)" in said and "Indexed" not in said
+    assert not (chat.settings.corpus / "huge.txt").exists()
 
     assert "pdf, 2 pages" in page.inner_text("#documents")
     ask(page, "When was the Zorblat bridge opened?")
@@ -254,6 +269,7 @@ def test_conversations_are_saved_rated_renamed_deleted_and_private(browser, chat
     page.fill("#feedback-comment input", "exactly the figure I needed")
     page.keyboard.press("Enter")
     page.wait_for_selector("#feedback-comment", state="hidden")
+    assert "Comment saved with your rating." in page.inner_text("#feedback")  # said where it was typed
     store = ConversationStore(db_path(chat.settings))
     rated = [f for f in store.feedback() if f.comment == "exactly the figure I needed"]
     assert len(rated) == 1 and rated[0].rating == 1
@@ -270,6 +286,23 @@ def test_conversations_are_saved_rated_renamed_deleted_and_private(browser, chat
     page.fill("#rename-title input", "Seoul investment")
     page.click("#rename")
     page.wait_for_function("() => document.querySelector('#conversations').innerText.includes('Seoul investment')")
+
+    # A new conversation's answer shows none of the ratings of the one open before.
+    page.click("#new-conversation")
+    ask(page, "What energy commitment did Korea make?")
+    page.wait_for_selector("#chat button[aria-label='Like']")
+    assert page.locator("#chat button[aria-label='Liked']").count() == 0
+    page.locator("#chat button[aria-label='Like']").last.click()  # rated here, then started over
+    page.wait_for_selector("#feedback-comment", state="visible")
+    page.click("#new-conversation")
+    ask(page, "What energy commitment did Korea make?")
+    page.wait_for_selector("#chat button[aria-label='Like']")
+    assert page.locator("#chat button[aria-label='Liked']").count() == 0
+    # Two conversations of one title, told apart in the sidebar.
+    same = page.locator("#conversations label", has_text="What energy commitment did Korea make?")
+    assert same.count() == 2 and same.nth(0).inner_text() != same.nth(1).inner_text()
+    page.locator("#conversations label", has_text="Seoul investment").click()
+    page.wait_for_selector("#chat button[aria-label='Liked']")
 
     # Another user sees none of it, and alice none of his.
     bob = login(browser, chat, "bob")
@@ -288,6 +321,21 @@ def test_conversations_are_saved_rated_renamed_deleted_and_private(browser, chat
     assert "Cited passages appear here" in page.inner_text("#sources")
     assert all(s.title != "Seoul investment" for s in store.list(user="alice"))
     page.context.close()
+    bob.context.close()
+
+    # With a long list in the sidebar, the confirmation shows where Delete was clicked.
+    no = Answer(question="q", text="The sources don't say.", citations=[], refused=True, passages=[])
+    for i in range(25):
+        store.add_turn(store.create(user="bob"), f"Question number {i}?", no, user="bob")
+    bob = login(browser, chat, "bob", browser.new_context(viewport={"width": 1400, "height": 600}))
+    bob.locator("#conversations label", has_text="Question number 3?").click()
+    bob.wait_for_function("() => document.querySelector('#chat').innerText.includes('Question number 3?')")
+    bob.evaluate("document.querySelector('#delete').scrollIntoView({block: 'end'})")  # as far as one scrolls
+    bob.click("#delete")
+    bob.wait_for_function(
+        "() => { const b = document.querySelector('#delete-yes'), r = b && b.getBoundingClientRect();"
+        " return !!r && r.height > 0 && r.top >= 0 && r.bottom <= innerHeight; }"
+    )
     bob.context.close()
 
 

@@ -31,14 +31,14 @@ def run_cli(*args, db, cwd):
 
 @pytest.fixture
 def rated(tmp_path):
-    """A database with two users' rated turns: alice up, up (a follow-up), down,
-    and a refusal she agreed with; bob one down."""
+    """A database with two users' rated turns: alice up, up (a follow-up), down
+    (a question of its own after them), and a refusal she agreed with; bob one down."""
     db = tmp_path / "conv.sqlite3"
     a1, a2, a3 = seed_answers()
     with ConversationStore(db) as store:
         cid = store.create(user="alice")
         for a in (a1, a2, a3, refusal()):
-            store.add_turn(cid, a.question, a, user="alice")
+            store.add_turn(cid, FOLLOW_UP if a is a2 else a.question, a, user="alice")
         store.rate(cid, 0, 1, "spot on", user="alice")
         store.rate(cid, 1, 1, user="alice")
         store.rate(cid, 2, -1, "it was the prime minister who asked", user="alice")
@@ -48,6 +48,9 @@ def rated(tmp_path):
         store.add_turn(other, "unrated", a1, user="bob")
         store.rate(other, 0, -1, user="bob")
     return db
+
+
+FOLLOW_UP = "Which think tank said it was urgent?"  # "it": what Washington asked, the turn before
 
 
 def lines(text: str) -> list[dict]:
@@ -79,8 +82,10 @@ def test_export_as_a_real_process(rated, tmp_path):
     assert up["feedback"]["comment"] == "spot on" and up["feedback"]["answer_given"] == a1.text
     assert up["feedback"]["user"] == "alice" and up["feedback"]["turn"] == 0
 
-    # The conversation before a turn is its history, in the gold format.
-    assert follow["type"] == "follow-up"
+    # The conversation before a turn is its history, in the gold format; a question that
+    # reads on its own after it is a fact all the same.
+    assert follow["type"] == "follow-up" and follow["question"] == FOLLOW_UP
+    assert down["type"] == "fact" and len(down["history"]) == 4
     assert follow["history"] == [
         {"role": "user", "content": a1.question},
         {"role": "assistant", "content": plain_answer(a1.text), "refused": False},
@@ -223,3 +228,27 @@ def test_a_damaged_file_exports_what_reads(tmp_path):
     assert r.stderr.strip() == (
         f"error: {db} is damaged: none of its 4 rated turns could be read (Could not decode to UTF-8 column 'answer')"
     )
+
+
+def test_without_corpus_the_quotes_are_read_where_the_page_answered_from(tmp_path):
+    """The page ran on another folder than the export's default: its turns say
+    which, and the export reads the cited spans there (--corpus still wins)."""
+    elsewhere = tmp_path / "docs"
+    elsewhere.mkdir()
+    a = seed_answers()[0]
+    source = a.citations[0].source
+    (elsewhere / source).write_bytes((SEEDS / source).read_bytes())
+    db = tmp_path / "c.db"
+    with ConversationStore(db) as store:
+        cid = store.create()
+        store.add_turn(cid, a.question, a, corpus=str(elsewhere))
+        store.rate(cid, 0, 1)
+    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
+    env = {**os.environ, "PYTHONPATH": path, "ASSISTANT_CHAT_DB": str(db)}
+    cmd = [sys.executable, "-m", "assistant.apps.cli", "feedback", "export"]
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+    assert r.returncode == 0, r.stderr
+    (item,) = lines(r.stdout)
+    assert "problem" not in item["feedback"]["cited"][0] and item["evidence"][0]["quote"] == a.citations[0].text
+    (item,) = candidates(Settings(corpus=SEEDS, chat_db=db), corpus=tmp_path / "empty")
+    assert "could not be read" in item["feedback"]["cited"][0]["problem"]

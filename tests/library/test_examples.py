@@ -87,6 +87,20 @@ def test_question_patterns(sentence, question):
     assert question in found, found
 
 
+def test_a_role_is_not_asked_as_a_person_and_a_title_is_not_part_of_a_name():
+    """The 2026-12-07 tester's "Who is People Officer?" and "Who is Manager Dolores Achterberg?"."""
+
+    def asked(sentence):
+        return [c.question for c in candidates_of("a.txt", sentence, 0, len(sentence), set(), set())]
+
+    for sentence in ("Leave requests go to the Chief People Officer within a week.",
+                     "Our Chief Data Steward Ines Kahl reviews every new source.",
+                     "Our Senior Manager Dolores Achterberg approves all travel."):  # fmt: skip
+        assert not [q for q in asked(sentence) if q.startswith("Who")], (sentence, asked(sentence))
+    assert "Who is Dolores Achterberg?" in asked("Manager Dolores Achterberg is the head of the Lisbon office.")
+    assert "Who is Ines Kahl?" in asked("The data steward, Manager Ines Kahl, reviews every new source.")
+
+
 def test_no_question_from_pronouns_or_headings():
     for sentence in ("It was founded in 1911 by a lamp maker.", "What is happening now in the region?",
                      "Mixed signals"):  # fmt: skip
