@@ -173,12 +173,14 @@ def page_image(text: str, dpi: int = 300, pt: float = 11):
     font = ImageFont.truetype(str(FONT), px) if FONT.exists() else ImageFont.load_default(size=px)
     image = Image.new("L", (int(8.5 * dpi), int(11 * dpi)), 255)
     draw = ImageDraw.Draw(image)
-    y = dpi
+    y, drawn = dpi, []
     for line in textwrap.wrap(text, round(80 * 11 / pt)):
         if y > image.height - 2 * dpi:
             break
         draw.text((dpi, y), line, font=font, fill=0)
+        drawn.append(line)
         y += round(1.4 * px)
+    image.info["drawn"] = " ".join(drawn)  # what is on the page: the truth to score OCR against
     return image
 
 

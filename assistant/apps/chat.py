@@ -41,8 +41,6 @@ from assistant.apps.chat_docs import (
 )
 from assistant.apps.chat_render import (
     CHATBOT_KWARGS,
-    CSS,
-    HEAD,
     TEXTBOX_KWARGS,
     chat_history,
     escape,
@@ -51,6 +49,7 @@ from assistant.apps.chat_render import (
     render_error,
     render_sources,
 )
+from assistant.apps.chat_style import CLOSE_ON_PHONE, CSS, FOCUS_QUESTION, HEAD, PAGE_CSS, REVEAL_CONFIRM
 from assistant.errors import AssistantError, SettingsError
 from assistant.resources import offline_env
 from assistant.settings import Settings, chat_users
@@ -58,39 +57,6 @@ from assistant.settings import Settings, chat_users
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 3.0  # how often an open page looks for a changed index
-# On a phone the sidebar covers the page: closed at the start, and once a
-# conversation is chosen or started (its toggle button opens it again).
-CLOSE_ON_PHONE = """() => { if (window.innerWidth < 768 && document.querySelector('#sidebar.open'))
-  document.querySelector('#sidebar .toggle-button')?.click(); }"""
-# Below a long list of conversations, the delete confirmation would open
-# out of sight, under Delete: it is scrolled into view once it shows.
-REVEAL_CONFIRM = """() => { let tries = 0; (function again() {
-  const box = document.querySelector('#delete-confirm');
-  if (box && box.offsetParent) box.scrollIntoView({block: 'nearest'});
-  else if (tries++ < 40) setTimeout(again, 50); })(); }"""
-# The question box is disabled while a question is answered, which sends the
-# focus to <body>: once it takes input again (and on load), it gets the focus
-# back, unless the user has moved it somewhere else meanwhile.
-FOCUS_QUESTION = """() => { let tries = 0; (function again() {
-  const box = document.querySelector('#question textarea'), now = document.activeElement;
-  if (box && !box.disabled) { if (!now || now === document.body) box.focus(); }
-  else if (tries++ < 100) setTimeout(again, 50); })(); }"""
-
-# The page's own styles (the messages' styles are chat_render.CSS).
-PAGE_CSS = """
-.status{display:flex;align-items:center;gap:8px;font-style:italic;margin-top:4px}
-.status .spinner{width:12px;height:12px;border:2px solid currentColor;border-right-color:transparent;border-radius:50%;
- display:inline-block;animation:status-spin .8s linear infinite}
-@keyframes status-spin{to{transform:rotate(360deg)}}
-@media (prefers-reduced-motion: reduce){.status .spinner{animation:none}}
-#header p{margin:0}
-@media (max-width: 640px){#header-row{flex-direction:column;align-items:flex-start}}
-#conversations label{white-space:normal}
-/* Gradio's orange and red buttons hold white text at 2.8:1 and 3.8:1: darker shades, >= 5:1 (WCAG AA) */
-#new-conversation{background:#c2410c;border-color:#c2410c;color:#fff}
-#new-conversation:hover{background:#9a3412}
-#delete-yes, #remove-yes{background:#b91c1c;border-color:#b91c1c;color:#fff}
-"""
 
 
 def user_of(request) -> str:
@@ -123,6 +89,7 @@ def build(settings: Settings):
         rated = gr.State(None)  # (conversation, turn, rating) a comment goes with
         with gr.Sidebar(label="Conversations", elem_id="sidebar", open=True):
             new = gr.Button("New conversation", elem_id="new-conversation", variant="primary")
+            search = gr.Textbox(label="Search conversations", max_lines=1, elem_id="search-conversations")
             listing = gr.Radio(
                 choices=[], value=None, label="Conversations (the newest first)", elem_id="conversations"
             )
@@ -130,6 +97,8 @@ def build(settings: Settings):
             with gr.Row():
                 rename = gr.Button("Rename", elem_id="rename", size="sm")
                 delete = gr.Button("Delete…", elem_id="delete", size="sm", variant="secondary")
+                export = gr.Button("Export", elem_id="export", size="sm", variant="secondary")
+            exported = gr.File(label="This conversation as Markdown", visible=False, elem_id="exported")
             with gr.Group(visible=False, elem_id="delete-confirm") as confirm:
                 gr.Markdown("Delete this conversation? This cannot be undone.")
                 with gr.Row():
@@ -251,7 +220,33 @@ def build(settings: Settings):
                 None, None, None, js=FOCUS_QUESTION
             )
             answering.append(answer_event)
+
+        # Regenerate (↻) and edit (↶: the question back in the box) on the last answer.
+        def again(messages: list, conversation: str | None, turn_of: dict, request: gr.Request):
+            q, before, kept = convs.take_back(conversation, messages, turn_of, user_of(request))
+            return *take(q, before), kept
+
+        def edit(messages: list, conversation: str | None, turn_of: dict, request: gr.Request):
+            q, before, kept = convs.take_back(conversation, messages, turn_of, user_of(request))
+            return q, before, kept, PLACEHOLDER
+
+        redo = chatbot.retry(again, [chatbot, cid, turns], taking["outputs"] + [turns], queue=False, **quiet)
+        answering.append(redo.then(answer_turn, inputs, **asking))
+        answering[-1].then(done, [chatbot, asked], [question, chatbot, sources], queue=False)
+        chatbot.undo(edit, [chatbot, cid, turns], [question, chatbot, turns, sources], queue=False, **quiet).then(
+            None, None, None, js=FOCUS_QUESTION
+        )
         question.stop(None, None, None, cancels=answering, queue=False)
+
+        def find(text: str, conversation: str | None, request: gr.Request):
+            return gr.update(choices=convs.choices(user_of(request), text), value=live(conversation))
+
+        def export_one(conversation: str | None, request: gr.Request):
+            path = convs.export(conversation, user_of(request))
+            return gr.update(value=str(path) if path else None, visible=path is not None)
+
+        search.input(find, [search, cid], [listing], queue=False, **quiet)
+        export.click(export_one, [cid], [exported], queue=False, **quiet)
 
         # -- ratings ----------------------------------------------------------
         def rate(conversation: str | None, turn_of: dict, data: gr.LikeData, request: gr.Request):

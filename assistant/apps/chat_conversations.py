@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 import time
 from collections import Counter
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
-from assistant.apps.chat_render import escape, render_answer, render_question, render_sources
+from assistant.apps.chat_render import escape, plain, render_answer, render_question, render_sources
 from assistant.errors import AssistantError
 from assistant.library import original_page
 from assistant.settings import Settings
@@ -188,10 +189,11 @@ class Conversations:
         return work(self.store)
 
     # -- the sidebar --------------------------------------------------------
-    def choices(self, user: str) -> list[tuple[str, str]]:
-        """(label, id) of the user's conversations, the last one used first."""
+    def choices(self, user: str, query: str = "") -> list[tuple[str, str]]:
+        """(label, id) of the user's conversations, the last one used first;
+        with `query`, those whose title, questions or answers hold it."""
         try:
-            summaries = self._call(lambda s: s.list(user=user))
+            summaries = self._call(lambda s: s.search(query, user=user))
         except AssistantError as e:
             log.warning("conversations cannot be listed: %s", e)
             return []
@@ -280,6 +282,36 @@ class Conversations:
 
     def rate(self, cid: str, turn: int, rating: int, comment: str, user: str) -> None:
         self._call(lambda s: s.rate(cid, turn, rating, comment, user=user))
+
+    def take_back(self, cid: str | None, messages: list, turn_of: dict, user: str) -> tuple[str, list, dict]:
+        """The last question taken back, to ask again (regenerate) or to
+        edit: (the question as it was typed, the messages before it, the
+        turns of those). Its saved turn goes from the conversation."""
+        i = max((k for k, m in enumerate(messages) if m.get("role") == "user"), default=None)
+        if i is None:
+            return "", list(messages), dict(turn_of or {})
+        turn, saved = (turn_of or {}).get(i + 1), self.open(cid, user)
+        if saved is not None and turn is not None and turn < len(saved.turns):
+            question = saved.turns[turn].question  # as typed: the chat shows it escaped
+            self._call(lambda s: s.truncate(cid, turn, user=user))
+        else:
+            question = plain(messages[i]["content"])
+        return question, messages[:i], {k: v for k, v in (turn_of or {}).items() if k < i}
+
+    def export(self, cid: str | None, user: str) -> Path | None:
+        """The conversation as a Markdown file (`conversations.markdown`), in a
+        new temporary folder (Gradio serves files from there); None when none is open."""
+        import tempfile
+
+        from assistant.conversations.markdown import to_markdown
+
+        saved = self.open(cid, user)
+        if saved is None or not saved.turns:
+            return None
+        name = re.sub(r"[^\w.-]+", "-", saved.title or "conversation").strip("-")[:60] or "conversation"
+        path = Path(tempfile.mkdtemp(prefix="assistant-export-")) / f"{name}.md"
+        path.write_text(to_markdown(saved), encoding="utf-8")
+        return path
 
 
 def _many(n: int, thing: str) -> str:

@@ -223,7 +223,6 @@ def cmd_eval(args) -> int:
         baseline = check_outputs(Path(args.out), args.baseline, args.update_baseline)
         if args.squad:
             from assistant.evals import squad_eval
-
             squad_plan = squad_eval.plan(args.squad, args.squad_articles, args.squad_sample, args.squad_seed)
             check_squad_baseline(baseline, squad_plan["meta"])
     except GoldFileError as e:  # one line per problem
@@ -334,9 +333,7 @@ def build_parser() -> argparse.ArgumentParser:
     pa.add_argument("question", nargs="*", help="the question (none: ask interactively, with the conversation kept)")
     pa.add_argument("--json", action="store_true", help="print the Answer as JSON")
     pa.add_argument("--top-k", type=int, help="passages to retrieve")
-    pa.add_argument(
-        "--source", action="append", metavar="PATH", help="search only this document or folder (repeatable)"
-    )
+    pa.add_argument("--source", action="append", metavar="PATH", help="search only this document or folder (repeatable)")
     _store_options(pa)
     pa.set_defaults(func=cmd_ask)
 

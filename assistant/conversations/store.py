@@ -307,6 +307,36 @@ class ConversationStore:
 
         self._write(work)
 
+    def truncate(self, cid: str, keep: int, user: str = "") -> None:
+        """Drop the turns from index `keep` on, their ratings with them: an
+        answer asked again, or a question edited, goes on from turn `keep`."""
+        cid = str(cid)
+
+        def work(c):
+            self._owned(c, cid, _user(user))
+            c.execute("DELETE FROM turns WHERE conversation = ? AND idx >= ?", (cid, max(0, int(keep))))
+            c.execute("UPDATE conversations SET updated = ? WHERE id = ?", (time.time(), cid))
+
+        self._write(work)
+
+    def search(self, text: str, user: str = "") -> list[Summary]:
+        """`user`'s conversations whose title, questions or answers hold
+        `text` (case-insensitive for ASCII, as SQLite's LIKE), the most
+        recently updated first; all of them for blank text."""
+        if not text.strip():
+            return self.list(user)
+        like = "%" + re.sub(r"([\\%_])", r"\\\1", text.strip()) + "%"
+        rows = self._read(
+            r"""SELECT c.id, c.title, c.created, c.updated,
+                      (SELECT COUNT(*) FROM turns n WHERE n.conversation = c.id) FROM conversations c
+               WHERE c.user = ? AND (c.title LIKE ? ESCAPE '\' OR EXISTS (
+                   SELECT 1 FROM turns t WHERE t.conversation = c.id AND (
+                       t.question LIKE ? ESCAPE '\' OR json_extract(t.answer, '$.text') LIKE ? ESCAPE '\')))
+               ORDER BY c.updated DESC, c.created DESC""",
+            (_user(user), like, like, like),
+        )
+        return [Summary(*r) for r in rows]
+
     def rate(self, cid: str, turn: int, rating: int, comment: str = "", user: str = "") -> None:
         """Thumbs up (+1) or down (-1) with an optional comment; 0 clears both."""
         if isinstance(rating, bool) or rating not in (-1, 0, 1):

@@ -20,11 +20,11 @@ def test_a_question_that_is_not_answered_stays_in_the_box(tmp_path):
     long = "When was the Zorblat bridge opened? " * 100
     box, shown, asked, _, _ = page["take"](long, [])
     assert box["value"] == ""  # taken at once, while it is answered
-    *_, last = page["answer_turn"](asked, shown, None, {}, None)
+    *_, last = page["answer_turn"](asked, shown, None, {}, [], None)
     assert "too long" in str(last[0][-1]["content"])
     box, *_ = page["done"](last[0], asked)
     assert box["value"] == long and box["interactive"] is True
-    *_, answered = page["answer_turn"](ASKED, page["take"](ASKED, [])[1], None, {}, None)
+    *_, answered = page["answer_turn"](ASKED, page["take"](ASKED, [])[1], None, {}, [], None)
     box, *_ = page["done"](answered[0], ASKED)
     assert "value" not in box  # answered: the box stays empty for the next one
 

@@ -81,3 +81,10 @@ def test_a_read_that_says_it_is_alive_each_page_is_not_cut_off_by_the_time_limit
     docs, warnings = load_corpus(Settings(corpus=tmp_path, index_dir=tmp_path / "i", read_timeout=2))
     assert warnings == [] and [d.source for d in docs] == ["long.pages"]
     isolate.stop()
+
+
+def test_a_zero_read_as_o_inside_a_number_is_a_zero_again():
+    from assistant.ingest.ocr import fix_digits
+
+    assert fix_digits("opened in 2o06, 1o0 times, in the 2oo0s") == "opened in 2006, 100 times, in the 2000s"
+    assert fix_digits("too good, Room 1O1, A4o, 3rd, so 2 of them") == "too good, Room 101, A4o, 3rd, so 2 of them"
