@@ -107,7 +107,8 @@ def test_a_slide_is_a_page_with_its_shapes_table_and_notes_in_order():
 @pytest.mark.parametrize(
     "core, title",
     [
-        (None, "Harbour of Velmora"),  # python-pptx writes "PowerPoint Presentation", as PowerPoint does
+        (None, "Harbour of Velmora"),
+        ("PowerPoint Presentation", "Harbour of Velmora"),  # what PowerPoint writes in a new deck's properties
         ("Velmora port review", "Velmora port review"),
         ("port_review_v3.pptx", "Harbour of Velmora"),  # a file name, not a title
     ],
@@ -196,6 +197,22 @@ def test_cells_read_as_excel_shows_them_and_formulas_as_their_computed_value():
     assert _read("sales.xlsx", out.getvalue()).splitlines()[-1] == (
         "Region: North; Opened: 14 March 2025; Revenue: $1,250.50; Share: 25.6%; Target met: TRUE; Units: 42."
     )
+
+
+def test_openpyxl_warnings_about_parts_it_drops_do_not_reach_the_build_output():
+    import warnings
+    import zipfile
+
+    good = zipfile.ZipFile(io.BytesIO(make_book({"Offices": [["Office", "Staff"], ["Leeds", 240]]})))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as book:  # a stylesheet with no styles: openpyxl warns, and uses its own
+        for part in good.infolist():
+            empty = b'<styleSheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"/>'
+            book.writestr(part, empty if part.filename == "xl/styles.xml" else good.read(part))
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        text = _read("offices.xlsx", out.getvalue())
+    assert said == [] and "Office: Leeds; Staff: 240." in text
 
 
 def _names(n: int) -> list[str]:
