@@ -114,6 +114,48 @@ def make_docx(title: str, paragraphs: list[str]) -> tuple[bytes, list[str]]:
     return buf.getvalue(), written
 
 
+def make_pptx(title: str, paragraphs: list[str], slides: int = 20) -> tuple[bytes, list[str]]:
+    """A deck: a title slide, then a slide a paragraph (a title, the
+    paragraph's sentences as bullets, its last sentence as speaker notes)."""
+    import pptx
+
+    deck = pptx.Presentation()
+    first = deck.slides.add_slide(deck.slide_layouts[0])
+    first.shapes.title.text = title
+    written = [title]
+    for i, p in enumerate(paragraphs[: slides - 1]):
+        slide = deck.slides.add_slide(deck.slide_layouts[1])
+        slide.shapes.title.text = f"Part {i + 1}"
+        *shown, note = p.split(". ") if ". " in p else (p, "")
+        slide.placeholders[1].text_frame.text = "\n".join(shown)
+        slide.notes_slide.notes_text_frame.text = note
+        written += [f"Part {i + 1}", *shown, note]
+    buf = io.BytesIO()
+    deck.save(buf)
+    return buf.getvalue(), written
+
+
+def make_xlsx(rows: int = 10_000) -> tuple[bytes, list[list[str]]]:
+    """A workbook of one sheet: a header and `rows` rows of names, places
+    and figures (what an office keeps in one); and its rows, as text."""
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "Staff"
+    header = ["Employee", "Office", "Role", "Staff number", "Salary"]
+    sheet.append(header)
+    written = [header]
+    offices, roles = ("Leeds", "Gdansk", "Austin", "Osaka"), ("Engineer", "Sales", "Support", "Finance", "Legal")
+    for i in range(rows):
+        row = [f"Person{i:05d}", offices[i % 4], roles[i % 5], 10_000 + i, 30_000 + 17 * i]
+        sheet.append(row)
+        written.append([str(c) for c in row])
+    buf = io.BytesIO()
+    book.save(buf)
+    return buf.getvalue(), written
+
+
 # What a scraped news page carries besides the article (none of it is the article).
 BOILERPLATE = [  # fmt: skip
     "Home", "World", "Politics", "Business", "Tech", "Opinion", "Subscribe now",

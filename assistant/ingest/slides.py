@@ -3,7 +3,9 @@ tools that convert decks build on (unstructured, MarkItDown), by the author
 of python-docx, on lxml as that is. It read all 67 decks of its
 repository's test files (charts, groups, tables, notes, placeholders)
 without an error here (2026-12-07); those with no slides, or only charts
-and pictures, are skipped with that reason. A slide is a page
+and pictures, are skipped with that reason. `benchmarks/bench_readers.py`:
+every word of a 20-slide deck, notes included, in 169 ms on a loaded
+machine (its text frames alone hold 79 % of them). A slide is a page
 (`PagedText`), so a citation says its slide number."""
 
 from __future__ import annotations
