@@ -180,6 +180,17 @@ def test_each_sheet_is_a_section_its_rows_sentences_that_name_their_columns():
     assert lone.splitlines() == ["Office Staff", "Office: Leeds; Staff: 240."] and lone.title == "Northwind offices"
 
 
+def test_a_csv_file_is_read_by_the_same_rules_as_a_sheet():
+    # A title line above the header, an empty last column, a short row: as in Excel.
+    data = b"Staff by office,,\nOffice,Staff,\nLeeds,240,\nGdansk,85\n"
+    assert _read("offices.csv", data).splitlines() == [
+        "Staff by office",
+        "Office Staff",
+        "Office: Leeds; Staff: 240.",
+        "Office: Gdansk; Staff: 85.",
+    ]
+
+
 def test_cells_read_as_excel_shows_them_and_formulas_as_their_computed_value():
     import xlsxwriter
 
@@ -245,6 +256,7 @@ def _encrypted(kind: bytes = b"EncryptionInfo") -> bytes:
     return b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504) + kind.decode().encode("utf-16-le") + bytes(512)
 
 
+@pytest.mark.e2e  # the reading process reads them
 def test_bad_office_files_are_skipped_with_one_line_and_nothing_else_is_lost(tmp_path):
     corpus = tmp_path / "c"
     corpus.mkdir()
