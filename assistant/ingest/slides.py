@@ -1,6 +1,6 @@
 """PowerPoint decks (.pptx), read with python-pptx: the reader the Python
-tools that convert decks build on (unstructured, MarkItDown), by the author
-of python-docx, on lxml as that is. It read all 67 decks of its
+tools that convert decks build on (unstructured, MarkItDown), by
+python-docx's author and on lxml as python-docx is. It read all 67 decks of its
 repository's test files (charts, groups, tables, notes, placeholders)
 without an error here (2026-12-07); those with no slides, or only charts
 and pictures, are skipped with that reason. `benchmarks/bench_readers.py`:
@@ -32,7 +32,8 @@ class PptxReader:
     tables a row sentence each (`tables.row_sentences`), then the slide's
     speaker notes. Bulleted paragraphs start with "• " (list items, not
     headings, to the chunker). Slide numbers, dates and footers are left
-    out, as are pictures, charts and SmartArt."""
+    out, as are pictures, charts and SmartArt; hidden slides are read (they
+    are the author's text, and the slides after them keep their numbers)."""
 
     suffixes = (".pptx",)
     streamable = False
@@ -62,10 +63,10 @@ class PptxReader:
 
 
 def _first_title(deck) -> str | None:
-    for slide in list(deck.slides)[:1]:
-        shape = slide.shapes.title
-        if shape is not None and shape.has_text_frame:
-            return " ".join(shape.text_frame.text.split())[:200] or None
+    first = next(iter(deck.slides), None)
+    shape = first.shapes.title if first is not None else None
+    if shape is not None and shape.has_text_frame:
+        return " ".join(shape.text_frame.text.split())[:200] or None
     return None
 
 

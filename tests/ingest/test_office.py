@@ -104,6 +104,18 @@ def test_a_slide_is_a_page_with_its_shapes_table_and_notes_in_order():
     assert FOOTER not in text  # page furniture, as a PDF's running footer
 
 
+def test_a_hidden_slide_is_read_and_the_slides_after_it_keep_their_numbers():
+    import pptx
+
+    deck = pptx.Presentation(io.BytesIO(make_deck()))
+    deck.slides[1]._element.set("show", "0")  # hidden in the slide show
+    out = io.BytesIO()
+    deck.save(out)
+    text = _read("port.pptx", out.getvalue())
+    assert len(text.pages) == 3 and NOTE in text[text.pages[1] : text.pages[2]]
+    assert text[text.pages[2] :].startswith("Piers\n")
+
+
 @pytest.mark.parametrize(
     "core, title",
     [
