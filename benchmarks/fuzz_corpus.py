@@ -204,6 +204,8 @@ def _pptx(title: str | None, paras: list[str], shape: str, table: list[list[str]
     import pptx
     from pptx.util import Inches
 
+    from make_docs import fill_table
+
     deck = pptx.Presentation()
     title, paras = title and _xml_safe(title), [_xml_safe(p) for p in paras]
     if title:
@@ -211,11 +213,8 @@ def _pptx(title: str | None, paras: list[str], shape: str, table: list[list[str]
     for p in " ".join(paras).split() if shape == "word_per_page" else paras:
         deck.slides.add_slide(deck.slide_layouts[1]).placeholders[1].text_frame.text = p
     if table:
-        slide = deck.slides.add_slide(deck.slide_layouts[6])
-        frame = slide.shapes.add_table(len(table), len(table[0]), Inches(1), Inches(1), Inches(6), Inches(3)).table
-        for r, row in enumerate(table):
-            for c, v in enumerate(row):
-                frame.cell(r, c).text = v
+        shapes = deck.slides.add_slide(deck.slide_layouts[6]).shapes
+        fill_table(shapes.add_table(len(table), len(table[0]), Inches(1), Inches(1), Inches(6), Inches(3)).table, table)
     out = io.BytesIO()
     deck.save(out)
     return out.getvalue()

@@ -70,6 +70,13 @@ def make_pdf(title: str, paragraphs: list[str], pages: int | None = None) -> tup
     return bytes(pdf.output()), [title, *written]
 
 
+def fill_table(table, rows) -> None:
+    """Write rows of cells into a python-docx or python-pptx table (both have `cell(r, c).text`)."""
+    for r, row in enumerate(rows):
+        for c, val in enumerate(row):
+            table.cell(r, c).text = val
+
+
 def docx_file(title: str | None, paragraphs: list[str], table: list[list[str]] | list[tuple] = ()) -> bytes:
     """A Word file: a heading (if any), the paragraphs, a table (rows of cells)."""
     import docx
@@ -80,10 +87,7 @@ def docx_file(title: str | None, paragraphs: list[str], table: list[list[str]] |
     for p in paragraphs:
         d.add_paragraph(p)
     if table:
-        t = d.add_table(rows=len(table), cols=len(table[0]))
-        for r, row in enumerate(table):
-            for c, val in enumerate(row):
-                t.cell(r, c).text = val
+        fill_table(d.add_table(rows=len(table), cols=len(table[0])), table)
     buf = io.BytesIO()
     d.save(buf)
     return buf.getvalue()
