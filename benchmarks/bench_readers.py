@@ -1,6 +1,9 @@
-"""Which library reads PDF, Word and HTML files best: text quality and speed.
+"""Which library reads PDF, Word and HTML files best: text quality and speed;
+and how much and how fast the PowerPoint and Excel readers read, against
+simpler uses of the same libraries (python-pptx is what the Python tools that
+read decks build on; openpyxl is what pandas reads .xlsx with).
 
-    .venv/bin/python benchmarks/bench_readers.py [--repeat 3]
+    .venv/bin/python benchmarks/bench_readers.py [--repeat 3] [--kinds pptx,xlsx]
 
 Files: PDFs and a Word file written from real prose (a Wikipedia article of
 the SQuAD set, `make_docs.py`), the PDFs Debian ships in /usr/share/doc, and
@@ -29,7 +32,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from make_docs import BOILERPLATE, make_docx, make_news_html, make_pdf, prose  # noqa: E402
+from make_docs import BOILERPLATE, make_docx, make_news_html, make_pdf, make_pptx, make_xlsx, prose  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 WORD = re.compile(r"\w+")
@@ -149,16 +152,47 @@ def html_bs4(data):
     return soup.get_text("\n")
 
 
+def pptx_reader(data):  # this project's reader: shapes, tables, notes
+    from assistant.ingest.slides import PptxReader
+
+    return PptxReader().read(data, Path("a.pptx"))
+
+
+def pptx_text_frames(data):  # the plain way: every text frame of every slide, no notes
+    import pptx
+
+    deck = pptx.Presentation(io.BytesIO(data))
+    return "\n".join(s.text_frame.text for slide in deck.slides for s in slide.shapes if s.has_text_frame)
+
+
+def xlsx_reader(data):  # this project's reader: read_only, a sentence a row
+    from assistant.ingest.sheets import XlsxReader
+
+    return XlsxReader().read(data, Path("a.xlsx"))
+
+
+def xlsx_openpyxl_full(data):  # openpyxl's default mode: the whole workbook as objects
+    import openpyxl
+
+    book = openpyxl.load_workbook(io.BytesIO(data), data_only=True)
+    return "\n".join(
+        " ".join(str(v) for v in row if v is not None) for s in book for row in s.iter_rows(values_only=True)
+    )
+
+
 CANDIDATES = {
     "pdf": {"pypdf": pdf_pypdf, "pypdf (layout)": pdf_pypdf_layout, "pypdfium2": pdf_pdfium,
             "pdfminer.six": pdf_pdfminer},
     "docx": {"python-docx": docx_python_docx, "docx2python": docx_docx2python, "mammoth": docx_mammoth},
     "html": {"trafilatura": html_trafilatura, "trafilatura (precision)": html_trafilatura_precision,
              "readability-lxml": html_readability, "justext": html_justext, "BeautifulSoup (all text)": html_bs4},
+    "pptx": {"PptxReader (python-pptx)": pptx_reader, "python-pptx (text frames only)": pptx_text_frames},
+    "xlsx": {"XlsxReader (openpyxl read_only)": xlsx_reader, "openpyxl (full load)": xlsx_openpyxl_full},
 }  # fmt: skip
 IMPORTS = {"pypdf": "pypdf", "pypdfium2": "pypdfium2", "pdfminer.six": "pdfminer.high_level",
            "python-docx": "docx", "docx2python": "docx2python", "mammoth": "mammoth", "trafilatura": "trafilatura",
-           "readability-lxml": "readability", "justext": "justext", "BeautifulSoup (all text)": "bs4"}  # fmt: skip
+           "readability-lxml": "readability", "justext": "justext", "BeautifulSoup (all text)": "bs4",
+           "PptxReader": "pptx", "XlsxReader": "openpyxl"}  # fmt: skip
 
 
 def timed(fn, data, repeat):
@@ -181,12 +215,26 @@ def import_seconds(module: str) -> float:
     return float(out.stdout.strip() or "nan")
 
 
+def rows_kept(text: str, rows: list[list[str]]) -> float:
+    """The share of a sheet's rows that one line of the text holds whole
+    (difflib over 50,000 words of a sheet takes minutes)."""
+    lines = [set(words(line)) for line in text.splitlines()]
+    at, kept = 0, 0
+    for row in rows[1:]:
+        want = set(words(" ".join(row)))
+        while at < len(lines) and not want <= lines[at]:
+            at += 1
+        kept += at < len(lines)
+    return kept / max(len(rows) - 1, 1)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--kinds", default=",".join(CANDIDATES), help="which formats, e.g. pptx,xlsx")
     args = ap.parse_args()
     title, paras = prose(1)  # Frédéric Chopin: accents, dates, long paragraphs
-    files: dict[str, list] = {"pdf": [], "docx": [], "html": []}
+    files: dict[str, list] = {kind: [] for kind in CANDIDATES}
     data, truth = make_pdf(title, paras)
     files["pdf"].append(("fpdf2, Chopin article", data, truth))
     data, truth = make_pdf(*prose(7), pages=20)
@@ -199,8 +247,14 @@ def main() -> None:
         lines = [x for x in seed.read_text(encoding="utf-8").splitlines() if x.strip()]
         data, truth = make_news_html(lines[0], lines[1:])
         files["html"].append((f"news page, seed {i}", data, truth))
+    data, truth = make_pptx(title, paras)
+    files["pptx"].append(("python-pptx, Chopin article, 20 slides", data, truth))
+    data, truth = make_xlsx(10_000)
+    files["xlsx"].append(("openpyxl, 10,000 rows x 5", data, truth))
 
     for kind, cands in CANDIDATES.items():
+        if kind not in args.kinds.split(","):
+            continue
         print(f"\n## {kind.upper()}\n")
         print("| file | library | KB | words | recall | noise | glued | ms |")
         print("| --- | --- | --- | --- | --- | --- | --- | --- |")
@@ -209,7 +263,9 @@ def main() -> None:
             for lib, fn in cands.items():
                 text, secs = timed(fn, data, args.repeat)
                 texts[lib] = text
-                if truth is not None and not text.startswith("error:"):
+                if kind == "xlsx" and not text.startswith("error:"):
+                    q = f"{rows_kept(text, truth):.3f} (rows whole, in order) | — | —"
+                elif truth is not None and not text.startswith("error:"):
                     s = score(text, truth)
                     if kind == "html":  # noise: boilerplate phrases that leaked
                         phrases = [b for b in BOILERPLATE if len(b.split()) >= 3]  # single words occur in articles too

@@ -1,5 +1,5 @@
 """Corpus fuzzing: folders of generated documents of every supported type
-(.txt, .md, .html, .docx, .pdf) in the shapes real files come in, built as
+(.txt, .md, .html, .docx, .pdf, .pptx, .xlsx) in the shapes real files come in, built as
 `assistant index` builds them, then checked:
 
 - the build exits 0 (one odd document never fails the others: F1 of the
@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
-TYPES = (".txt", ".md", ".html", ".docx", ".pdf")
+TYPES = (".txt", ".md", ".html", ".docx", ".pdf", ".pptx", ".xlsx")
 SHAPES = (
     "plain", "long_first_line", "empty_first_lines", "no_title", "only_title", "huge_line", "no_final_newline",
     "bom", "crlf", "tabs", "control_chars", "mixed_scripts", "rtl", "repeated_lines", "table", "word_per_page",
@@ -196,6 +196,59 @@ def _docx(title: str | None, paras: list[str], table: list[list[str]] | None) ->
     return docx_file(title and _xml_safe(title), [_xml_safe(p) for p in paras], table or ())
 
 
+def _pptx(title: str | None, paras: list[str], shape: str, table: list[list[str]] | None) -> bytes:
+    """A title slide, then a slide a paragraph (a word a slide for that
+    shape), the table on the last slide."""
+    import io
+
+    import pptx
+    from pptx.util import Inches
+
+    from make_docs import fill_table
+
+    deck = pptx.Presentation()
+    title, paras = title and _xml_safe(title), [_xml_safe(p) for p in paras]
+    if title:
+        deck.slides.add_slide(deck.slide_layouts[0]).shapes.title.text = title
+    for p in " ".join(paras).split() if shape == "word_per_page" else paras:
+        deck.slides.add_slide(deck.slide_layouts[1]).placeholders[1].text_frame.text = p
+    if table:
+        shapes = deck.slides.add_slide(deck.slide_layouts[6]).shapes
+        fill_table(shapes.add_table(len(table), len(table[0]), Inches(1), Inches(1), Inches(6), Inches(3)).table, table)
+    out = io.BytesIO()
+    deck.save(out)
+    return out.getvalue()
+
+
+def _xlsx(title: str | None, paras: list[str], table: list[list[str]] | None) -> bytes:
+    """A sheet of the title and a paragraph a row, the table on a second sheet."""
+    import io
+    import re
+
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "Notes"
+    for line in ([title] if title else []) + paras:
+        # A cell holds at most 32,767 characters (openpyxl cuts the rest off):
+        # a longer paragraph takes several rows, cut between sentences.
+        cells = [""]
+        for sentence in re.split(r"(?<=\. )", _xml_safe(line)):
+            if cells[-1] and len(cells[-1]) + len(sentence) > 30_000:
+                cells.append("")
+            cells[-1] += sentence
+        for cell in cells:
+            sheet.append([cell.strip()])
+    if table:
+        figures = book.create_sheet("Figures")
+        for row in table:
+            figures.append([int(c) if c.isdigit() else c for c in row])
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
 def _pdf(title: str | None, paras: list[str], shape: str) -> bytes:
     from fpdf import FPDF
 
@@ -242,6 +295,10 @@ def make_doc(rng: random.Random, i: int, suffix: str | None = None, shape: str |
         data = _html(title, paras, shape, table).encode()
     elif suffix == ".pdf":
         data = _pdf(title, paras, shape)
+    elif suffix == ".pptx":
+        data = _pptx(title, paras, shape, table)
+    elif suffix == ".xlsx":
+        data = _xlsx(title, paras, table)
     else:
         text = _text(title, paras, shape, suffix == ".md")
         if table and suffix == ".md":
@@ -258,8 +315,8 @@ def make_corpus(folder: Path, count: int, seed: int) -> list[Doc]:
     (from a place the seed draws)."""
     rng = random.Random(seed)
     folder.mkdir(parents=True, exist_ok=True)
-    # 5 types and 16 shapes: any 16 documents in a row have every shape, any
-    # 5 every type, any 80 every pair.
+    # 7 types and 16 shapes: any 16 documents in a row have every shape, any
+    # 7 every type, any 112 every pair.
     first = rng.randrange(len(TYPES) * len(SHAPES))
     docs = []
     for i in range(count):

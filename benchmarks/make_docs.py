@@ -70,6 +70,13 @@ def make_pdf(title: str, paragraphs: list[str], pages: int | None = None) -> tup
     return bytes(pdf.output()), [title, *written]
 
 
+def fill_table(table, rows) -> None:
+    """Write rows of cells into a python-docx or python-pptx table (both have `cell(r, c).text`)."""
+    for r, row in enumerate(rows):
+        for c, val in enumerate(row):
+            table.cell(r, c).text = val
+
+
 def docx_file(title: str | None, paragraphs: list[str], table: list[list[str]] | list[tuple] = ()) -> bytes:
     """A Word file: a heading (if any), the paragraphs, a table (rows of cells)."""
     import docx
@@ -80,10 +87,7 @@ def docx_file(title: str | None, paragraphs: list[str], table: list[list[str]] |
     for p in paragraphs:
         d.add_paragraph(p)
     if table:
-        t = d.add_table(rows=len(table), cols=len(table[0]))
-        for r, row in enumerate(table):
-            for c, val in enumerate(row):
-                t.cell(r, c).text = val
+        fill_table(d.add_table(rows=len(table), cols=len(table[0])), table)
     buf = io.BytesIO()
     d.save(buf)
     return buf.getvalue()
@@ -111,6 +115,48 @@ def make_docx(title: str, paragraphs: list[str]) -> tuple[bytes, list[str]]:
             written.append(val)
     buf = io.BytesIO()
     d.save(buf)
+    return buf.getvalue(), written
+
+
+def make_pptx(title: str, paragraphs: list[str], slides: int = 20) -> tuple[bytes, list[str]]:
+    """A deck: a title slide, then a slide a paragraph (a title, the
+    paragraph's sentences as bullets, its last sentence as speaker notes)."""
+    import pptx
+
+    deck = pptx.Presentation()
+    first = deck.slides.add_slide(deck.slide_layouts[0])
+    first.shapes.title.text = title
+    written = [title]
+    for i, p in enumerate(paragraphs[: slides - 1]):
+        slide = deck.slides.add_slide(deck.slide_layouts[1])
+        slide.shapes.title.text = f"Part {i + 1}"
+        *shown, note = p.split(". ") if ". " in p else (p, "")
+        slide.placeholders[1].text_frame.text = "\n".join(shown)
+        slide.notes_slide.notes_text_frame.text = note
+        written += [f"Part {i + 1}", *shown, note]
+    buf = io.BytesIO()
+    deck.save(buf)
+    return buf.getvalue(), written
+
+
+def make_xlsx(rows: int = 10_000) -> tuple[bytes, list[list[str]]]:
+    """A workbook of one sheet: a header and `rows` rows of names, places
+    and figures (what an office keeps in one); and its rows, as text."""
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "Staff"
+    header = ["Employee", "Office", "Role", "Staff number", "Salary"]
+    sheet.append(header)
+    written = [header]
+    offices, roles = ("Leeds", "Gdansk", "Austin", "Osaka"), ("Engineer", "Sales", "Support", "Finance", "Legal")
+    for i in range(rows):
+        row = [f"Person{i:05d}", offices[i % 4], roles[i % 5], 10_000 + i, 30_000 + 17 * i]
+        sheet.append(row)
+        written.append([str(c) for c in row])
+    buf = io.BytesIO()
+    book.save(buf)
     return buf.getvalue(), written
 
 

@@ -1,4 +1,4 @@
-"""Zip-based documents (.docx, and any other format that is a zip archive)
+"""Zip-based documents (.docx, .pptx, .xlsx, any format that is a zip archive)
 checked before a parser opens them: python-docx reads every part of the
 package into memory, so a 2 MB file whose parts expand to 2 GiB (a zip
 bomb) took 4 GB and half a minute before it failed. Only the archive's
@@ -9,9 +9,17 @@ CRC check then fails), so they can be trusted as upper bounds."""
 from __future__ import annotations
 
 import io
+import warnings
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 ZIP_MAGIC = b"PK\x03\x04"
+# An OLE compound file: an old binary Office file (.doc, .xls, .ppt), or an
+# Office Open XML file saved with a password, which Office wraps in one
+# beside a stream named EncryptionInfo.
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_ENCRYPTION_INFO = "EncryptionInfo".encode("utf-16-le")
 # Deflate packs ordinary XML 5-20 times, images hardly at all; a run of one
 # byte ~1000 times. A large part packed more than this is a bomb.
 MAX_RATIO = 100
@@ -41,3 +49,35 @@ def check_zip(data: bytes, memory_mb: float | None = None) -> None:
             f"its parts would expand to {total / 2**20:,.0f} MB, more than half of the {memory_mb:g} MB "
             "a read may use (the read_memory_mb setting; not opened)"
         )
+
+
+def check_office(data: bytes, kind: str, suffix: str) -> None:
+    """ValueError (the file's skip reason) unless `data` is a zip archive, as
+    an Office Open XML file (.docx, .pptx, .xlsx) is: one saved with a
+    password, an old binary file renamed, or something else."""
+    if data.startswith(b"PK"):
+        return
+    if data.startswith(_OLE_MAGIC) and _ENCRYPTION_INFO in data:
+        raise ValueError(f"encrypted {kind} file (it needs a password)")
+    old = suffix[:-1]  # .docx -> .doc
+    a = "an" if kind[0] in "AEIOU" else "a"
+    raise ValueError(f"not {a} {kind} {suffix} file (not a zip archive; an old {old}, or renamed?)")
+
+
+@contextmanager
+def office_reading(data: bytes, kind: str, suffix: str) -> Iterator[None]:
+    """Around a parser's reading of an Office file: `check_office` first,
+    then any error of a corrupt file (zip, package, XML) becomes its one-line
+    skip reason. MemoryError goes on up: the reading process says it as such
+    (`ingest.isolate`)."""
+    check_office(data, kind, suffix)
+    try:
+        # openpyxl warns of each part it drops (data validation, extensions):
+        # nothing of the text, and a build's output is no place for it.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    except MemoryError:
+        raise
+    except Exception as e:
+        raise ValueError(" ".join(f"broken {kind} file ({type(e).__name__}: {e}".split())[:200] + ")") from None

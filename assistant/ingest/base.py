@@ -8,16 +8,19 @@ from bisect import bisect_right
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-_FILE_NAME = re.compile(r"\.(docx?|pdf|odt|rtf|txt|tex|dvi|ps|indd|pages|html?)$")
+_FILE_NAME = re.compile(r"\.(docx?|pptx?|xlsx?|pdf|odt|odp|ods|rtf|txt|tex|dvi|ps|indd|pages|html?)$")
+# What Office puts in a file's properties or a PDF it exports: not a title.
+_DEFAULTS = ("untitled", "title", "document", "presentation", "powerpoint presentation", "slide 1")
+_EXPORTERS = ("microsoft word - ", "microsoft powerpoint - ", "microsoft excel - ")
 
 
 def sensible_title(title: object) -> str | None:
     """A title a file's metadata gives, unless it is empty or what an
     exporting program put there: a file name ("Microsoft Word - report.docx"),
-    "untitled", "Title", "Document"."""
+    "untitled", "Title", "Document", "PowerPoint Presentation"."""
     title = " ".join(str(title or "").split())
     low = title.lower()
-    if not title or low in ("untitled", "title", "document") or low.startswith("microsoft word - "):
+    if not title or low in _DEFAULTS or low.startswith(_EXPORTERS):
         return None
     return None if _FILE_NAME.search(low) else title[:200]
 

@@ -1,5 +1,5 @@
 """Load a corpus folder: every file a reader takes (text, Markdown, PDF,
-Word, HTML), read, checked and cleaned.
+Word, HTML, CSV, PowerPoint, Excel), read, checked and cleaned.
 
 Files that cannot be used (binary, not UTF-8, encrypted, broken, no text,
 too large, too slow to read) are skipped with a warning; the rest of the

@@ -29,7 +29,8 @@ class PlainText:
 # file of theirs is read (in the reading process, `ingest.isolate`).
 from assistant.ingest.ocr import ImageReader  # noqa: E402
 from assistant.ingest.pdf import PdfReader  # noqa: E402
-from assistant.ingest.sheets import CsvReader  # noqa: E402
+from assistant.ingest.sheets import CsvReader, XlsxReader  # noqa: E402
+from assistant.ingest.slides import PptxReader  # noqa: E402
 from assistant.ingest.webpage import HtmlReader  # noqa: E402
 from assistant.ingest.word import DocxReader  # noqa: E402
 
@@ -39,6 +40,8 @@ READERS: list[DocumentReader] = [
     DocxReader(),
     HtmlReader(),
     CsvReader(),
+    PptxReader(),
+    XlsxReader(),
     ImageReader(),
 ]
 

@@ -9,11 +9,11 @@ tables included, so text keeps the order it has in the document."""
 from __future__ import annotations
 
 import io
-import zipfile
 from pathlib import Path
 
+from assistant.ingest.archives import office_reading
 from assistant.ingest.base import Titled, sensible_title
-from assistant.ingest.tables import names_columns, row_sentences
+from assistant.ingest.tables import table_lines
 
 
 class DocxReader:
@@ -27,18 +27,9 @@ class DocxReader:
 
     def read(self, data: bytes, path: Path) -> str:
         import docx
-        from docx.opc.exceptions import PackageNotFoundError
 
-        if not data.startswith(b"PK"):
-            raise ValueError("not a Word .docx file (not a zip archive; an old .doc, or renamed?)")
-        try:
+        with office_reading(data, "Word", ".docx"):
             document = docx.Document(io.BytesIO(data))
-        except (zipfile.BadZipFile, PackageNotFoundError, KeyError) as e:
-            raise ValueError(f"broken Word file ({type(e).__name__}: {e})"[:200]) from None
-        except MemoryError:  # over the reading process's cap: said as such there (`ingest.isolate`)
-            raise
-        except Exception as e:  # lxml's XMLSyntaxError, ValueError of a bad part: a corrupt file
-            raise ValueError(f"broken Word file ({type(e).__name__})") from None
         lines: list[str] = []
         _blocks(document, lines)
         text = "\n".join(lines)
@@ -92,7 +83,4 @@ def _table_lines(table) -> list[str]:
             seen.append(cell._tc)
             cells.append(_cell_text(cell))
         rows.append(cells)
-    header = rows[0] if rows else []
-    if len(rows) < 2 or not names_columns(header):
-        return [c for r in rows for c in r if c]
-    return row_sentences(header, rows[1:])
+    return table_lines(rows)

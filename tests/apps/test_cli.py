@@ -63,7 +63,11 @@ def test_errors_are_messages_with_exit_codes(env, tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
     r = run("index", "--corpus", str(empty), "--index-dir", str(tmp_path / "i"))
-    assert r.returncode == 3 and "No .txt/.md/.pdf/.docx/.html/.htm/.csv files" in r.stderr and "Traceback" not in r.stderr
+    assert (
+        r.returncode == 3
+        and "No .txt/.md/.pdf/.docx/.html/.htm/.csv/.pptx/.xlsx/.png/.jpg/.jpeg/.tif/.tiff/.webp/.bmp files" in r.stderr
+        and "Traceback" not in r.stderr
+    )
 
 
 def test_index_reports_what_it_did(tmp_path, corpus_dir):

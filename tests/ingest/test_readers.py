@@ -21,7 +21,9 @@ def test_plain_text_takes_txt_and_md_in_any_case():
 def test_a_suffix_no_reader_takes_is_refused_with_its_name():
     with pytest.raises(ValueError, match=r"no reader for \.doc files"):
         readers.reader_for(Path("x.doc"))
-    for name, kind in (("a.pdf", "PdfReader"), ("b.DOCX", "DocxReader"), ("c.html", "HtmlReader"), ("d.htm", "HtmlReader")):
+    kinds = {"a.pdf": "PdfReader", "b.DOCX": "DocxReader", "c.html": "HtmlReader", "d.htm": "HtmlReader",
+             "e.csv": "CsvReader", "f.pptx": "PptxReader", "g.XLSX": "XlsxReader"}  # fmt: skip
+    for name, kind in kinds.items():
         assert type(readers.reader_for(Path(name))).__name__ == kind
         assert isinstance(readers.reader_for(Path(name)), DocumentReader)
 

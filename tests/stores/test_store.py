@@ -81,7 +81,7 @@ def test_bad_files_are_skipped_and_the_rest_indexed(settings, corpus_dir):
 def test_empty_or_missing_corpus_is_a_clear_error(tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
-    with pytest.raises(CorpusError, match="No .txt/.md/.pdf/.docx/.html/.htm/.csv files"):
+    with pytest.raises(CorpusError, match="No .txt/.md/.pdf/.docx/.html/.htm/.csv/.pptx/.xlsx/.png/.jpg/.jpeg/.tif/.tiff/.webp/.bmp files"):
         build_index(settings=Settings(corpus=empty, index_dir=tmp_path / "i"))
     with pytest.raises(CorpusError, match="not found"):
         build_index(settings=Settings(corpus=tmp_path / "nope", index_dir=tmp_path / "i"))
