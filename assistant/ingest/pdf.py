@@ -121,6 +121,7 @@ class PdfReader:
         except pdfium.PdfiumError as e:
             raise ValueError(_reason(e)) from None
         raw: list[list[str]] = []
+        big = None
         try:
             title = _title(doc.get_metadata_dict())
             for i in range(len(doc)):
@@ -130,6 +131,8 @@ class PdfReader:
                     text = textpage.get_text_range()
                     if not text.strip():
                         text = self._ocr(page)
+                    elif i == 0 and title is None:
+                        big = _largest_line(textpage, text)
                 finally:
                     textpage.close()
                     page.close()
@@ -143,6 +146,8 @@ class PdfReader:
             raise ValueError("a PDF with no pages")
         drop = _furniture(raw)
         raw = [[x for i, x in enumerate(lines) if x.strip() and i not in out] for lines, out in zip(raw, drop)]
+        if title is None and big and big in (x.strip() for x in raw[0]):  # never a running header
+            title = sensible_title(big)
         width = full_width(raw)
         parts: list[str] = []
         pages: list[int] = []
@@ -172,6 +177,30 @@ class PdfReader:
         width, height = page.get_size()  # points, 1/72 in
         image = page.render(scale=ocr.REC_SIDE / max(width, height, 1.0)).to_pil()
         return "\n".join(ocr.lines(image))
+
+
+def _largest_line(textpage, text: str) -> str | None:
+    """The first line of the page set in its largest type, when that is
+    larger than most of the page's letters (its body text): a title, when
+    the file's metadata gives none. Sizes from PDFium, per character."""
+    from pypdfium2 import raw as pdfium_c
+
+    lines: list[tuple[float, str]] = []
+    sizes: list[float] = []
+    for m in re.finditer(r"[^\r\n]+", text):
+        line = [
+            round(pdfium_c.FPDFText_GetFontSize(textpage.raw, i), 1)
+            for i in range(m.start(), m.end())
+            if not text[i].isspace()
+        ]
+        if line:
+            sizes += line
+            lines.append((max(line), m.group().strip()))
+    if not lines:
+        return None
+    body = sorted(sizes)[len(sizes) // 2]
+    size, line = max(lines, key=lambda x: x[0])  # max keeps the first of equals
+    return _SOFT_BREAK.sub("", line) if size > body and 3 <= len(line) <= 200 else None
 
 
 def _title(meta: dict) -> str | None:

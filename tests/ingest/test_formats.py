@@ -76,8 +76,42 @@ def test_a_pdf_whose_first_line_is_a_paragraph_takes_its_metadata_title(tmp_path
     assert docs[0].title == title
 
 
+def _headed_pdf(header_pt: int, title_pt: int | None) -> bytes:
+    """Three pages under a running header; page 1 opens with a small line,
+    then a title line in `title_pt` type (None: neither); the body is 11 pt."""
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    for k, text in enumerate(PAGES):
+        pdf.add_page()
+        pdf.set_font("Helvetica", size=header_pt)
+        pdf.cell(0, 8, "X Desktop Group (http://www.freedesktop.org)", new_x="LMARGIN", new_y="NEXT")
+        if k == 0 and title_pt:  # a small line first: the title is not the first line
+            pdf.set_font("Helvetica", size=9)
+            pdf.cell(0, 8, "Prepared for the harbour board, March 2025", new_x="LMARGIN", new_y="NEXT")
+            pdf.set_font("Helvetica", size=title_pt)
+            pdf.cell(0, 14, "Velmora Harbour Annual Report", new_x="LMARGIN", new_y="NEXT")
+        pdf.set_font("Helvetica", size=11)
+        pdf.multi_cell(0, 6, text)
+    return bytes(pdf.output())
+
+
+@pytest.mark.parametrize(
+    "header_pt, title_pt, title", [(9, 22, "Velmora Harbour Annual Report"), (16, None, "harbour")]
+)
+def test_a_pdf_without_a_metadata_title_takes_its_largest_line_never_a_running_header(
+    tmp_path, header_pt, title_pt, title
+):
+    # The report of 2026-12-07: a real PDF was cited under its running header.
+    (tmp_path / "harbour.pdf").write_bytes(_headed_pdf(header_pt, title_pt))
+    docs, _ = load_corpus(Settings(corpus=tmp_path))
+    assert docs[0].title == title and "X Desktop Group" not in docs[0].clean.text
+
+
 def test_docx_text_in_order_with_tables():
-    data = make_docx(["First paragraph about Velmora.", "Second paragraph."], [("Year", "Event"), ("1968", "Last lamp")])
+    data = make_docx(
+        ["First paragraph about Velmora.", "Second paragraph."], [("Year", "Event"), ("1968", "Last lamp")]
+    )
     text = readers.reader_for(Path("a.docx")).read(data, Path("a.docx"))
     assert text.index("Velmora facts") < text.index("First paragraph") < text.index("Second") < text.index("Last lamp")
 
@@ -89,7 +123,12 @@ def _office_docx(merged_header: bool = False) -> bytes:
 
     d = docx.Document()
     d.add_paragraph("Where Northwind works.")
-    rows = [("Office", "Role", "Staff"), ("Leeds", "HQ", "240"), ("Gdansk", "Software", "85"), ("Austin", "Sales", "60")]
+    rows = [
+        ("Office", "Role", "Staff"),
+        ("Leeds", "HQ", "240"),
+        ("Gdansk", "Software", "85"),
+        ("Austin", "Sales", "60"),
+    ]
     t = d.add_table(rows=len(rows), cols=3)
     for i, row in enumerate(rows):
         for j, v in enumerate(row):
@@ -170,7 +209,9 @@ def test_files_over_max_file_mb_are_not_read(tmp_path):
     size_mb = (corpus / "big.pdf").stat().st_size / 2**20
     docs, warnings = load_corpus(Settings(corpus=corpus, max_file_mb=size_mb / 2))
     assert [d.source for d in docs] == ["ok.txt"]
-    assert len(warnings) == 1 and "max_file_mb" in warnings[0] and warnings[0].startswith("skipped big.pdf: larger than")
+    assert (
+        len(warnings) == 1 and "max_file_mb" in warnings[0] and warnings[0].startswith("skipped big.pdf: larger than")
+    )
 
 
 class SlowReader(IsolatedReader):
@@ -299,7 +340,9 @@ def test_an_llm_answer_cites_the_page_too(formats_settings):
 
     server = FakeOpenAI()
     try:
-        server.script = [lambda r: Reply(text=f"Ferries leave Velmora for Osk every Tuesday at noon [{passage_with(r, 'Tuesday')}].")]
+        server.script = [
+            lambda r: Reply(text=f"Ferries leave Velmora for Osk every Tuesday at noon [{passage_with(r, 'Tuesday')}].")
+        ]
         settings = formats_settings.with_options(
             openai_base_url=server.url, openai_api_key="sk-test", llm_model="fake-model", openai_timeout=6.0
         )
@@ -377,7 +420,10 @@ def test_a_word_file_is_titled_by_its_properties_else_its_heading_never_a_runnin
     d.save(out)
     read = readers.reader_for(Path("a.docx")).read
     assert read(out.getvalue(), Path("a.docx")).title == "Northwind staffing 2025"
-    for made_up, kept in (("Microsoft Word - staff.docx", "Northwind staffing 2025"), ("Staffing report", "Staffing report")):
+    for made_up, kept in (
+        ("Microsoft Word - staff.docx", "Northwind staffing 2025"),
+        ("Staffing report", "Staffing report"),
+    ):
         d.core_properties.title = made_up
         out = io.BytesIO()
         d.save(out)
