@@ -8,7 +8,11 @@ the seeds, and opens a citation. Writes, in benchmarks/results/:
 - chat-page.png (1400x1000, light): the conversation, the cited passage
   highlighted in the sources panel;
 - chat-phone.png (390x844): the same conversation on a phone, a passage open;
-- chat-documents.png (1400x1000): the Documents tab with its table.
+- chat-documents.png (1400x1000): the Documents tab with its table;
+- chat-original-page.png, chat-phone-original-page.png: the cited PDF page in
+  the sources panel, the cited words marked;
+- chat-ask-only.png, chat-phone-ask-only.png: "Ask only" with the PDF chosen,
+  and an answer from it alone.
 
     PYTHONPATH=. .venv/bin/python benchmarks/screenshot_chat.py [--out DIR]
 
@@ -68,6 +72,9 @@ QUESTIONS = [
     "When will the Linwick library open on Sundays?",
     "How much water does the Halden reservoir hold?",
 ]
+
+# Asked of the PDF alone (the picker), a question the seeds could answer too.
+ONLY_QUESTION = "What does the report say about plans for next year?"
 
 
 def make_pdf(path: Path) -> None:
@@ -141,6 +148,16 @@ def ask(page, question: str) -> None:
     if page.locator("#chat a.cite").count() <= before:
         last = page.locator("#chat [data-testid='bot']").last.inner_text()
         raise SystemExit(f"no citation in the answer to {question!r}: {last}")
+
+
+def choose(page, name: str) -> None:
+    """Pick `name` in "Ask only", as a person does: type, then Enter."""
+    page.click("#ask-only input")
+    page.keyboard.type(name[:12])
+    page.wait_for_selector(f"ul[role=listbox] li:has-text('{name}')")
+    page.keyboard.press("Enter")
+    page.keyboard.press("Escape")
+    page.wait_for_function("n => document.querySelector('#ask-only').innerText.includes(n)", arg=name)
 
 
 def save(page, path: Path, **kw) -> None:
@@ -231,6 +248,21 @@ def main() -> None:
             step("open a citation of the PDF answer")
             save(page, args.out / "chat-page.png")
 
+            # The original page beside the text: the panel's picture of the cited PDF page, words marked.
+            page.locator("#sources .orig-page img").scroll_into_view_if_needed()
+            page.wait_for_timeout(500)
+            save(page, args.out / "chat-original-page.png")
+            step("the original PDF page in the sources panel")
+
+            # Ask only one document: the picker under the question, then a question it answers.
+            choose(page, PDF_NAME)
+            ask(page, ONLY_QUESTION)
+            page.locator("#ask-only").scroll_into_view_if_needed()
+            page.mouse.move(0, 0)
+            page.wait_for_timeout(800)
+            save(page, args.out / "chat-ask-only.png")
+            step(f"ask {ONLY_QUESTION!r} of {PDF_NAME} only")
+
             page.click("#show-documents")
             page.wait_for_selector("#documents")
             page.mouse.move(0, 0)
@@ -261,6 +293,13 @@ def main() -> None:
             page.wait_for_timeout(300)
             step("tap a citation of the Word answer")
             save(page, args.out / "chat-phone.png")
+            page.locator("#sources .orig-page").scroll_into_view_if_needed()
+            page.wait_for_timeout(500)
+            save(page, args.out / "chat-phone-original-page.png")
+            page.locator("#ask-only").scroll_into_view_if_needed()
+            page.wait_for_timeout(300)
+            save(page, args.out / "chat-phone-ask-only.png")
+            step("the original page and the picker on a phone")
             phone.close()
             ctx.close()
             browser.close()
