@@ -101,7 +101,7 @@ def test_uploads_are_copied_into_the_corpus_with_their_checks(tmp_path):
     up = tmp_path / "gradio"  # as a page gets them: temporary paths, the original name last
     ok = _file(up / "1", "ferry.txt", "The Brindle ferry crosses the bay in 25 minutes.\n")
     results = add_documents(
-        [ok, _file(up / "2", "photo.png", b"\x89PNG..."), _file(up / "3", "empty.md", b""),
+        [ok, _file(up / "2", "song.mp3", b"ID3..."), _file(up / "3", "empty.md", b""),
          _file(up / "4", "big.txt", "x" * 2000), _file(up / "5", ".hidden.txt", "secret"), ok],
         settings=settings,
     )  # fmt: skip

@@ -66,13 +66,13 @@ def test_bad_files_are_skipped_and_the_rest_indexed(settings, corpus_dir):
     (corpus_dir / "blank.md").write_text("  \n\n \t\n", encoding="utf-8")
     (corpus_dir / "binary.txt").write_bytes(bytes(range(256)) * 4)
     (corpus_dir / "latin1.txt").write_bytes("Caf\xe9 politics in Seoul.".encode("latin-1"))
-    (corpus_dir / "image.png").write_bytes(b"\x89PNG\r\n")  # not a corpus file type
+    (corpus_dir / "song.mp3").write_bytes(b"ID3\x03\x00")  # not a corpus file type
     report = build_index(settings=settings)
     assert len(report.added) == 5
     skipped = " ".join(report.warnings)
     for name in ("empty.txt", "blank.md", "binary.txt", "latin1.txt"):
         assert name in skipped
-    assert "image.png" not in skipped
+    assert "song.mp3" not in skipped
     assert "binary" in skipped and "UTF-8" in skipped
     # Skipped files don't make the index look stale.
     assert not build_index(settings=settings).changed
