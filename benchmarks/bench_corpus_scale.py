@@ -19,6 +19,9 @@ Each system runs in a child process of its own, so peak RSS is that run's:
   The **floor** is the time to embed every sentence unit of the corpus once,
   with the same embedder in length-sorted batches of 64, in the same child:
   measured on a random sample of 3,000 units and scaled by characters.
+- **ours (fast)**: the same with the `fast` profile (static token vectors
+  distilled from MiniLM, `embedders/static.py`): build time against the
+  default's in the same run, and what it costs in answers.
 - **peer** (LlamaIndex defaults): SentenceSplitter(1024, 200), the same int8
   MiniLM (through `embedders.llama`), a Chroma collection, top-2 retrieval;
   its "answer" is the retrieved context: gold span in it, hit@2, its words,
@@ -79,7 +82,7 @@ def overlaps(start: int, end: int, span: tuple[int, int]) -> bool:
     return start < span[1] and end > span[0]
 
 
-def child_ours(size: int, n: int, work: Path) -> dict:
+def child_ours(size: int, n: int, work: Path, profile: str = "") -> dict:
     from assistant import Settings, answer, build_index
     from assistant.embedders import get_embedder
     from assistant.evals import squad, squad_eval
@@ -88,7 +91,7 @@ def child_ours(size: int, n: int, work: Path) -> dict:
     articles, qs = plan(size, n)
     corpus, index = work / "corpus", work / "index"
     squad.write_corpus(articles, corpus)
-    settings = Settings(corpus=corpus, index_dir=index)
+    settings = Settings(corpus=corpus, index_dir=index, profile=profile or None)
     t = time.perf_counter()
     report = build_index(settings=settings)
     build_s = time.perf_counter() - t
@@ -126,7 +129,7 @@ def child_ours(size: int, n: int, work: Path) -> dict:
         row["k"] = len(ans.passages)
         rows.append(row)
     return {
-        "system": "ours", "articles": size, "files": len(articles), "questions": len(rows),
+        "system": f"ours ({profile or 'default'})", "articles": size, "files": len(articles), "questions": len(rows),
         "words": sum(len(a.text.split()) for a in articles),
         "build_s": round(build_s, 1), "floor_s": round(floor_s, 1), "build_to_floor": round(build_s / floor_s, 2),
         "chunks": report.chunks, "units": len(units), "build_rss_mb": round(build_rss),
@@ -191,9 +194,10 @@ def child_peer(size: int, n: int, work: Path) -> dict:
     }  # fmt: skip
 
 
-def run_child(kind: str, size: int, n: int, work: Path) -> dict:
+def run_child(kind: str, size: int, n: int, work: Path, profile: str = "") -> dict:
     work.mkdir(parents=True, exist_ok=True)
     cmd = [sys.executable, __file__, "--child", kind, "--sizes", str(size), "--questions", str(n), "--work", str(work)]
+    cmd += ["--profile", profile] if profile else []
     t = time.perf_counter()
     out = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
     if out.returncode != 0:
@@ -225,22 +229,30 @@ def main() -> None:
     ap.add_argument("--sizes", default="10,50,442")
     ap.add_argument("--questions", type=int, default=1000)
     ap.add_argument("--no-peer", action="store_true")
+    ap.add_argument(
+        "--profiles", default="default,fast", help="our profiles to run, in order (default: the default settings)"
+    )
+    ap.add_argument("--profile", default="", help=argparse.SUPPRESS)
     ap.add_argument("--json", type=Path)
     ap.add_argument("--child", choices=["ours", "peer"], help=argparse.SUPPRESS)
     ap.add_argument("--work", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        fn = child_ours if args.child == "ours" else child_peer
-        print(json.dumps(fn(int(args.sizes), args.questions, args.work)))
+        if args.child == "ours":
+            print(json.dumps(child_ours(int(args.sizes), args.questions, args.work, args.profile)))
+        else:
+            print(json.dumps(child_peer(int(args.sizes), args.questions, args.work)))
         return
     tmp = Path(tempfile.mkdtemp(prefix="bench-corpus-scale-"))
     rows = []
     try:
         for size in (int(s) for s in args.sizes.split(",")):
-            rows.append(run_child("ours", size, args.questions, tmp / f"{size}-ours"))
+            for profile in args.profiles.split(","):
+                p = "" if profile == "default" else profile
+                rows.append(run_child("ours", size, args.questions, tmp / f"{size}-ours-{profile}", p))
+                shutil.rmtree(tmp / f"{size}-ours-{profile}", ignore_errors=True)
             if not args.no_peer:
                 rows.append(run_child("peer", size, args.questions, tmp / f"{size}-peer"))
-            shutil.rmtree(tmp / f"{size}-ours", ignore_errors=True)
             shutil.rmtree(tmp / f"{size}-peer", ignore_errors=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

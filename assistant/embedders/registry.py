@@ -11,6 +11,7 @@ from assistant.embedders.base import Embedder
 from assistant.embedders.hashed import HashEmbedder
 from assistant.embedders.local import local_embedder
 from assistant.embedders.openai import openai_embedder
+from assistant.embedders.static import StaticEmbedder
 from assistant.registry import Registry
 from assistant.resources import offline_env
 from assistant.settings import Settings
@@ -20,6 +21,7 @@ EMBEDDERS.register("local", local_embedder, "embed")
 # The LLM section too: one server (key, URL, timeout) for chat and embeddings.
 EMBEDDERS.register("openai", openai_embedder, "embed", "llm")
 EMBEDDERS.register("hash", HashEmbedder, "embed")  # the test profile: no model
+EMBEDDERS.register("static", StaticEmbedder, "embed")  # the fast profile: distilled token vectors
 
 
 def get_embedder(settings: Settings) -> Embedder:
