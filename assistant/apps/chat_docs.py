@@ -13,12 +13,14 @@ import logging
 import queue
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from assistant.apps.chat_render import escape
+from assistant.apps.progress import progress_text
 from assistant.errors import AssistantError
 from assistant.settings import Settings
+from assistant.types import IndexProgress
 
 log = logging.getLogger(__name__)
 
@@ -122,27 +124,30 @@ def md(text: str) -> str:
 
 @dataclass
 class Progress:
-    """Where an indexing run is: file i of n, its name; done with the report or the error."""
+    """Where an indexing run is (the build's last `IndexProgress`, None before
+    the first); done with the report or the error. `cancel` stops it at its
+    next committed point (`build_index(cancel=...)`)."""
 
-    i: int = 0
-    n: int = 0
-    label: str = ""
+    event: IndexProgress | None = None
     done: bool = False
     report: object = None
     error: Exception | None = None
+    cancel: threading.Event = field(default_factory=threading.Event)
 
 
-def index_with_progress(settings: Settings, every: float = 0.4):
+def index_with_progress(settings: Settings, every: float = 0.4, cancel: threading.Event | None = None):
     """Run `build_index` in a thread; yield a `Progress` at most every `every`
-    seconds while it runs, and the last one (done) at its end."""
+    seconds while it runs, and the last one (done) at its end. Setting
+    `cancel` (or the yielded `Progress.cancel`) stops the build at its next
+    committed point: the last `Progress` then has a report with `stopped`."""
     from assistant.api import build_index
 
     updates: queue.Queue = queue.Queue()
-    state = Progress()
+    state = Progress(cancel=cancel or threading.Event())
 
     def work():
         try:
-            state.report = build_index(settings=settings, progress=lambda i, n, label: updates.put((i, n, label)))
+            state.report = build_index(settings=settings, on_progress=updates.put, cancel=state.cancel)
         except Exception as e:  # shown in the page; the traceback of a bug goes to the log
             if not isinstance(e, AssistantError):
                 log.exception("indexing failed")
@@ -160,13 +165,13 @@ def index_with_progress(settings: Settings, every: float = 0.4):
             continue
         if item is None:
             break
-        state.i, state.n, state.label = item
+        state.event = item
         while not updates.empty():  # only the latest counts
             nxt = updates.get_nowait()
             if nxt is None:
                 updates.put(None)
                 break
-            state.i, state.n, state.label = nxt
+            state.event = nxt
         yield state
     thread.join()
     state.done = True
@@ -174,15 +179,25 @@ def index_with_progress(settings: Settings, every: float = 0.4):
 
 
 def progress_line(p: Progress) -> str:
+    """The status line of an indexing run: "Indexing report.txt — file 7 of 11,
+    segment 12 of 24 · 1,850 words/s · about 3 min left", then what it did."""
     if p.error is not None:
         return f"**Indexing failed:** {md(str(p.error) or type(p.error).__name__)}"
+    if p.done and getattr(p.report, "stopped", False):
+        what = p.report.stopped_line().removeprefix("Stopped: ")
+        return (
+            f"**Stopped:** {md(what)}. The rest is indexed with the next upload (or by `assistant index`); "
+            "questions are answered from what is indexed."
+        )
     if p.done:  # what became of each upload is its own line (upload_lines)
         r = p.report
         added = len(r.added) + len(r.updated)
         return f"**Indexed:** {added} file{'s' if added != 1 else ''} added or updated ({r.seconds:.1f} s)."
-    if not p.n:
+    if p.cancel.is_set():
+        return "Stopping at the next committed point…"
+    if p.event is None:
         return "Indexing: reading the files…"
-    return f"Indexing file {min(p.i + 1, p.n)} of {p.n}: {md(Path(p.label).name if p.label else '')}"
+    return "Indexing " + progress_text(p.event, name=md(Path(shown_name(p.event.source)).name))
 
 
 def build_documents_tab(settings: Settings, gr):
@@ -200,6 +215,7 @@ def build_documents_tab(settings: Settings, gr):
         file_count="multiple", type="filepath", label="Drop files here, or click to choose", elem_id="upload"
     )
     status = gr.Markdown("", elem_id="upload-status")
+    stop = gr.Button("Cancel indexing", elem_id="cancel-indexing", variant="stop", visible=False)
     table = gr.Dataframe(
         headers=COLUMNS, value=[], interactive=False, wrap=True, elem_id="documents", label="Documents"
     )
@@ -222,31 +238,49 @@ def build_documents_tab(settings: Settings, gr):
         names.update(current)
         return rows(docs), gr.update(choices=list(current.items()))
 
-    def add(files):
+    # Each session's indexing run, which its Cancel button stops (by the session, so
+    # that one user's Cancel never stops another's upload).
+    running: dict[str, threading.Event] = {}
+
+    def add(files, request: gr.Request):
         from assistant.library import add_documents
 
         paths = [f if isinstance(f, str) else getattr(f, "name", str(f)) for f in files or []]
         if not paths:
-            yield gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
             return
         try:
             uploads = add_documents(paths, settings=settings)
         except AssistantError as e:
-            yield None, f"**Not added:** {md(str(e))}", gr.skip(), gr.skip()
+            yield None, f"**Not added:** {md(str(e))}", gr.skip(), gr.skip(), gr.skip()
             return
         finally:  # copied into the corpus or refused: Gradio's copy goes either way
             forget_uploads(paths, Path(gr.utils.get_upload_folder()))
         lines = upload_lines(uploads)
         if not any(u.ok and u.source for u in uploads):
-            yield None, "\n\n".join(lines), gr.skip(), gr.skip()
+            yield None, "\n\n".join(lines), gr.skip(), gr.skip(), gr.skip()
             return
-        yield None, "\n\n".join(lines + ["Indexing…"]), *refresh()
-        for p in index_with_progress(settings):
-            if not p.done:
-                yield gr.skip(), "\n\n".join(lines + [progress_line(p)]), gr.skip(), gr.skip()
-                continue
-            docs = list_documents(settings)
-            yield gr.skip(), "\n\n".join(upload_lines(uploads, docs) + [progress_line(p)]), *refresh(docs)
+        session = getattr(request, "session_hash", None) or ""
+        running[session] = cancel = threading.Event()
+        stop = gr.update(visible=True, interactive=True, value="Cancel indexing")
+        try:
+            yield None, "\n\n".join(lines + ["Indexing…"]), *refresh(), stop
+            for p in index_with_progress(settings, cancel=cancel):
+                if not p.done:
+                    yield gr.skip(), "\n\n".join(lines + [progress_line(p)]), gr.skip(), gr.skip(), gr.skip()
+                    continue
+                docs = list_documents(settings)
+                done = "\n\n".join(upload_lines(uploads, docs) + [progress_line(p)])
+                yield gr.skip(), done, *refresh(docs), gr.update(visible=False)
+        finally:
+            running.pop(session, None)
+
+    def cancel_indexing(request: gr.Request):
+        cancel = running.get(getattr(request, "session_hash", None) or "")
+        if cancel is None:
+            return gr.update(visible=False)
+        cancel.set()
+        return gr.update(interactive=False, value="Stopping…")
 
     def ask_remove(source):
         if not source:
@@ -274,7 +308,10 @@ def build_documents_tab(settings: Settings, gr):
         row = getattr(evt, "row_value", None)
         return gr.update(value=names.get(row[0], row[0])) if row else gr.skip()
 
-    added = upload.upload(add, [upload], [upload, status, table, chosen], concurrency_limit=1, show_progress="hidden")
+    added = upload.upload(
+        add, [upload], [upload, status, table, chosen, stop], concurrency_limit=1, show_progress="hidden"
+    )
+    stop.click(cancel_indexing, None, [stop], queue=False)
     table.select(pick, None, [chosen], queue=False)
     remove.click(ask_remove, [chosen], [confirm_row, confirm_text, status], queue=False)
     no.click(lambda: gr.update(visible=False), None, [confirm_row], queue=False)
