@@ -74,13 +74,12 @@ class IndexBuilder:
     A file of more than `segment_chars` bytes (default `ingest.SEGMENT_CHARS`)
     is read, cleaned and chunked a segment at a time, each segment a pending
     item of its own: memory is bounded by the group, not by the file.
-    `progress` is given an `IndexProgress` at each file, each segment of a
-    large file and each stored group (`stores.progress`). When `cancel` is
-    set, reading stops at the next file or segment, what was embedded is
-    stored and committed (a group with the model is dropped), and the build
-    ends with `report.stopped`: the manifest stays unfinished, so the next
-    build continues from what is committed. `reuse=False` embeds every
-    sentence of a changed file again (as builds did before; for benchmarks)."""
+    `progress` is given an `IndexProgress` at each file, segment and stored
+    group (`stores.progress`). Once `cancel` is set, reading stops at the next
+    file or segment, what was embedded is stored and committed (a group with
+    the model is dropped), and the build ends with `report.stopped`, its
+    manifest unfinished: the next build goes on from what is committed.
+    `reuse=False` embeds every sentence of a changed file again (benchmarks)."""
 
     def __init__(
         self,
@@ -158,8 +157,12 @@ class IndexBuilder:
         return report
 
     def stopped(self, files: list[Path]) -> None:
-        """Cancelled: say what is indexed (the manifest is committed, and unfinished)."""
+        """Cancelled: the manifest stays unfinished, the files not reached keep
+        the skips the last build found (the library lists them); say what is indexed."""
         report, manifest = self.report, self.manifest
+        unread = {s: e for s, e in self.reader.was_skipped.items() if s not in self.reader.seen}
+        manifest["skipped"] = unread | manifest["skipped"]
+        self.store.write_manifest(manifest)
         sources = [p.relative_to(self.corpus).as_posix() for p in files]
         report.stopped, report.files = True, len(sources)
         report.indexed = sum(s in manifest["files"] for s in sources)

@@ -191,3 +191,14 @@ def test_the_expected_work_leaves_out_files_the_manifest_has_as_they_are(tmp_pat
     st = (tmp_path / "same.txt").stat()
     m = {"files": {"same.txt": {"size": st.st_size, "mtime_ns": st.st_mtime_ns}}, "skipped": {}}
     assert expected_work(sorted(tmp_path.iterdir()), tmp_path, m) == {"new.txt": 8, "same.txt": 0}
+
+
+def test_a_cancelled_build_keeps_the_skips_of_the_files_it_did_not_reach(hashed_settings):
+    s = with_big_file(hashed_settings)
+    (s.corpus / "zz_bad.txt").write_bytes(b"caf\xe9 au lait\n")  # not UTF-8: skipped, its reason kept
+    build(s)
+    said = manifest(s)["skipped"]["zz_bad.txt"]
+    (s.corpus / BIG).write_text(annals(700), encoding="utf-8")  # changed: work for the next build
+    cancel = threading.Event()
+    report = build(s, progress=lambda e: e.event == "stored" and cancel.set(), cancel=cancel)
+    assert report.stopped and manifest(s)["skipped"] == {"zz_bad.txt": said}  # the library still lists it as skipped
