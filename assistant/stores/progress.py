@@ -7,17 +7,20 @@ before it is read: the files the build expects to index (new, or changed
 since the manifest's size and modification time) are the work; a file found
 unchanged or skipped is taken off it at once, a stored item (a file, or the
 segments of a large file it stands for) as it is stored. The rate is that of
-the bytes stored since the first group was (until a second one is: since the
-first item went to be embedded), so that neither hashing the unchanged files
-nor starting the model slows it; it is given only once a first group is
-stored (reading alone runs far ahead of the model). Between two stored
-groups the time left counts down from what the last one said.
+the bytes stored over the last few stored groups (`WINDOW`; with one stored
+group, since the first item went to be embedded): recent, so that neither
+hashing the unchanged files nor starting the model's process (the first
+groups: a 1.5 MB file was said to need 5 min with 2.7 min to go when the rate
+counted from the start) slows it for long. It is given only once a first
+group is stored (reading alone runs far ahead of the model). Between two
+stored groups the time left counts down from what the last one said.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -26,6 +29,7 @@ from assistant.ingest.records import Pending
 from assistant.types import IndexProgress
 
 OnProgress = Callable[[IndexProgress], None]
+WINDOW = 4  # stored groups the rate is measured over
 
 
 def expected_work(files: list[Path], corpus: Path, manifest: dict) -> dict[str, int]:
@@ -64,7 +68,7 @@ class ProgressTracker:
         self.credited: dict[str, int] = {}  # bytes of the work taken off, per file
         self.stored_bytes = 0  # bytes stored by this build (for the rate)
         self.words = 0
-        self.first_store: tuple[float, int, int] | None = None  # when, bytes and words stored by then
+        self.stores: deque[tuple[float, int, int]] = deque(maxlen=WINDOW)  # when, bytes and words stored by then
         self.rate: tuple[float, float, float] | None = None  # bytes/s, words/s, and when they were measured
         self.done: set[str] = set()
         self.where = IndexProgress(files=len(work))
@@ -111,13 +115,12 @@ class ProgressTracker:
 
     def _measure(self) -> None:
         now = self.clock()
-        if self.first_store is None:
-            self.first_store = (now, self.stored_bytes, self.words)
-            since, nbytes, words = self.working_since or self.started, 0, 0
-        else:
-            since, nbytes, words = self.first_store
-        if now > since:
-            self.rate = ((self.stored_bytes - nbytes) / (now - since), (self.words - words) / (now - since), now)
+        if not self.stores:
+            self.stores.append((self.working_since or self.started, 0, 0))
+        self.stores.append((now, self.stored_bytes, self.words))
+        since, nbytes, words = self.stores[0]
+        if (seconds := now - since) > 0:
+            self.rate = ((self.stored_bytes - nbytes) / seconds, (self.words - words) / seconds, now)
 
     def _emit(self) -> None:
         if self.report is None:

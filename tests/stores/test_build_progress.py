@@ -202,3 +202,21 @@ def test_a_cancelled_build_keeps_the_skips_of_the_files_it_did_not_reach(hashed_
     cancel = threading.Event()
     report = build(s, progress=lambda e: e.event == "stored" and cancel.set(), cancel=cancel)
     assert report.stopped and manifest(s)["skipped"] == {"zz_bad.txt": said}  # the library still lists it as skipped
+
+
+def test_the_rate_is_that_of_the_last_groups_not_of_a_slow_start():
+    clock, events = Clock(), []
+    t = ProgressTracker(events.append, {"big.txt": 10_000}, clock=clock)
+    t.reading(0, "big.txt", 1, 10)
+    t.queued()
+    clock.now += 100  # the model's process starting: the first group took 100 s
+    t.stored([item("big.txt", 10_000, 100, Part(0, 0, 1, 10, 1024, 0, 0, 0))])
+    assert events[-1].seconds_left == 900  # 9,000 bytes at 10 B/s
+    for k in range(1, 5):  # then a group every 10 s
+        clock.now += 10
+        t.stored([item("big.txt", 10_000, 100, Part(k, k, k + 1, 10, 1024, 0, 0, 0))])
+    e = events[-1]
+    assert (e.words_per_s, e.seconds_left) == (10, 50)  # 5,000 bytes at 100 B/s, not at 5,000 / 140 s
+    clock.now += 20  # between two groups the time left counts down
+    t.reading(0, "big.txt", 7, 10)
+    assert events[-1].seconds_left == 30
