@@ -109,7 +109,7 @@ def build_index(rebuild: bool = False, progress=None, on_progress=None, cancel=N
     `progress(i, n, label)` is called as each file is begun (`i` 0-based of
     `n`) and each segment of a large file ("name (segment k/S)");
     `on_progress(event)` is given an `IndexProgress` then and as each group
-    is stored: files, segments, words stored, words/s and time left.
+    is embedded: files, segments, words embedded, words/s and time left.
     `cancel` (a `threading.Event`) stops the build at its next file or
     segment: what was embedded is stored and committed, the report has
     `stopped` set (`report.stopped_line()` says what is indexed), and the
@@ -137,7 +137,7 @@ def _progress(progress, on_progress):
         return on_progress
 
     def both(event):
-        if event.event != "stored":
+        if event.event != "embedded":
             progress(event.file - 1, event.files, event.label)
         if on_progress is not None:
             on_progress(event)

@@ -154,12 +154,12 @@ class Answer:
 class IndexProgress:
     """Where a build is, as `build_index(on_progress=...)` reports it: at the
     start of each file and of each segment of a large one, and each time a
-    group of embedded sentences is stored (`event`: "file", "segment", "stored").
+    group of sentences is embedded (`event`: "file", "segment", "embedded").
 
     `file` (1-based) of `files` is the file being read, `source` its name;
     `segment` of `segments` the segment being read when it is a large file
-    read in segments (else 0 of 0). `files_done`: files finished (indexed,
-    unchanged or skipped); `words` the words stored by this build and
+    read in segments (else 0 of 0). `files_done`: files finished (embedded,
+    unchanged or skipped); `words` the words embedded by this build and
     `words_per_s` their rate; `seconds_left` the time the rest should take
     at that rate (None until there is a rate: "estimating"). `elapsed`:
     seconds since the build started."""

@@ -48,13 +48,13 @@ def progress_text(p: IndexProgress, name: str | None = None) -> str:
 
 class Lines:
     """A line per file and per segment of a large file (a log, a pipe): the
-    stored groups in between only update the rate the next line shows."""
+    groups embedded in between only update the rate the next line shows."""
 
     def __init__(self, out):
         self.out = out
 
     def __call__(self, p: IndexProgress) -> None:
-        if p.event != "stored":
+        if p.event != "embedded":
             print(progress_text(p), file=self.out, flush=True)
 
     def close(self) -> None:
@@ -102,7 +102,7 @@ def index_command(rebuild: bool, quiet: bool, options: dict, out=None) -> int:
         except (AttributeError, OSError, ValueError):  # a stream with no file descriptor: the stopped line says it
             pass
 
-    # Only the main thread may handle signals (a test calling this in another thread passes its own cancel).
+    # Only the main thread may set a signal handler; called from another, Ctrl-C stays the caller's.
     main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGINT, interrupted) if main else None
     try:

@@ -334,7 +334,6 @@ class IndexBuilder:
             if p.whole:
                 (report.updated if p.source in self.indexed else report.added).append(p.source)
         self.commit()
-        self.tracker.stored(recorded)
         report.store_seconds += time.perf_counter() - ts
 
     # -- embedding ------------------------------------------------------------
@@ -347,6 +346,7 @@ class IndexBuilder:
 
     def assemble(self, group: list[Pending], new: np.ndarray | None) -> np.ndarray:
         """The group's vectors in unit order: the known ones and, in order, the newly embedded ones."""
+        self.tracker.embedded(group)
         self.report.embedded += 0 if new is None else len(new)
         if all(not p.known for p in group):
             return new

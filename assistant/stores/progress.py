@@ -1,19 +1,20 @@
 """A build's progress as people read it (`types.IndexProgress`): which file
-and segment is being read, the words stored and their rate, and the time
+and segment is being read, the words embedded and their rate, and the time
 left at that rate.
 
 The time left is counted in bytes, the one measure known of every file
 before it is read: the files the build expects to index (new, or changed
 since the manifest's size and modification time) are the work; a file found
-unchanged or skipped is taken off it at once, a stored item (a file, or the
-segments of a large file it stands for) as it is stored. The rate is that of
-the bytes stored over the last few stored groups (`WINDOW`; with one stored
-group, since the first item went to be embedded): recent, so that neither
-hashing the unchanged files nor starting the model's process (the first
-groups: a 1.5 MB file was said to need 5 min with 2.7 min to go when the rate
-counted from the start) slows it for long. It is given only once a first
-group is stored (reading alone runs far ahead of the model). Between two
-stored groups the time left counts down from what the last one said.
+unchanged or skipped is taken off it at once, an item (a file, or the
+segments of a large file it stands for) once its group is embedded (the
+model is the slow part: storing follows within a group). The rate is that of
+the bytes embedded over the last few groups (`WINDOW`; with one group, since
+the first item went to be embedded): recent, so that neither hashing the
+unchanged files nor starting the model's process (the first groups: a 1.5 MB
+file was said to need 5 min with 2.7 min to go when the rate counted from
+the start) slows it for long. It is given only once a first group is
+embedded (reading alone runs far ahead of the model). Between two groups the
+time left counts down from what the last one said.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from assistant.ingest.records import Pending
 from assistant.types import IndexProgress
 
 OnProgress = Callable[[IndexProgress], None]
-WINDOW = 4  # stored groups the rate is measured over
+WINDOW = 4  # embedded groups the rate is measured over
 
 
 def expected_work(files: list[Path], corpus: Path, manifest: dict) -> dict[str, int]:
@@ -54,9 +55,10 @@ def expected_work(files: list[Path], corpus: Path, manifest: dict) -> dict[str, 
 
 class ProgressTracker:
     """Counts a build's progress and hands an `IndexProgress` to `report` (if
-    any) at each file, each segment and each stored group. Called from the build's
-    thread (reading) and its writer thread (storing): one lock, under which
-    `report` is called too, so that what it is given is always in order.
+    any) at each file, each segment and each embedded group. Called from the
+    build's thread, and from its writer thread for a file found unusable as it
+    is stored: one lock, under which `report` is called too, so that what it
+    is given is always in order.
     `clock` is for tests."""
 
     def __init__(self, report: OnProgress | None, work: dict[str, int], clock: Callable[[], float] = time.monotonic):
@@ -66,9 +68,9 @@ class ProgressTracker:
         self.working_since: float | None = None  # when the first item went to be embedded
         self.total = sum(work.values())
         self.credited: dict[str, int] = {}  # bytes of the work taken off, per file
-        self.stored_bytes = 0  # bytes stored by this build (for the rate)
+        self.embedded_bytes = 0  # bytes embedded by this build (for the rate)
         self.words = 0
-        self.stores: deque[tuple[float, int, int]] = deque(maxlen=WINDOW)  # when, bytes and words stored by then
+        self.groups: deque[tuple[float, int, int]] = deque(maxlen=WINDOW)  # when, bytes and words embedded by then
         self.rate: tuple[float, float, float] | None = None  # bytes/s, words/s, and when they were measured
         self.done: set[str] = set()
         self.where = IndexProgress(files=len(work))
@@ -98,29 +100,29 @@ class ProgressTracker:
             self._credit(source, self.work.get(source, 0))
             self.done.add(source)
 
-    def stored(self, items: list[Pending]) -> None:
-        """A group of items is stored (writer thread)."""
+    def embedded(self, items: list[Pending]) -> None:
+        """A group of items is embedded."""
         with self.lock:
             for p in items:
                 size = p.stat["size"]
                 nbytes = size if p.part is None else size * (p.part.end - p.part.first) // p.part.count
-                self.stored_bytes += nbytes
+                self.embedded_bytes += nbytes
                 self._credit(p.source, size if p.whole else nbytes)
                 self.words += sum(len(u.text.split()) for u in p.units)
                 if p.whole:
                     self.done.add(p.source)
             self._measure()
-            self.where = replace(self.where, event="stored")
+            self.where = replace(self.where, event="embedded")
             self._emit()
 
     def _measure(self) -> None:
         now = self.clock()
-        if not self.stores:
-            self.stores.append((self.working_since or self.started, 0, 0))
-        self.stores.append((now, self.stored_bytes, self.words))
-        since, nbytes, words = self.stores[0]
+        if not self.groups:
+            self.groups.append((self.working_since or self.started, 0, 0))
+        self.groups.append((now, self.embedded_bytes, self.words))
+        since, nbytes, words = self.groups[0]
         if (seconds := now - since) > 0:
-            self.rate = ((self.stored_bytes - nbytes) / seconds, (self.words - words) / seconds, now)
+            self.rate = ((self.embedded_bytes - nbytes) / seconds, (self.words - words) / seconds, now)
 
     def _emit(self) -> None:
         if self.report is None:

@@ -85,13 +85,13 @@ def test_ctrl_c_stops_assistant_index_at_a_committed_point_and_the_next_run_ends
     s = big_corpus
     shown = cli_progress.Lines.__call__
 
-    def interrupt_at_first_store(self, p):
+    def interrupt_after_first_group(self, p):
         shown(self, p)
-        if p.event == "stored" and not getattr(self, "sent", False):
+        if p.event == "embedded" and not getattr(self, "sent", False):
             self.sent = True
             os.kill(os.getpid(), signal.SIGINT)  # as Ctrl-C in the terminal
 
-    monkeypatch.setattr(cli_progress.Lines, "__call__", interrupt_at_first_store)
+    monkeypatch.setattr(cli_progress.Lines, "__call__", interrupt_after_first_group)
     args = ["index", "--corpus", str(s.corpus), "--index-dir", str(s.index_dir)]
     assert main(args) == 130
     out, err = capsys.readouterr()

@@ -63,7 +63,7 @@ def test_the_events_of_a_build_count_up_to_their_totals(hashed_settings):
     files = sorted(p.name for p in s.corpus.iterdir())
     assert {e.files for e in events} == {len(files)}
     # Each file in order, each segment of the big one in order, once.
-    reading = [(e.source, e.segment, e.segments) for e in events if e.event != "stored"]
+    reading = [(e.source, e.segment, e.segments) for e in events if e.event != "embedded"]
     segments = max(e.segments for e in events)
     assert segments >= 10
     assert [r for r in reading if r[0] == BIG] == [(BIG, 0, 0)] + [(BIG, k, segments) for k in range(1, segments + 1)]
@@ -75,12 +75,12 @@ def test_the_events_of_a_build_count_up_to_their_totals(hashed_settings):
     last = events[-1]
     assert (last.file, last.files_done) == (len(files), len(files))
     assert last.words == embedder.words and embedder.texts == report.units  # every sentence, embedded once
-    # No rate, and no time left, until a first group is stored; both from then on.
-    first = next(i for i, e in enumerate(events) if e.event == "stored")
+    # No rate, and no time left, until a first group is embedded; both from then on.
+    first = next(i for i, e in enumerate(events) if e.event == "embedded")
     assert all(e.words_per_s is None and e.seconds_left is None for e in events[:first])
     assert all(e.words_per_s > 0 and e.seconds_left is not None for e in events[first:])
     assert last.seconds_left == 0
-    assert sum(e.event == "stored" for e in events) >= 3  # several groups: the file was not stored in one go
+    assert sum(e.event == "embedded" for e in events) >= 3  # several groups: the file was not stored in one go
 
 
 def test_the_old_callback_is_given_each_file_and_segment(hashed_settings, monkeypatch):
@@ -99,12 +99,12 @@ def test_a_cancelled_build_keeps_what_it_committed_and_the_next_one_goes_on(hash
     s = with_big_file(hashed_settings)
     cancel = threading.Event()
 
-    def stop_after_first_store(e: IndexProgress):
-        if e.event == "stored":
+    def stop_after_first_group(e: IndexProgress):
+        if e.event == "embedded":
             cancel.set()
 
     first = Counting(s)
-    report = build(s, first, progress=stop_after_first_store, cancel=cancel)
+    report = build(s, first, progress=stop_after_first_group, cancel=cancel)
     assert report.stopped
     m = manifest(s)
     assert not m["complete"] and set(m["files"]) == set()  # the big file comes first: no file is whole yet
@@ -143,7 +143,7 @@ def clean(settings):
     return other
 
 
-def test_a_cancel_before_anything_is_stored_stops_with_nothing_indexed(hashed_settings):
+def test_a_cancel_before_anything_is_embedded_stops_with_nothing_indexed(hashed_settings):
     cancel = threading.Event()
     cancel.set()
     report = build(hashed_settings, cancel=cancel)
@@ -166,7 +166,7 @@ def item(source: str, size: int, words: int, part: Part | None = None) -> Pendin
     return Pending(source, None, units, [], "sha", {"size": size, "mtime_ns": 1}, False, part)
 
 
-def test_time_left_is_the_rate_of_stored_bytes_over_what_remains():
+def test_time_left_is_the_rate_of_embedded_bytes_over_what_remains():
     clock, events = Clock(), []
     work = {"a.txt": 1000, "big.txt": 4000, "same.txt": 0}
     t = ProgressTracker(events.append, work, clock=clock)
@@ -174,15 +174,15 @@ def test_time_left_is_the_rate_of_stored_bytes_over_what_remains():
     t.queued()
     assert events[-1].seconds_left is None and events[-1].words_per_s is None  # estimating
     clock.now += 10
-    t.stored([item("a.txt", 1000, 500)])  # 1000 bytes and 500 words in 10 s
+    t.embedded([item("a.txt", 1000, 500)])  # 1000 bytes and 500 words in 10 s
     assert events[-1].words_per_s == 50 and events[-1].seconds_left == 40  # 4000 bytes left at 100 B/s
     t.reading(1, "big.txt", 3, 4)  # continued at its third of four segments: half of it was stored before
     assert events[-1].seconds_left == 20
     t.finished("same.txt")  # unchanged: it was no work
     clock.now += 10
-    t.stored([item("big.txt", 4000, 500, Part(2, 2, 3, 4, 1024, 0, 0, 0))])  # a quarter more: 2000 bytes in 20 s
+    t.embedded([item("big.txt", 4000, 500, Part(2, 2, 3, 4, 1024, 0, 0, 0))])  # a quarter more: 2000 bytes in 20 s
     e = events[-1]
-    assert (e.event, e.words, e.files_done, e.seconds_left) == ("stored", 1000, 2, 10)  # 1000 bytes left at 100 B/s
+    assert (e.event, e.words, e.files_done, e.seconds_left) == ("embedded", 1000, 2, 10)  # 1000 bytes left at 100 B/s
 
 
 def test_the_expected_work_leaves_out_files_the_manifest_has_as_they_are(tmp_path):
@@ -200,7 +200,7 @@ def test_a_cancelled_build_keeps_the_skips_of_the_files_it_did_not_reach(hashed_
     said = manifest(s)["skipped"]["zz_bad.txt"]
     (s.corpus / BIG).write_text(annals(700), encoding="utf-8")  # changed: work for the next build
     cancel = threading.Event()
-    report = build(s, progress=lambda e: e.event == "stored" and cancel.set(), cancel=cancel)
+    report = build(s, progress=lambda e: e.event == "embedded" and cancel.set(), cancel=cancel)
     assert report.stopped and manifest(s)["skipped"] == {"zz_bad.txt": said}  # the library still lists it as skipped
 
 
@@ -210,11 +210,11 @@ def test_the_rate_is_that_of_the_last_groups_not_of_a_slow_start():
     t.reading(0, "big.txt", 1, 10)
     t.queued()
     clock.now += 100  # the model's process starting: the first group took 100 s
-    t.stored([item("big.txt", 10_000, 100, Part(0, 0, 1, 10, 1024, 0, 0, 0))])
+    t.embedded([item("big.txt", 10_000, 100, Part(0, 0, 1, 10, 1024, 0, 0, 0))])
     assert events[-1].seconds_left == 900  # 9,000 bytes at 10 B/s
     for k in range(1, 5):  # then a group every 10 s
         clock.now += 10
-        t.stored([item("big.txt", 10_000, 100, Part(k, k, k + 1, 10, 1024, 0, 0, 0))])
+        t.embedded([item("big.txt", 10_000, 100, Part(k, k, k + 1, 10, 1024, 0, 0, 0))])
     e = events[-1]
     assert (e.words_per_s, e.seconds_left) == (10, 50)  # 5,000 bytes at 100 B/s, not at 5,000 / 140 s
     clock.now += 20  # between two groups the time left counts down
