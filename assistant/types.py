@@ -161,8 +161,9 @@ class IndexProgress:
     read in segments (else 0 of 0). `files_done`: files finished (embedded,
     unchanged or skipped); `words` the words embedded by this build and
     `words_per_s` their rate; `seconds_left` the time the rest should take
-    at that rate (None until there is a rate: "estimating"). `elapsed`:
-    seconds since the build started."""
+    at that rate (None until there is a rate: "estimating"); `fraction` the
+    share of the build's expected work done (bytes: a large file weighs its
+    size), None when it expects none. `elapsed`: seconds since the build started."""
 
     files: int
     event: str = "file"
@@ -174,6 +175,7 @@ class IndexProgress:
     words: int = 0
     words_per_s: float | None = None
     seconds_left: float | None = None
+    fraction: float | None = None
     elapsed: float = 0.0
 
     @property

@@ -62,9 +62,10 @@ class Lines:
 
 
 class Bar:
-    """A bar on a terminal (tqdm): files done, a large file counted by its
-    segments, and the line of `progress_text` beside it. tqdm's own rate and
-    time left would count files, whatever their size, so the bar shows ours."""
+    """A bar on a terminal (tqdm): the share of the work done (by bytes, so a
+    large file weighs its size; by files when the build expects no work),
+    and the line of `progress_text` beside it. tqdm's own rate and time left
+    would count updates, not work, so the bar shows ours."""
 
     def __init__(self, out):
         from tqdm import tqdm
@@ -72,8 +73,10 @@ class Bar:
         self.bar = tqdm(total=1, file=out, bar_format="{percentage:3.0f}%|{bar:20}| {desc}", leave=False, delay=0)
 
     def __call__(self, p: IndexProgress) -> None:
-        self.bar.total = p.files
-        self.bar.n = p.file - 1 + ((p.segment - 1) / p.segments if p.segments else 0)
+        if p.fraction is not None:
+            self.bar.total, self.bar.n = 1, p.fraction
+        else:
+            self.bar.total, self.bar.n = p.files, p.file - 1
         self.bar.set_description_str(progress_text(p), refresh=True)
 
     def close(self) -> None:

@@ -129,9 +129,11 @@ class ProgressTracker:
             return
         now = self.clock()
         words_per_s = left = None
+        done = sum(self.credited.values())
         if self.rate is not None and self.rate[0] > 0:
             rate, words_per_s, measured = self.rate
-            left = max(0.0, max(0, self.total - sum(self.credited.values())) / rate - (now - measured))
+            left = max(0.0, max(0, self.total - done) / rate - (now - measured))
         self.where = replace(self.where, files_done=len(self.done), words=self.words, words_per_s=words_per_s,
-                             seconds_left=left, elapsed=now - self.started)  # fmt: skip
+                             seconds_left=left, fraction=done / self.total if self.total else None,
+                             elapsed=now - self.started)  # fmt: skip
         self.report(self.where)

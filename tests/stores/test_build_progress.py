@@ -69,11 +69,11 @@ def test_the_events_of_a_build_count_up_to_their_totals(hashed_settings):
     assert [r for r in reading if r[0] == BIG] == [(BIG, 0, 0)] + [(BIG, k, segments) for k in range(1, segments + 1)]
     assert [r[0] for r in reading if r[1] == 0] == files
     # Counts only go up, and end at the totals.
-    for key in ("file", "files_done", "words"):
+    for key in ("file", "files_done", "words", "fraction"):
         values = [getattr(e, key) for e in events]
         assert values == sorted(values), key
     last = events[-1]
-    assert (last.file, last.files_done) == (len(files), len(files))
+    assert (last.file, last.files_done, last.fraction) == (len(files), len(files), 1.0)
     assert last.words == embedder.words and embedder.texts == report.units  # every sentence, embedded once
     # No rate, and no time left, until a first group is embedded; both from then on.
     first = next(i for i, e in enumerate(events) if e.event == "embedded")
@@ -176,6 +176,7 @@ def test_time_left_is_the_rate_of_embedded_bytes_over_what_remains():
     clock.now += 10
     t.embedded([item("a.txt", 1000, 500)])  # 1000 bytes and 500 words in 10 s
     assert events[-1].words_per_s == 50 and events[-1].seconds_left == 40  # 4000 bytes left at 100 B/s
+    assert events[-1].fraction == 0.2
     t.reading(1, "big.txt", 3, 4)  # continued at its third of four segments: half of it was stored before
     assert events[-1].seconds_left == 20
     t.finished("same.txt")  # unchanged: it was no work
@@ -183,6 +184,7 @@ def test_time_left_is_the_rate_of_embedded_bytes_over_what_remains():
     t.embedded([item("big.txt", 4000, 500, Part(2, 2, 3, 4, 1024, 0, 0, 0))])  # a quarter more: 2000 bytes in 20 s
     e = events[-1]
     assert (e.event, e.words, e.files_done, e.seconds_left) == ("embedded", 1000, 2, 10)  # 1000 bytes left at 100 B/s
+    assert e.fraction == 0.8  # by bytes: the big file weighs its size
 
 
 def test_the_expected_work_leaves_out_files_the_manifest_has_as_they_are(tmp_path):
