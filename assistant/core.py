@@ -103,15 +103,43 @@ def answer_stream(question: str, history: list[dict] | None = None, **options) -
     yield from run(settings, q, history, started=t0)
 
 
-def build_index(rebuild: bool = False, progress=None, **options):
-    """Index the corpus (idempotent); returns a `SyncReport`."""
+def build_index(rebuild: bool = False, progress=None, on_progress=None, cancel=None, **options):
+    """Index the corpus (idempotent); returns a `SyncReport`.
+
+    `progress(i, n, label)` is called as each file is begun (`i` 0-based of
+    `n`) and each segment of a large file ("name (segment k/S)");
+    `on_progress(event)` is given an `IndexProgress` then and as each group
+    is embedded: files, segments, words embedded, words/s and time left.
+    `cancel` (a `threading.Event`) stops the build at its next file or
+    segment: what was embedded is stored and committed, the report has
+    `stopped` set (`report.stopped_line()` says what is indexed), and the
+    next build continues from there."""
     from assistant.embedders import get_embedder
     from assistant.stores import sync
 
     settings = resolve_settings(options)
-    report = sync(settings, get_embedder(settings), rebuild=rebuild, progress=progress)
+    report = sync(settings, get_embedder(settings), rebuild=rebuild, progress=_progress(progress, on_progress),
+                  cancel=cancel)  # fmt: skip
+    if report.stopped:
+        # Unfinished, as during a build: a loaded engine keeps answering from
+        # what it loaded (the BM25 index on disk is the last finished build's).
+        return report
     # The loaded engine is opened again on the new index now (it was dropped,
     # and the next question then loaded the index anew, which waits for the
     # whole of a build started meanwhile, as another upload's is).
     refresh_engine(settings)
     return report
+
+
+def _progress(progress, on_progress):
+    """One `IndexProgress` callback for the builder, from either or both kinds."""
+    if progress is None:
+        return on_progress
+
+    def both(event):
+        if event.event != "embedded":
+            progress(event.file - 1, event.files, event.label)
+        if on_progress is not None:
+            on_progress(event)
+
+    return both

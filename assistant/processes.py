@@ -14,6 +14,14 @@ def child_env(env: dict[str, str]) -> dict[str, str]:
     return {**env, PARENT_ENV: str(os.getpid())}
 
 
+def ignore_interrupts() -> None:
+    """Ctrl-C in a terminal reaches the whole process group: a child leaves
+    it to the parent, which stops the build at a committed point and ends
+    its children (a reader killed by it would have its file recorded as
+    unreadable)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def die_with_parent() -> None:
     """End this process as soon as the process that started it dies, even by
     SIGKILL. Ending on EOF of stdin is not enough: after `kill -9` of

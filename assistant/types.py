@@ -1,4 +1,4 @@
-"""Public result types of the assistant: `Answer`, `Citation`, `Passage`.
+"""Public result types of the assistant: `Answer`, `Citation`, `Passage`, `IndexProgress`.
 
 Plain dataclasses with no heavy imports, so `from assistant import Answer`
 stays cheap and scripts can serialise results with `Answer.to_dict()`.
@@ -148,3 +148,38 @@ class Answer:
         for note in self.notes:
             lines.append(f"note: {note}")
         return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class IndexProgress:
+    """Where a build is, as `build_index(on_progress=...)` reports it: at the
+    start of each file and of each segment of a large one, and each time a
+    group of sentences is embedded (`event`: "file", "segment", "embedded").
+
+    `file` (1-based) of `files` is the file being read, `source` its name;
+    `segment` of `segments` the segment being read when it is a large file
+    read in segments (else 0 of 0). `files_done`: files finished (embedded,
+    unchanged or skipped); `words` the words embedded by this build and
+    `words_per_s` their rate; `seconds_left` the time the rest should take
+    at that rate (None until there is a rate: "estimating"); `fraction` the
+    share of the build's expected work done (bytes: a large file weighs its
+    size), None when it expects none. `elapsed`: seconds since the build started."""
+
+    files: int
+    event: str = "file"
+    file: int = 0
+    source: str = ""
+    segment: int = 0
+    segments: int = 0
+    files_done: int = 0
+    words: int = 0
+    words_per_s: float | None = None
+    seconds_left: float | None = None
+    fraction: float | None = None
+    elapsed: float = 0.0
+
+    @property
+    def label(self) -> str:
+        """The file being read, as `progress(i, n, label)` callbacks are given it:
+        "name", or "name (segment k/S)" in a large file."""
+        return f"{self.source} (segment {self.segment}/{self.segments})" if self.segments else self.source

@@ -110,16 +110,20 @@ def child(args) -> dict:
     IndexStore.write_manifest = recording
     last = [0.0]
 
-    def progress(i, n, label):
+    def progress(e):  # an IndexProgress
         now = time.perf_counter() - t0
-        if label.startswith(BIG) and (now - last[0] >= 5 or "segment 1/" in label):
+        if e.event == "segment" and e.source == BIG and (now - last[0] >= 5 or e.segment == 1):
             last[0] = now
-            print(f"  {now:7.1f} s  [{i + 1}/{n}] {label}  (RSS {rss_mb():.0f} MB)", file=sys.stderr, flush=True)
+            print(
+                f"  {now:7.1f} s  [{e.file}/{e.files}] {e.label}  (RSS {rss_mb():.0f} MB)", file=sys.stderr, flush=True
+            )
 
     segment_chars = 10**15 if args.child_whole else None  # `whole`: the file as one piece, as before segments
     report = sync(settings, embedder, progress=progress, segment_chars=segment_chars)
     manifest = json.loads((Path(args.index) / "manifest.json").read_text())
-    chunks = IndexStore(settings.index, settings.chroma, embedder.id).chunks.get(where={"source": BIG}, include=["metadatas"])
+    chunks = IndexStore(settings.index, settings.chroma, embedder.id).chunks.get(
+        where={"source": BIG}, include=["metadatas"]
+    )
     segments = max([m.get("segments", 1) for m in chunks["metadatas"]], default=1)
     edits = edit_runs(settings, embedder) if args.child_edit else {}
     return {

@@ -85,6 +85,13 @@ def indexed_corpus(tmp_path: Path, files: dict[str, str | bytes]) -> Settings:
     return settings
 
 
+def annals(sentences: int) -> str:
+    """Plain text of `sentences` numbered sentences, five to a paragraph: a
+    large file (~70 bytes a sentence) that is read in segments."""
+    sents = [f"In {1000 + i} the Varn mill of Oskel{i} ground {i % 97 + 3} sacks of rye." for i in range(sentences)]
+    return "Annals of the Valleys\n\n" + "\n\n".join(" ".join(sents[i : i + 5]) for i in range(0, sentences, 5)) + "\n"
+
+
 # Documents made in the tests (fpdf2 and python-docx are test dependencies).
 def make_pdf(pages: list[str], password: str | None = None, title: str | None = None) -> bytes:
     from fpdf import FPDF
@@ -102,7 +109,9 @@ def make_pdf(pages: list[str], password: str | None = None, title: str | None = 
     import pypdf
 
     writer = pypdf.PdfWriter(clone_from=pypdf.PdfReader(io.BytesIO(data)))
-    writer.encrypt(user_password=password, owner_password=password, algorithm="RC4-128")  # pure Python: no crypto library
+    writer.encrypt(
+        user_password=password, owner_password=password, algorithm="RC4-128"
+    )  # pure Python: no crypto library
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue()
@@ -176,7 +185,5 @@ def pytest_collection_modifyitems(config, items):
             continue
         fixtures = set(getattr(item, "fixturenames", ()))
         parts = _OUTSIDE_PARTS if "hashed_settings" in fixtures else _REAL_PARTS
-        real = "seeds_settings" in fixtures or _touches_real_parts(
-            getattr(item, "function", None), item.module, parts
-        )
+        real = "seeds_settings" in fixtures or _touches_real_parts(getattr(item, "function", None), item.module, parts)
         item.add_marker(pytest.mark.e2e if real else pytest.mark.unit)

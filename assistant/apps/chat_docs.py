@@ -14,12 +14,14 @@ import logging
 import queue
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from assistant.apps.chat_render import escape
+from assistant.apps.progress import progress_text
 from assistant.errors import AssistantError
 from assistant.settings import Settings
+from assistant.types import IndexProgress
 
 log = logging.getLogger(__name__)
 
@@ -123,27 +125,30 @@ def md(text: str) -> str:
 
 @dataclass
 class Progress:
-    """Where an indexing run is: file i of n, its name; done with the report or the error."""
+    """Where an indexing run is (the build's last `IndexProgress`, None before
+    the first); done with the report or the error. `cancel` stops it at its
+    next committed point (`build_index(cancel=...)`)."""
 
-    i: int = 0
-    n: int = 0
-    label: str = ""
+    event: IndexProgress | None = None
     done: bool = False
     report: object = None
     error: Exception | None = None
+    cancel: threading.Event = field(default_factory=threading.Event)
 
 
-def index_with_progress(settings: Settings, every: float = 0.4):
+def index_with_progress(settings: Settings, every: float = 0.4, cancel: threading.Event | None = None):
     """Run `build_index` in a thread; yield a `Progress` at most every `every`
-    seconds while it runs, and the last one (done) at its end."""
+    seconds while it runs, and the last one (done) at its end. Setting
+    `cancel` (or the yielded `Progress.cancel`) stops the build at its next
+    committed point: the last `Progress` then has a report with `stopped`."""
     from assistant.api import build_index
 
     updates: queue.Queue = queue.Queue()
-    state = Progress()
+    state = Progress(cancel=cancel or threading.Event())
 
     def work():
         try:
-            state.report = build_index(settings=settings, progress=lambda i, n, label: updates.put((i, n, label)))
+            state.report = build_index(settings=settings, on_progress=updates.put, cancel=state.cancel)
         except Exception as e:  # shown in the page; the traceback of a bug goes to the log
             if not isinstance(e, AssistantError):
                 log.exception("indexing failed")
@@ -161,13 +166,13 @@ def index_with_progress(settings: Settings, every: float = 0.4):
             continue
         if item is None:
             break
-        state.i, state.n, state.label = item
+        state.event = item
         while not updates.empty():  # only the latest counts
             nxt = updates.get_nowait()
             if nxt is None:
                 updates.put(None)
                 break
-            state.i, state.n, state.label = nxt
+            state.event = nxt
         yield state
     thread.join()
     state.done = True
@@ -175,15 +180,25 @@ def index_with_progress(settings: Settings, every: float = 0.4):
 
 
 def progress_line(p: Progress) -> str:
+    """The status line of an indexing run: "Indexing report.txt — file 7 of 11,
+    segment 12 of 24 · 1,850 words/s · about 3 min left", then what it did."""
     if p.error is not None:
         return f"**Indexing failed:** {md(str(p.error) or type(p.error).__name__)}"
+    if p.done and getattr(p.report, "stopped", False):
+        what = p.report.stopped_line().removeprefix("Stopped: ")
+        return (
+            f"**Stopped:** {md(what)}. The rest is indexed with the next upload (or by `assistant index`); "
+            "questions are answered from what is indexed."
+        )
     if p.done:  # what became of each upload is its own line (upload_lines)
         r = p.report
         added = len(r.added) + len(r.updated)
         return f"**Indexed:** {added} file{'s' if added != 1 else ''} added or updated ({r.seconds:.1f} s)."
-    if not p.n:
+    if p.cancel.is_set():
+        return "Stopping at the next committed point…"
+    if p.event is None:
         return "Indexing: reading the files…"
-    return f"Indexing file {min(p.i + 1, p.n)} of {p.n}: {md(Path(p.label).name if p.label else '')}"
+    return "Indexing " + progress_text(p.event, name=md(Path(shown_name(p.event.source)).name))
 
 
 def scope_choices(docs: list) -> list[tuple[str, str]]:
@@ -220,6 +235,7 @@ def build_documents_tab(settings: Settings, gr):
         "Remove the files that were not indexed from the corpus folder",
         visible=False, elem_id="remove-skipped", size="sm", variant="secondary",
     )  # fmt: skip
+    stop = gr.Button("Cancel indexing", elem_id="cancel-indexing", variant="stop", visible=False)
     table = gr.Dataframe(
         headers=COLUMNS, value=[], interactive=False, wrap=True, elem_id="documents", label="Documents"
     )
@@ -242,17 +258,22 @@ def build_documents_tab(settings: Settings, gr):
         names.update(current)
         return rows(docs), gr.update(choices=list(current.items()))
 
-    def add(files):
-        """Outputs: the upload box, the status, the table, the removal choice, and the files copied but
-        skipped with the offer to remove them (the offer goes with the last upload's status)."""
+    # Each session's indexing run, which its Cancel button stops (by the session, so
+    # that one user's Cancel never stops another's upload).
+    running: dict[str, threading.Event] = {}
+
+    def add(files, request: gr.Request):
+        """Outputs: the upload box, the status, the table, the removal choice, the files copied but
+        skipped with the offer to remove them (the offer goes with the last upload's status), and
+        the Cancel button while indexing."""
         from assistant.library import add_documents
 
-        keep = gr.skip(), gr.skip()
+        keep = gr.skip(), gr.skip(), gr.skip()
         paths = [f if isinstance(f, str) else getattr(f, "name", str(f)) for f in files or []]
         if not paths:
             yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), *keep
             return
-        no_offer = [], gr.update(visible=False)
+        no_offer = [], gr.update(visible=False), gr.skip()
         try:
             uploads = add_documents(paths, settings=settings)
         except AssistantError as e:
@@ -264,17 +285,38 @@ def build_documents_tab(settings: Settings, gr):
         if not any(u.ok and u.source for u in uploads):
             yield None, "\n\n".join(lines), gr.skip(), gr.skip(), *no_offer
             return
-        yield None, "\n\n".join(lines + ["Indexing…"]), *refresh(), *no_offer
-        for p in index_with_progress(settings):
-            if not p.done:
-                yield gr.skip(), "\n\n".join(lines + [progress_line(p)]), gr.skip(), gr.skip(), *keep
-                continue
-            docs = list_documents(settings)
-            # Copied into the corpus but not indexed (encrypted, no text...): offered for removal, so
-            # that no copy stays in the corpus folder by accident.
-            skipped = [d.source for d in docs if d.status == "skipped" and d.source in {u.source for u in uploads}]
-            said = "\n\n".join(upload_lines(uploads, docs) + [progress_line(p)])
-            yield gr.skip(), said, *refresh(docs), skipped, gr.update(visible=bool(skipped))
+        session = getattr(request, "session_hash", None) or ""
+        running[session] = cancel = threading.Event()
+        stop_shown = gr.update(visible=True, interactive=True, value="Cancel indexing")
+        try:
+            yield None, "\n\n".join(lines + ["Indexing…"]), *refresh(), *no_offer[:2], stop_shown
+            for p in index_with_progress(settings, cancel=cancel):
+                if not p.done:
+                    yield gr.skip(), "\n\n".join(lines + [progress_line(p)]), gr.skip(), gr.skip(), *keep
+                    continue
+                docs = list_documents(settings)
+                # Copied into the corpus but not indexed (encrypted, no text...): offered for removal, so
+                # that no copy stays in the corpus folder by accident.
+                ours = {u.source for u in uploads}
+                skipped = [d.source for d in docs if d.status == "skipped" and d.source in ours]
+                said = "\n\n".join(upload_lines(uploads, docs) + [progress_line(p)])
+                yield (
+                    gr.skip(),
+                    said,
+                    *refresh(docs),
+                    skipped,
+                    gr.update(visible=bool(skipped)),
+                    gr.update(visible=False),
+                )
+        finally:
+            running.pop(session, None)
+
+    def cancel_indexing(request: gr.Request):
+        cancel = running.get(getattr(request, "session_hash", None) or "")
+        if cancel is None:
+            return gr.update(visible=False)
+        cancel.set()
+        return gr.update(interactive=False, value="Stopping…")
 
     def remove_skipped(sources: list):
         """Remove the copies of the last upload that were skipped; the status says what became of each."""
@@ -333,8 +375,9 @@ def build_documents_tab(settings: Settings, gr):
 
     offer = [skipped, drop_skipped]
     added = upload.upload(
-        add, [upload], [upload, status, table, chosen, *offer], concurrency_limit=1, show_progress="hidden"
+        add, [upload], [upload, status, table, chosen, *offer, stop], concurrency_limit=1, show_progress="hidden"
     )
+    stop.click(cancel_indexing, None, [stop], queue=False)
     dropped = drop_skipped.click(remove_skipped, [skipped], [status, table, chosen, *offer], concurrency_limit=1)
     table.select(pick, None, [chosen], queue=False)
     chosen_sizes.change(refuse_too_big, [chosen_sizes], [status, *offer], queue=False, show_progress="hidden")

@@ -49,21 +49,9 @@ def _check_settings(args) -> None:
 
 
 def cmd_index(args) -> int:
-    from assistant.api import build_index
+    from assistant.apps.progress import index_command
 
-    def progress(i, n, source):
-        # A large file reports each segment ("name (segment k/S)"): a long
-        # name loses its start, so that the segment count stays in view.
-        label = source if len(source) <= 60 else "…" + source[-59:]
-        print(f"\r[{i + 1}/{n}] {label:<60}", end="", file=sys.stderr, flush=True)
-
-    report = build_index(rebuild=args.rebuild, progress=None if args.quiet else progress, **_options(args))
-    if not args.quiet:
-        print(file=sys.stderr)
-    for w in report.warnings:
-        print(f"warning: {w}", file=sys.stderr)
-    print(report.summary())
-    return 0
+    return index_command(args.rebuild, args.quiet, _options(args))
 
 
 def _ask_once(question: str, history: list[dict], opts: dict, as_json: bool):
@@ -223,6 +211,7 @@ def cmd_eval(args) -> int:
         baseline = check_outputs(Path(args.out), args.baseline, args.update_baseline)
         if args.squad:
             from assistant.evals import squad_eval
+
             squad_plan = squad_eval.plan(args.squad, args.squad_articles, args.squad_sample, args.squad_seed)
             check_squad_baseline(baseline, squad_plan["meta"])
     except GoldFileError as e:  # one line per problem
@@ -333,7 +322,9 @@ def build_parser() -> argparse.ArgumentParser:
     pa.add_argument("question", nargs="*", help="the question (none: ask interactively, with the conversation kept)")
     pa.add_argument("--json", action="store_true", help="print the Answer as JSON")
     pa.add_argument("--top-k", type=int, help="passages to retrieve")
-    pa.add_argument("--source", action="append", metavar="PATH", help="search only this document or folder (repeatable)")
+    pa.add_argument(
+        "--source", action="append", metavar="PATH", help="search only this document or folder (repeatable)"
+    )
     _store_options(pa)
     pa.set_defaults(func=cmd_ask)
 

@@ -17,8 +17,9 @@ from assistant.embedders.frames import read_frame, write_frame
 
 def main() -> None:
     from assistant.embedders.local import LocalEmbedder
-    from assistant.processes import die_with_parent
+    from assistant.processes import die_with_parent, ignore_interrupts
 
+    ignore_interrupts()
     die_with_parent()
     threads, batch_size, spin = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3] == "spin"
     inp, out = sys.stdin.buffer, sys.stdout.buffer

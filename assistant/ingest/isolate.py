@@ -79,6 +79,9 @@ def out_of_memory(memory_mb: float | None) -> str:
 
 def _serve() -> None:
     import assistant.ingest.readers  # noqa: F401  (the readers' modules, before the clock starts)
+    from assistant.processes import ignore_interrupts
+
+    ignore_interrupts()
 
     src, out = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # a library that prints must not corrupt the frames

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 from typing import Protocol
@@ -85,12 +84,23 @@ class Sink(Protocol):
         """Embed and store `p`; `more`: other files follow."""
         ...
 
+    def reading(self, i: int, source: str, segment: int = 0, segments: int = 0) -> None:
+        """The reader is at file `i` (0-based) of the corpus, at segment
+        `segment` of `segments` (1-based) of a large one (0 of 0: a whole file)."""
+        ...
+
+    def stopping(self) -> bool:
+        """The build is to stop: read nothing more (what was handed over is the builder's)."""
+        ...
+
 
 class CorpusReader:
     """Reads the corpus files of one build in order (`read_files`) and hands
     each pending item to `sink.add`. `index` is the index section (the
     corpus, the reading limits, the chunking), `skipped` what the last
-    build skipped (the manifest's `skipped`), `warnings` the build's list of them."""
+    build skipped (the manifest's `skipped`), `warnings` the build's list of them.
+    Between items (a file, a segment) it tells the sink where it is and asks
+    whether to stop; `stopped` says whether it did, before the end."""
 
     def __init__(
         self,
@@ -99,10 +109,10 @@ class CorpusReader:
         skipped: dict[str, list],
         warnings: list[str],
         segment_chars: int,
-        progress: Callable[[int, int, str], None] | None = None,
     ):
         self.index, self.sink, self.was_skipped, self.warnings = index, sink, skipped, warnings
-        self.segment_chars, self.progress = segment_chars, progress
+        self.segment_chars = segment_chars
+        self.stopped = False
         self.corpus = Path(index.corpus)
         self.root = self.corpus.resolve()
         self.key = reading_key(index)
@@ -142,8 +152,10 @@ class CorpusReader:
         for i, path in enumerate(self.files):
             source = path.relative_to(self.corpus).as_posix()
             more = i + 1 < len(self.files)
-            if self.progress:
-                self.progress(i, len(self.files), source)
+            if sink.stopping():
+                self.stopped = True
+                break
+            sink.reading(i, source)
             try:
                 fh, st = open_file(path, self.root)
             except (OSError, ValueError) as e:
@@ -235,8 +247,10 @@ class CorpusReader:
         replaces = old or (bool(done) and start == 0)  # another version may be stored
         item, first = None, start
         for k in range(start, count):
-            if self.progress:
-                self.progress(i, len(self.files), f"{source} (segment {k + 1}/{count})")
+            if self.sink.stopping():  # the segments read and not queued are read again by the next build
+                self.stopped = True
+                return
+            self.sink.reading(i, source, k + 1, count)
             ct = clean_text(segs.text(k), footer=k == count - 1)
             if title is None:
                 title = extract_title(ct.text, fallback=path.stem)

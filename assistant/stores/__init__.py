@@ -9,6 +9,8 @@ index.py     IndexStore, the handle on a built index; `wipe`
 texts.py     the extracted texts the index keeps, which citations index
 opening.py   a build's start (the store opened, the manifest taken); `refresh` of a server's cache
 builder.py   IndexBuilder and `sync`: embeds and stores what `ingest.reading` reads, chunks and records
+writer.py    the builder's writer thread
+progress.py  a build's progress (files, segments, words/s, time left) as `types.IndexProgress` events
 """
 
 from assistant.stores.backends import forget_local

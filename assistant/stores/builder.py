@@ -33,7 +33,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from functools import partial
 from pathlib import Path
@@ -53,37 +52,12 @@ from assistant.stores.base import VectorBackend
 from assistant.stores.locks import build_lock
 from assistant.stores.manifest import signature
 from assistant.stores.opening import open_for_build
+from assistant.stores.progress import OnProgress, ProgressTracker, expected_work
 from assistant.stores.report import SyncReport
 from assistant.stores.texts import keep_text, prune_texts
+from assistant.stores.writer import Writer
 
 log = logging.getLogger(__name__)
-
-Progress = Callable[[int, int, str], None]
-
-
-class _Writer:
-    """One background thread that stores what the caller has embedded, so the
-    next group is embedded while this one is written. At most one job is in
-    flight: memory stays bounded and jobs run in the order given."""
-
-    def __init__(self):
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="index-writer")
-        self._job: Future | None = None
-
-    def submit(self, fn, *args) -> None:
-        self.wait()
-        self._job = self._pool.submit(fn, *args)
-
-    def wait(self) -> None:
-        job, self._job = self._job, None
-        if job is not None:
-            job.result()  # re-raises the writer's error here
-
-    def close(self) -> None:
-        try:
-            self.wait()
-        finally:
-            self._pool.shutdown(wait=True)
 
 
 class IndexBuilder:
@@ -100,25 +74,29 @@ class IndexBuilder:
     A file of more than `segment_chars` bytes (default `ingest.SEGMENT_CHARS`)
     is read, cleaned and chunked a segment at a time, each segment a pending
     item of its own: memory is bounded by the group, not by the file.
-    `progress(i, n, label)` is called for each file and, in a large file,
-    each segment ("name (segment k/S)"). `reuse=False` embeds every sentence
-    of a changed file again (as builds did before; for benchmarks)."""
+    `progress` is given an `IndexProgress` at each file, segment and stored
+    group (`stores.progress`). Once `cancel` is set, reading stops at the next
+    file or segment, what was embedded is stored and committed (a group with
+    the model is dropped), and the build ends with `report.stopped`, its
+    manifest unfinished: the next build goes on from what is committed.
+    `reuse=False` embeds every sentence of a changed file again (benchmarks)."""
 
     def __init__(
         self,
         index: IndexSettings,
         chroma: ChromaSettings,
         embedder: Embedder,
-        progress: Progress | None = None,
+        progress: OnProgress | None = None,
         group_units: int = 1024,
         commit_every: float = 1.0,
         segment_chars: int | None = None,
         reuse: bool = True,
         new_backend: Callable[[], VectorBackend] | None = None,
+        cancel: threading.Event | None = None,
     ):
         self.reuse_vectors = reuse
         self.index, self.chroma, self.new_backend = index, chroma, new_backend
-        self.embedder, self.progress = embedder, progress
+        self.embedder, self.progress, self.cancel = embedder, progress, cancel
         self.group_units, self.commit_every = group_units, commit_every
         self.segment_chars = segment_chars or ingest.SEGMENT_CHARS
         self.report = SyncReport()
@@ -148,9 +126,11 @@ class IndexBuilder:
             )
             self.store, self.manifest, self.resuming = store, manifest, resuming
             self.indexed = set(manifest["files"])  # files with a whole version in the index, as the build starts
+            work = expected_work(files, self.corpus, manifest) if self.progress else {}
+            self.tracker = ProgressTracker(self.progress, work)
             self.max_batch = store.max_batch_size()
             self.last_commit = time.monotonic()
-            self.writer = _Writer()
+            self.writer = Writer()
             with ExitStack() as cleanup:
                 # Run last to first, each even if one before it raised: what was
                 # embedded is stored and committed, even on an error.
@@ -162,14 +142,32 @@ class IndexBuilder:
                 skipped = dict(manifest.get("skipped", {}))
                 manifest["skipped"] = {}
                 self.reader = CorpusReader(
-                    self.index, self, skipped=skipped, warnings=report.warnings,
-                    segment_chars=self.segment_chars, progress=self.progress,
-                )  # fmt: skip
+                    self.index, self, skipped=skipped, warnings=report.warnings, segment_chars=self.segment_chars
+                )
                 self.reader.read_files(files)
-                self.flush_last()
-            self.finish(self.reader.seen, self.reader.unfinished)
+                if self.reader.stopped:
+                    self.pending = []  # not embedded yet: read again by the next build
+                else:
+                    self.flush_last()
+            if self.reader.stopped:
+                self.stopped(files)
+            else:
+                self.finish(self.reader.seen, self.reader.unfinished)
         report.seconds = time.perf_counter() - t0
         return report
+
+    def stopped(self, files: list[Path]) -> None:
+        """Cancelled: the manifest stays unfinished, the files not reached keep
+        the skips the last build found (the library lists them); say what is indexed."""
+        report, manifest = self.report, self.manifest
+        unread = {s: e for s, e in self.reader.was_skipped.items() if s not in self.reader.seen}
+        manifest["skipped"] = unread | manifest["skipped"]
+        self.store.write_manifest(manifest)
+        sources = [p.relative_to(self.corpus).as_posix() for p in files]
+        report.stopped, report.files = True, len(sources)
+        report.indexed = sum(s in manifest["files"] for s in sources)
+        report.partial = {s: (e["segments_done"], e["segments"]) for s, e in manifest["partial"].items()}
+        self.store.close()
 
     def finish(self, seen: set[str], unfinished: set[str]) -> None:
         """Drop what the corpus no longer has, rebuild BM25, mark the manifest complete."""
@@ -216,6 +214,13 @@ class IndexBuilder:
         with self.lock:
             self.manifest["files"][source].update(stat)
         self.report.unchanged.append(source)
+        self.tracker.finished(source)
+
+    def reading(self, i: int, source: str, segment: int = 0, segments: int = 0) -> None:
+        self.tracker.reading(i, source, segment, segments)
+
+    def stopping(self) -> bool:
+        return self.cancel is not None and self.cancel.is_set()
 
     def unusable(self, source: str, error: Exception, st, stored: bool, digest: str | None = None) -> None:
         msg = f"skipped {source}: {error}"
@@ -223,6 +228,7 @@ class IndexBuilder:
         self.report.warnings.append(msg)
         with self.lock:
             self.manifest["skipped"][source] = self.reader.skip_entry(st, error, digest)
+        self.tracker.finished(source)
         if stored:
             self.drop_later(source)  # a file that became unreadable loses its chunks
 
@@ -332,6 +338,7 @@ class IndexBuilder:
 
     # -- embedding ------------------------------------------------------------
     def add(self, p: Pending, more: bool) -> None:
+        self.tracker.queued()
         self.pending.append(p)
         self.pending_units += len(p.units)
         if self.pending_units >= self.group_units:
@@ -339,6 +346,7 @@ class IndexBuilder:
 
     def assemble(self, group: list[Pending], new: np.ndarray | None) -> np.ndarray:
         """The group's vectors in unit order: the known ones and, in order, the newly embedded ones."""
+        self.tracker.embedded(group)
         self.report.embedded += 0 if new is None else len(new)
         if all(not p.known for p in group):
             return new
@@ -426,15 +434,17 @@ def sync(
     settings: Settings,
     embedder: Embedder,
     rebuild: bool = False,
-    progress: Progress | None = None,
+    progress: OnProgress | None = None,
     group_units: int = 1024,
     commit_every: float = 1.0,
     segment_chars: int | None = None,
     reuse: bool = True,
+    cancel: threading.Event | None = None,
 ) -> SyncReport:
     """Bring the index in `settings.index_dir` in line with `settings.corpus` (see `IndexBuilder`),
     in the vector store `settings.vector_store` names, built from the sections it takes."""
     new_backend = partial(get_backend, settings, embedder.id)
     return IndexBuilder(
-        settings.index, settings.chroma, embedder, progress, group_units, commit_every, segment_chars, reuse, new_backend
-    ).run(rebuild)
+        settings.index, settings.chroma, embedder, progress, group_units, commit_every, segment_chars, reuse, new_backend,
+        cancel,
+    ).run(rebuild)  # fmt: skip

@@ -24,10 +24,21 @@ class SyncReport:
     bm25_seconds: float = 0.0
     rebuilt: bool = False
     refreshed: bool = False  # the manifest was derived again from the Chroma server
+    # Stopped before the end (`build_index(cancel=...)`): what is stored is committed, the next build goes on.
+    stopped: bool = False
+    files: int = 0  # corpus files
+    indexed: int = 0  # of them, those with a whole version in the index
+    partial: dict[str, tuple[int, int]] = field(default_factory=dict)  # large file -> (segments stored, segments)
 
     @property
     def changed(self) -> bool:
         return bool(self.added or self.updated or self.removed)
+
+    def stopped_line(self) -> str:
+        """What a stopped build left indexed, in one line."""
+        parts = [f"{self.indexed} of {self.files} file{'s' if self.files != 1 else ''} indexed"]
+        parts += [f"{name} indexed up to segment {k} of {n}" for name, (k, n) in sorted(self.partial.items())]
+        return "Stopped: " + "; ".join(parts)
 
     def summary(self) -> str:
         return (

@@ -25,7 +25,7 @@ from assistant.library import DocumentInfo
 from assistant.settings import chat_users
 from assistant.types import Answer, Citation, Passage
 
-from conftest import ROOT, make_docx, make_pdf
+from conftest import ROOT, annals, make_docx, make_pdf
 from servers import free_port, serve
 
 USERS = {"alice": "pw-alice", "bob": "pw-bob"}
@@ -252,6 +252,33 @@ def test_upload_ask_about_it_then_remove_it(browser, chat, tmp_path):  # noqa: F
     last = page.query_selector_all("#chat [data-testid='bot']")[-1].inner_text()
     assert "1987" not in last and "Quintana" not in last and "zorblat.md" not in page.inner_text("#sources")
     page.context.close()
+
+
+@needs_browser
+def test_indexing_says_where_it_is_and_cancel_stops_it(browser, chat, tmp_path):  # noqa: F811
+    """A large upload (12 segments of 128 KB) shows its file, segment, rate and
+    time left; Cancel stops it at a committed point and the status says what is indexed."""
+    (tmp_path / "annals.txt").write_text(annals(24_000), encoding="utf-8")
+    page = login(browser, chat, "bob")
+    documents_tab(page)
+    page.set_input_files("#upload input[type=file]", [str(tmp_path / "annals.txt")])
+    try:
+        page.wait_for_function(
+            "() => document.querySelector('#upload-status').innerText.includes('words/s')", timeout=300000
+        )
+        said = page.inner_text("#upload-status")
+        assert re.search(r"Indexing annals\.txt — file \d+ of \d+, segment \d+ of 1\d · [\d,]+ words/s · ", said), said
+        assert "left" in said
+        page.click("#cancel-indexing")
+        page.wait_for_function(
+            "() => document.querySelector('#upload-status').innerText.includes('Stopped:')", timeout=120000
+        )
+        said = page.inner_text("#upload-status")
+        assert re.search(r"Stopped: \d+ of \d+ files indexed; annals\.txt indexed up to segment \d+ of 1\d\.", said)
+        page.wait_for_selector("#cancel-indexing", state="hidden")
+    finally:  # the other tests of the module would index the rest of it
+        (chat.settings.corpus / "annals.txt").unlink(missing_ok=True)
+        page.context.close()
 
 
 @needs_browser

@@ -69,9 +69,9 @@ class Stop(BaseException):
 
 
 def stop_at(segment: int):
-    def progress(i, n, label):
-        if label.startswith(f"{BIG} (segment {segment}/"):
-            raise Stop(label)
+    def progress(e):
+        if e.event == "segment" and e.label.startswith(f"{BIG} (segment {segment}/"):
+            raise Stop(e.label)
 
     return progress
 
@@ -152,7 +152,7 @@ def test_a_large_file_is_indexed_in_segments_and_cited_exactly(corpus, tmp_path,
     assert main(["index", "--corpus", str(corpus), "--index-dir", str(s.index_dir)]) == 0
     out, err = capsys.readouterr()
     assert out.startswith("3 added")
-    shown = re.findall(r"\r\[3/3\] big\.txt \(segment (\d+)/(\d+)\) *", err)  # progress inside the file
+    shown = re.findall(r"^big\.txt — file 3 of 3, segment (\d+) of (\d+) · ", err, re.M)  # progress inside the file
     count = int(shown[0][1])
     assert count >= 8 and [int(k) for k, _ in shown] == list(range(1, count + 1))
     m = manifest(s)
@@ -248,8 +248,8 @@ def test_a_file_removed_while_partial_leaves_the_store(corpus, tmp_path):
 def test_a_file_changed_while_being_read_is_left_for_the_next_build(corpus, tmp_path):
     s = Settings(corpus=corpus, index_dir=tmp_path / "index")
 
-    def edit(i, n, label):
-        if label.startswith(f"{BIG} (segment 4/"):
+    def edit(e):
+        if e.event == "segment" and e.label.startswith(f"{BIG} (segment 4/"):
             with open(corpus / BIG, "a", encoding="utf-8") as fh:
                 fh.write("\nA late addition.\n")
 
