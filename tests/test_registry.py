@@ -84,7 +84,7 @@ def test_every_component_registry_has_the_one_shape_and_names_its_sections():
     from assistant.stores.backends import BACKENDS
 
     expected = {
-        (EMBEDDERS, "ASSISTANT_EMBED_BACKEND"): {"local": ("embed",), "openai": ("embed", "llm"), "hash": ("embed",)},
+        (EMBEDDERS, "ASSISTANT_EMBED_BACKEND"): {"local": ("embed",), "openai": ("embed", "llm"), "hash": ("embed",), "static": ("embed",)},
         (BACKENDS, "ASSISTANT_VECTOR_STORE"): {"chroma": ("chroma", "index"), "memory": ("index",)},
         (RERANKERS, "ASSISTANT_RERANKER"): {"reader": ("answer",)},
         (PROVIDERS, "ASSISTANT_LLM_PROVIDER"): {"openai": ("llm",)},
@@ -115,7 +115,7 @@ def test_a_dotted_path_embedder_is_built_through_the_real_settings(monkeypatch, 
 @pytest.mark.parametrize(
     "value, message",
     [
-        ("nope", "unknown embedder 'nope' (ASSISTANT_EMBED_BACKEND); known: local, openai, hash, or package.module:Class"),
+        ("nope", "unknown embedder 'nope' (ASSISTANT_EMBED_BACKEND); known: local, openai, hash, static, or package.module:Class"),
         ("no_such_module_xyz:Embedder", "ASSISTANT_EMBED_BACKEND='no_such_module_xyz:Embedder': cannot import"),
     ],
 )

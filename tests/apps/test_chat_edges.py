@@ -69,7 +69,8 @@ def test_files_copied_but_not_indexed_are_offered_for_removal(tmp_path):
              "blob.txt": b"\x00\xfe" * 80, "tunnels.md": b"# Tunnels\n\nThe Karsk tunnel is 11 km long.\n"}  # fmt: skip
     for name, data in files.items():
         (given / name).write_bytes(data)
-    *_, last = page["add"]([str(given / n) for n in files])
+    *_, last = page["add"]([str(given / n) for n in files], None)
+    assert last[6]["visible"] is False  # the Cancel button goes once the indexing is done
     assert sorted(last[4]) == ["blob.txt", "locked.pdf"] and last[5]["visible"] is True
     said, table, _, left, offer = page["remove_skipped"](last[4])
     assert said.count("**Removed:**") == 2 and left == [] and offer["visible"] is False

@@ -312,7 +312,7 @@ def test_uploads_leave_nothing_in_gradios_upload_folder(tmp_path, monkeypatch):
              "tool.exe": b"MZ\x00\x01", "blob.txt": b"\x00\xfe" * 80},
         )  # fmt: skip
         assert len(paths) == 3 and all(Path(p).is_relative_to(cache) and Path(p).is_file() for p in paths)
-        *_, last = page["add"](paths)
+        *_, last = page["add"](paths, None)
         assert "Indexed:" in last[1]
         assert not [p for p in cache.rglob("*") if p.is_file()]  # added, refused or skipped: none kept there
         assert not any(Path(p).parent.exists() for p in paths)  # nor Gradio's folder for each
@@ -326,7 +326,7 @@ def test_uploads_leave_nothing_in_gradios_upload_folder(tmp_path, monkeypatch):
 
     outside = tmp_path / "kept.md"  # a path outside Gradio's folder is never deleted
     outside.write_text("# Kept\n\nThe Orrin observatory was built in 1932.\n", encoding="utf-8")
-    *_, last = page["add"]([str(outside)])
+    *_, last = page["add"]([str(outside)], None)
     assert outside.is_file() and (settings.corpus / "kept.md").is_file()
 
 
@@ -341,7 +341,7 @@ def test_an_upload_status_has_one_line_per_upload(tmp_path):
              "blob.txt": b"\x00\xfe" * 80}  # fmt: skip
     for name, data in files.items():
         (given / name).write_bytes(data)
-    *_, last = page["add"]([str(given / n) for n in files])
+    *_, last = page["add"]([str(given / n) for n in files], None)
     parts = last[1].split("\n\n")
     assert len(parts) == 4 and parts[-1].startswith("**Indexed:** 1 file added"), parts
     assert "tunnels" in parts[0] and parts[0].endswith("; indexed")

@@ -76,7 +76,7 @@ def test_a_bad_setting_is_one_line_naming_it(args, env, message, nothing, tmp_pa
 
 
 UNKNOWN_COMPONENTS = [
-    (["index"], {"ASSISTANT_EMBED_BACKEND": "nope"}, "unknown embedder 'nope' (ASSISTANT_EMBED_BACKEND); known: local, openai, hash, or package.module:Class"),
+    (["index"], {"ASSISTANT_EMBED_BACKEND": "nope"}, "unknown embedder 'nope' (ASSISTANT_EMBED_BACKEND); known: local, openai, hash, static, or package.module:Class"),
     (["ask", "q"], {"ASSISTANT_VECTOR_STORE": "nope"}, "unknown vector store 'nope' (ASSISTANT_VECTOR_STORE); known: chroma, memory, or package.module:Class"),
     (["ask", "q"], {"ASSISTANT_EMBED_BACKEND": "no_such_pkg:Embedder"}, "ASSISTANT_EMBED_BACKEND='no_such_pkg:Embedder': cannot import 'no_such_pkg' (No module named 'no_such_pkg')"),
 ]  # fmt: skip
