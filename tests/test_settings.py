@@ -66,7 +66,7 @@ def test_key_is_stable_across_processes():
 
 
 def test_the_shipped_profiles():
-    assert profiles() == ["chroma-server", "offline", "ollama", "openai", "test"]
+    assert profiles() == ["chroma-server", "fast", "offline", "ollama", "openai", "test"]
     for name in profiles():
         assert data_path("profiles", f"{name}.toml").is_file()
     ollama = Settings(profile="ollama")
@@ -101,7 +101,7 @@ def test_a_profile_named_in_the_file(tmp_path):
 
 
 def test_an_unknown_profile_is_one_line_naming_the_known_ones(tmp_path, monkeypatch):
-    known = "must be one of 'chroma-server', 'offline', 'ollama', 'openai', 'test'"
+    known = "must be one of 'chroma-server', 'fast', 'offline', 'ollama', 'openai', 'test'"
     with pytest.raises(SettingsError) as e:
         Settings(profile="olama")
     assert str(e.value) == f"profile='olama' is not valid: {known}"

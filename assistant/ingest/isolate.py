@@ -122,8 +122,12 @@ def _serve() -> None:
 
 
 def _wait(proc: subprocess.Popen, seconds: float) -> bool:
-    """True when the child has something to say within `seconds`."""
-    return bool(select.select([proc.stdout], [], [], seconds)[0])
+    """True when the child has something to say within `seconds`. poll, not
+    select: select fails outright ("filedescriptor out of range") once this
+    process holds more than 1,024 files, as a long-running page may."""
+    poller = select.poll()
+    poller.register(proc.stdout, select.POLLIN | select.POLLHUP | select.POLLERR)
+    return bool(poller.poll(max(0, seconds) * 1000))
 
 
 def _start() -> subprocess.Popen:

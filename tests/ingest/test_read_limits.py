@@ -3,6 +3,7 @@ zip-based file (a .docx) whose parts would expand too far is not opened.
 Real files and the real reading process (`ingest.isolate`)."""
 
 import io
+import os
 import zipfile
 from pathlib import Path
 
@@ -136,3 +137,24 @@ def test_a_word_file_that_needs_more_memory_than_read_memory_mb_is_skipped_as_su
     assert warnings == ["skipped wordy.docx: reading it needed more than 320 MB of memory (the read_memory_mb setting)"]
     assert [d.source for d in docs] == ["facts.docx"]
     isolate.stop()
+
+
+def test_a_process_holding_over_1024_files_still_reads_in_the_reading_process(tmp_path):
+    # select() fails outright past file descriptor 1,023: a long-running page, or
+    # this test run, holding that many files skipped every PDF ("filedescriptor
+    # out of range in select()").
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if min(soft, hard) < 1300:
+        pytest.skip(f"this process may hold only {soft} files")
+    isolate.stop()  # the reading process's pipes are opened after the files below
+    held = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    try:
+        (tmp_path / "a.pdf").write_bytes(make_pdf(["The harbour of Velmora was dredged in 2019."]))
+        docs, warnings = load_corpus(Settings(corpus=tmp_path, index_dir=tmp_path / "i"))
+        assert warnings == [] and [d.source for d in docs] == ["a.pdf"]
+    finally:
+        isolate.stop()
+        for fd in held:
+            os.close(fd)
