@@ -151,11 +151,10 @@ def ask(page, question: str) -> None:
 
 
 def choose(page, name: str) -> None:
-    """Pick `name` in "Ask only", as a person does: type, then Enter."""
+    """Pick `name` in "Ask only", as a person does: type a little, click it in the list."""
     page.click("#ask-only input")
     page.keyboard.type(name[:12])
-    page.wait_for_selector(f"ul[role=listbox] li:has-text('{name}')")
-    page.keyboard.press("Enter")
+    page.click(f"ul[role=listbox] li:has-text('{name}')")
     page.keyboard.press("Escape")
     page.wait_for_function("n => document.querySelector('#ask-only').innerText.includes(n)", arg=name)
 
@@ -249,7 +248,7 @@ def main() -> None:
             save(page, args.out / "chat-page.png")
 
             # The original page beside the text: the panel's picture of the cited PDF page, words marked.
-            page.locator("#sources .orig-page img").scroll_into_view_if_needed()
+            page.locator("#sources .orig-page img").first.scroll_into_view_if_needed()
             page.wait_for_timeout(500)
             save(page, args.out / "chat-original-page.png")
             step("the original PDF page in the sources panel")
@@ -293,7 +292,7 @@ def main() -> None:
             page.wait_for_timeout(300)
             step("tap a citation of the Word answer")
             save(page, args.out / "chat-phone.png")
-            page.locator("#sources .orig-page").scroll_into_view_if_needed()
+            page.locator("#sources .orig-page").first.scroll_into_view_if_needed()
             page.wait_for_timeout(500)
             save(page, args.out / "chat-phone-original-page.png")
             page.locator("#ask-only").scroll_into_view_if_needed()

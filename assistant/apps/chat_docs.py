@@ -193,6 +193,8 @@ def progress_line(p: Progress) -> str:
     if p.done:  # what became of each upload is its own line (upload_lines)
         r = p.report
         added = len(r.added) + len(r.updated)
+        if not added:  # another build (the page's first question, a shell) got there first
+            return f"**Indexed:** nothing was left to index ({r.seconds:.1f} s)."
         return f"**Indexed:** {added} file{'s' if added != 1 else ''} added or updated ({r.seconds:.1f} s)."
     if p.cancel.is_set():
         return "Stopping at the next committed point…"
