@@ -4,9 +4,10 @@ in a table distilled from the default embedder, all-MiniLM-L6-v2, with
 model2vec (`benchmarks/make_static_embedder.py`, its card in
 assistant/data/static/card.json). No network runs, so indexing costs little
 more than reading and chunking; what it loses against MiniLM is measured by
-`benchmarks/bench_corpus_scale.py` (README "Scale"). The table ships int8
-with a scale per row (7.6 MB). The lookup is numpy: model2vec's own package
-would do the same and pull in its dependencies."""
+`benchmarks/bench_corpus_scale.py` (README "Scale"). The table ships as an
+int8 ONNX graph (gather, dequantize, mean; 7.3 MB), run by onnxruntime like
+the default embedder: model2vec's own package would do the same and pull in
+its dependencies."""
 
 from __future__ import annotations
 
@@ -22,16 +23,19 @@ MAX_PIECES = 512  # as model2vec encodes: a text's first 512 word pieces
 
 
 @cache  # the table loads once per process (~30 ms)
-def _table():
+def _model():
+    import onnxruntime as ort
     from tokenizers import Tokenizer
 
     folder = data_path("static")
-    vectors = np.load(folder / "vectors.npy").astype(np.float32) * np.load(folder / "scales.npy")[:, None]
     card = json.loads((folder / "card.json").read_text(encoding="utf-8"))
     tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
-    tokenizer.no_padding()
+    tokenizer.enable_padding()
     tokenizer.enable_truncation(MAX_PIECES)
-    return tokenizer, vectors, card
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1  # a lookup: threads would cost more than they save
+    session = ort.InferenceSession(str(folder / "static.onnx"), options, providers=["CPUExecutionProvider"])
+    return tokenizer, session, card
 
 
 class StaticEmbedder:
@@ -39,16 +43,19 @@ class StaticEmbedder:
 
     def __init__(self, embed: EmbedSettings):
         self.batch_size = embed.embed_batch_size
-        tokenizer, vectors, card = _table()
-        self.dim = int(vectors.shape[1])
-        self.id = f"minilm-static-{self.dim}-{card['sha256']['vectors.npy'][:8]}"
+        _, session, card = _model()
+        self.dim = int(session.get_outputs()[0].shape[1])
+        self.id = f"minilm-static-{self.dim}-{card['sha256']['static.onnx'][:8]}"
 
     def embed(self, texts: list[str]) -> np.ndarray:
-        tokenizer, vectors, _ = _table()
+        tokenizer, session, _ = _model()
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for i, enc in enumerate(tokenizer.encode_batch(list(texts), add_special_tokens=False)):
-            if enc.ids:
-                out[i] = vectors[enc.ids].mean(axis=0)
+        if texts:
+            encs = tokenizer.encode_batch(list(texts), add_special_tokens=False)
+            ids = np.array([e.ids for e in encs], dtype=np.int64).reshape(len(texts), -1)
+            mask = np.array([e.attention_mask for e in encs], dtype=np.float32).reshape(len(texts), -1)
+            if ids.shape[1]:
+                out = session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         out[:, 0] += norms[:, 0] == 0  # a text with no known piece still gets a unit vector
         return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
