@@ -10,6 +10,7 @@ helps with text upside down; scans are upright far more often than not."""
 
 from __future__ import annotations
 
+import io
 import re
 from functools import cache
 from pathlib import Path
@@ -76,17 +77,11 @@ def _frames(data: bytes):
     from PIL import Image, ImageSequence, UnidentifiedImageError
 
     try:
-        image = Image.open(_buffer(data))
+        image = Image.open(io.BytesIO(data))
         image.load()
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as e:
         raise ValueError(f"not an image it can read ({e})") from None
     return [frame.copy() for frame in ImageSequence.Iterator(image)]
-
-
-def _buffer(data: bytes):
-    import io
-
-    return io.BytesIO(data)
 
 
 class ImageReader:
