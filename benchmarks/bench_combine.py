@@ -205,7 +205,7 @@ def main() -> None:
     CACHE.mkdir(parents=True, exist_ok=True)
     raw = json.loads(__import__("gzip").decompress(TRAIN.read_bytes()))
     titles = {a.title for a in val}
-    val_raw = [a for a in raw["data"] if a["title"].replace("_", " ") in titles]
+    val_raw = [a for a in raw["data"] if a["title"] in titles]
     val_path.write_text(json.dumps({"version": "1.1", "data": val_raw}))
     vq = [q for a in squad.load(val_path) for q in a.questions if q.answerable]
     random.Random(13).shuffle(vq)

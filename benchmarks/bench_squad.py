@@ -79,7 +79,13 @@ def pct(values: list[float], q: float) -> float:
 
 
 def measure(
-    name: str, tree: Path, corpus: Path, index_dir: Path, the_plan: dict, warmup: list[str], env_extra: dict | None = None
+    name: str,
+    tree: Path,
+    corpus: Path,
+    index_dir: Path,
+    the_plan: dict,
+    warmup: list[str],
+    env_extra: dict | None = None,
 ) -> dict:
     """Ask every planned question through `tree`'s answer() in a child process
     (`env_extra`: settings of that run, e.g. ASSISTANT_OFFLINE_ANSWERER); score here."""
@@ -113,7 +119,9 @@ def measure(
         row = squad_eval.score(q, files[q.article], squad_eval.answer_record(rec))
         # for the error analysis: was a passage holding the gold span retrieved at all?
         row["retrieved"] = any(
-            Path(src).name == files[q.article] and s <= gs and ge <= e for src, s, e in rec["passages"] for gs, ge in q.spans
+            Path(src).name == files[q.article] and s <= gs and ge <= e
+            for src, s, e in rec["passages"]
+            for gs, ge in q.spans
         )
         rows.append(row)
         ms.append(rec["ms"])
@@ -202,6 +210,10 @@ def main() -> None:
         help="also measure the baseline revision with these settings (repeatable), "
         "e.g. ASSISTANT_OFFLINE_ANSWERER=reader",
     )  # fmt: skip
+    ap.add_argument(
+        "--env", action="append", default=[], metavar="KEY=VALUE[,KEY=VALUE]",
+        help="also measure the current tree with these settings (repeatable)",
+    )  # fmt: skip
     ap.add_argument("--file", default=str(ROOT / squad_eval.DEFAULT_FILE), help="SQuAD-format file")
     ap.add_argument("--articles", default="held-out", help="held-out (default), all, or TITLE,TITLE")
     ap.add_argument("--sample", type=int, help="a fixed stratified sample of N questions (default: all)")
@@ -232,6 +244,9 @@ def main() -> None:
         extra = dict(kv.split("=", 1) for kv in spec.split(","))
         results.append(measure(f"{rev} {spec}", old_tree, corpus, work / f"index-{rev}", the_plan, warmup, extra))
     results.append(measure(f"current {current}", ROOT, corpus, work / "index-current", the_plan, warmup))
+    for spec in args.env:
+        extra = dict(kv.split("=", 1) for kv in spec.split(","))
+        results.append(measure(f"current {spec}", ROOT, corpus, work / "index-current", the_plan, warmup, extra))
     label = f"{the_plan['meta']['label']}, asked over all {the_plan['meta']['corpus_articles']} articles"
     print()
     print(table(results, label))

@@ -3,10 +3,10 @@
 The reader (reader/model.py) is a (question, sentence) cross-encoder this
 project trains on SQuAD 1.1 (`assistant train-reader`): it gives each
 candidate sentence of the retrieved passages the probability that it
-answers the question. The answer quotes the most probable sentence, and a
-further one only when the reader holds that it answers too (a many-part
-question, or one whose answer is spread over documents), each cited by its
-exact span in the original file. It refuses when the question names
+answers the question. The answer quotes the most probable sentence, and
+further ones only while the reader is torn between them (the fewest best
+sentences holding a calibrated share of the candidates' probability), each
+cited by its exact span in the original file. It refuses when the question names
 something the corpus never mentions, or when no sentence reaches the
 threshold calibrated on validation articles (card.json).
 
@@ -34,12 +34,6 @@ from assistant.reader.model import Reader, get_reader
 from assistant.rewrite.condense import split_context
 from assistant.text.tokens import tokenize
 from assistant.types import Citation, RetrievedContext, Unit
-
-# A further sentence is quoted only when the reader is nearly as sure of it as
-# of the best one, and sure on its own (0.5, the classifier's decision point):
-# one sentence when one suffices, never padding from another document.
-KEEP_RATIO = 0.85
-ANSWERS = 0.5
 
 
 @dataclass
@@ -119,13 +113,21 @@ def reader_answer(
         return refuse("weak", debug)
 
     by_key = {(u.source, u.index): u for u in units}
+    # The fewest best sentences that hold `mass` of the candidates' summed
+    # probability: one when the reader is sure of it, more when it is torn
+    # between them (a many-part question, or an answer it cannot place), so
+    # the answer holds the right sentence more often for few words
+    # (card.json "sentences", chosen on validation articles).
+    total = sum(s.prob for s in scored) or 1.0
     chosen: list[Scored] = [best]
+    held = best.prob / total
     for s in scored[1:]:
-        if len(chosen) >= max_sentences or s.prob < max(threshold, ANSWERS, KEEP_RATIO * best.prob):
+        if len(chosen) >= max_sentences or held >= reader.mass:
             break
-        if repeats(s.unit, [c.unit for c in chosen]):
+        if s.prob < threshold or repeats(s.unit, [c.unit for c in chosen]):
             continue
         chosen.append(s)
+        held += s.prob / total
     # Read in the order the sources tell it when they come from one document.
     if len({c.unit.source for c in chosen}) == 1:
         chosen.sort(key=lambda s: s.unit.index)
@@ -145,7 +147,9 @@ class ReaderAnswerer:
     @classmethod
     def from_settings(cls, answer) -> ReaderAnswerer:
         """Built from the answer section (`AnswerSettings`); the model loads once."""
-        return cls(get_reader(answer.reader_model), answer.reader_candidates, answer.reader_threshold, answer.max_sentences)
+        return cls(
+            get_reader(answer.reader_model), answer.reader_candidates, answer.reader_threshold, answer.max_sentences
+        )
 
     def answer(self, question: str, context: RetrievedContext) -> Iterator[str | AnswerResult]:
         """The whole answer at once, then its result."""

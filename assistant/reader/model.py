@@ -59,6 +59,13 @@ class Reader:
         see card.json)."""
         return float(self.card.get("threshold", 0.5))
 
+    @property
+    def mass(self) -> float:
+        """Share of the candidates' summed probability an answer's sentences
+        hold before it stops adding more (card.json "sentences"; without it,
+        one sentence)."""
+        return float(self.card.get("sentences", {}).get("mass", 0.0))
+
     def combine(self, probs: np.ndarray, cosine: np.ndarray, overlap: np.ndarray) -> np.ndarray:
         """The answer probability from the reader's and two cheap signals
         (embedding cosine, IDF-weighted term overlap): a logistic regression

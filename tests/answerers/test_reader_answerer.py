@@ -139,3 +139,33 @@ def test_a_sentence_opening_with_she_is_read_with_the_name_before_it():
     assert {s.unit.index: s for s in score_units(q, q, ctx.qvec, list(alone.units), alone, "date")}[1].lex == (
         pytest.approx(scored[2].lex)
     )
+
+
+class _Torn:
+    """A reader that gives chosen sentences chosen probabilities, to test
+    how many sentences the answer quotes."""
+
+    threshold = 0.0
+
+    def __init__(self, probs: dict[str, float], mass: float):
+        self.probs, self.mass = probs, mass
+
+    def score(self, question, sentences):
+        return np.array([next((p for k, p in self.probs.items() if k in s), 0.01) for s in sentences], np.float32)
+
+    def combine(self, probs, cosine, overlap):
+        return probs
+
+
+def test_it_quotes_one_sentence_when_the_reader_is_sure_and_more_when_it_is_torn():
+    req = _request("When did the Harbour Museum open?")
+    sure = _Torn({"opened in 1931": 0.95, "rebuilt after a flood": 0.3}, mass=0.6)
+    *_, r = ReaderAnswerer(sure).answer(*req)
+    assert [c.text for c in r.citations] == [DOC_A.split(". ")[0] + "."]
+    torn = _Torn({"opened in 1931": 0.45, "rebuilt after a flood": 0.4}, mass=0.6)
+    *_, r = ReaderAnswerer(torn).answer(*req)
+    assert len(r.citations) == 2 and r.citations[0].source == "a.txt" and r.citations[1].source == "b.txt"
+
+
+def test_the_shipped_reader_carries_its_calibrated_sentence_mass():
+    assert 0.0 < get_reader().mass <= 1.0
