@@ -2,7 +2,7 @@
 articles as one corpus, 10, 50 and all 442 of them, against LlamaIndex's
 defaults on the same corpus and questions, in the same run.
 
-    .venv/bin/python benchmarks/bench_corpus_scale.py [--sizes 10,50,442] [--questions 1000] [--no-peer] [--json F]
+    .venv/bin/python benchmarks/bench_corpus_scale.py [--sizes 10,50,442] [--questions 1000] [--no-peer] [--server] [--json F]
 
 Corpus: `evals/squad/squad1.1-train.json.gz` (Wikipedia; attribution beside
 it), each article one .txt file (`evals.squad.write_corpus`). The subsets are
@@ -22,6 +22,10 @@ Each system runs in a child process of its own, so peak RSS is that run's:
 - **ours (fast)**: the same with the `fast` profile (static token vectors
   distilled from MiniLM, `embedders/static.py`): build time against the
   default's in the same run, and what it costs in answers.
+- **ours (default, chroma run)** with `--server`: the default profile with
+  its vectors on a `chroma run` server started for the run (127.0.0.1, its
+  own folder): the client's figures, the server's peak RSS apart, the
+  index size counting the server's folder.
 - **peer** (LlamaIndex defaults): SentenceSplitter(1024, 200), the same int8
   MiniLM (through `embedders.llama`), a Chroma collection, top-2 retrieval;
   its "answer" is the retrieved context: gold span in it, hit@2, its words,
@@ -82,7 +86,7 @@ def overlaps(start: int, end: int, span: tuple[int, int]) -> bool:
     return start < span[1] and end > span[0]
 
 
-def child_ours(size: int, n: int, work: Path, profile: str = "") -> dict:
+def child_ours(size: int, n: int, work: Path, profile: str = "", chroma_url: str = "") -> dict:
     from assistant import Settings, answer, build_index
     from assistant.embedders import get_embedder
     from assistant.evals import squad, squad_eval
@@ -91,7 +95,7 @@ def child_ours(size: int, n: int, work: Path, profile: str = "") -> dict:
     articles, qs = plan(size, n)
     corpus, index = work / "corpus", work / "index"
     squad.write_corpus(articles, corpus)
-    settings = Settings(corpus=corpus, index_dir=index, profile=profile or None)
+    settings = Settings(corpus=corpus, index_dir=index, profile=profile or None, chroma_url=chroma_url or None)
     t = time.perf_counter()
     report = build_index(settings=settings)
     build_s = time.perf_counter() - t
@@ -129,7 +133,7 @@ def child_ours(size: int, n: int, work: Path, profile: str = "") -> dict:
         row["k"] = len(ans.passages)
         rows.append(row)
     return {
-        "system": f"ours ({profile or 'default'})", "articles": size, "files": len(articles), "questions": len(rows),
+        "system": f"ours ({profile or 'default'}{', chroma run' if chroma_url else ''})", "articles": size, "files": len(articles), "questions": len(rows),
         "words": sum(len(a.text.split()) for a in articles),
         "build_s": round(build_s, 1), "floor_s": round(floor_s, 1), "build_to_floor": round(build_s / floor_s, 2),
         "chunks": report.chunks, "units": len(units), "build_rss_mb": round(build_rss),
@@ -194,10 +198,11 @@ def child_peer(size: int, n: int, work: Path) -> dict:
     }  # fmt: skip
 
 
-def run_child(kind: str, size: int, n: int, work: Path, profile: str = "") -> dict:
+def run_child(kind: str, size: int, n: int, work: Path, profile: str = "", chroma_url: str = "") -> dict:
     work.mkdir(parents=True, exist_ok=True)
     cmd = [sys.executable, __file__, "--child", kind, "--sizes", str(size), "--questions", str(n), "--work", str(work)]
     cmd += ["--profile", profile] if profile else []
+    cmd += ["--chroma-url", chroma_url] if chroma_url else []
     t = time.perf_counter()
     out = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
     if out.returncode != 0:
@@ -208,9 +213,27 @@ def run_child(kind: str, size: int, n: int, work: Path, profile: str = "") -> di
     return row
 
 
+def server_row(size: int, n: int, work: Path) -> dict:
+    """The default profile with its vectors on a `chroma run` server of
+    this machine: the client's figures, plus the server's peak RSS and
+    its folder on disk."""
+    from bench_scale import ChromaServer  # same folder: run as a script
+
+    work.mkdir(parents=True, exist_ok=True)
+    server = ChromaServer(work / "server")
+    try:
+        row = run_child("ours", size, n, work / "client", chroma_url=server.url)
+        row["server_rss_mb"] = round(server.peak_rss_mb())
+        row["index_mb"] = round(row["index_mb"] + du_mb(work / "server"), 1)
+    finally:
+        server.stop()
+        shutil.rmtree(work, ignore_errors=True)
+    return row
+
+
 COLUMNS = [
     ("system", "system"), ("articles", "articles"), ("build_s", "build s"), ("build_to_floor", "÷ floor"),
-    ("peak_rss_mb", "peak RSS MB"), ("index_mb", "index MB"), ("edit_reindex_s", "edit s"),
+    ("peak_rss_mb", "peak RSS MB"), ("server_rss_mb", "server RSS MB"), ("index_mb", "index MB"), ("edit_reindex_s", "edit s"),
     ("span_in_answer", "span in answer"), ("citation_covers", "cited"), ("hit_at_k", "hit@k"),
     ("k_median", "k"), ("words_median", "words"), ("p50_ms", "p50 ms"), ("p95_ms", "p95 ms"),
     ("bm25_p95_ms", "BM25 p95"), ("vector_p95_ms", "vector p95"),
@@ -232,14 +255,16 @@ def main() -> None:
     ap.add_argument(
         "--profiles", default="default,fast", help="our profiles to run, in order (default: the default settings)"
     )
+    ap.add_argument("--server", action="store_true", help="also run the default profile against a `chroma run` server")
     ap.add_argument("--profile", default="", help=argparse.SUPPRESS)
+    ap.add_argument("--chroma-url", default="", help=argparse.SUPPRESS)
     ap.add_argument("--json", type=Path)
     ap.add_argument("--child", choices=["ours", "peer"], help=argparse.SUPPRESS)
     ap.add_argument("--work", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         if args.child == "ours":
-            print(json.dumps(child_ours(int(args.sizes), args.questions, args.work, args.profile)))
+            print(json.dumps(child_ours(int(args.sizes), args.questions, args.work, args.profile, args.chroma_url)))
         else:
             print(json.dumps(child_peer(int(args.sizes), args.questions, args.work)))
         return
@@ -251,6 +276,8 @@ def main() -> None:
                 p = "" if profile == "default" else profile
                 rows.append(run_child("ours", size, args.questions, tmp / f"{size}-ours-{profile}", p))
                 shutil.rmtree(tmp / f"{size}-ours-{profile}", ignore_errors=True)
+            if args.server:
+                rows.append(server_row(size, args.questions, tmp / f"{size}-ours-server"))
             if not args.no_peer:
                 rows.append(run_child("peer", size, args.questions, tmp / f"{size}-peer"))
             shutil.rmtree(tmp / f"{size}-peer", ignore_errors=True)
