@@ -43,6 +43,9 @@ TYPED_MIN_LEX = 0.5
 IDF_POWER = 0.5
 CARRIED_WEIGHT = 0.25  # weight of conversation terms in a follow-up's overlap
 W_PASSAGE = 0.03  # bonus for sentences of higher-ranked passages (divided by rank)
+REPEAT_PENALTY = 0.5  # score factor of a sentence much like the previous answer
+MIN_WORDS = 5  # shorter units are not quoted as an answer
+TYPED_LIMIT = 2  # at most this many sentences for a figure, date or name
 
 @dataclass
 class Scored:
@@ -89,6 +92,19 @@ def antecedent_names(unit: Unit, units: list[Unit]) -> set[str]:
     return {t for name in person_names(before.text) for t in tokenize([name])[0]}
 
 
+def name_groups(query: str, weights: dict[str, float]) -> list[tuple[set[str], float]]:
+    """A person's name is one term, matched by any of its parts: news writing
+    gives the full name once, then the surname ("Han Duck-soo" ... "Han
+    requested"), and a full name must not outweigh what is asked about it.
+    The name's tokens leave `weights` for one group of the highest weight."""
+    groups: list[tuple[set[str], float]] = []
+    for name in person_names(query):
+        toks = set(tokenize([name])[0]) & set(weights)
+        if len(toks) > 1:
+            groups.append((toks, max(weights.pop(t) for t in toks)))
+    return groups
+
+
 def score_units(
     question: str,
     query: str,
@@ -106,14 +122,7 @@ def score_units(
     weights = {
         t: context.idf(t) ** IDF_POWER * (1.0 if t in own else CARRIED_WEIGHT) for t in set(tokenize([query])[0])
     }
-    # A person's name is one term, matched by any of its parts: news writing
-    # gives the full name once, then the surname ("Han Duck-soo" ... "Han
-    # requested"), and a full name must not outweigh what is asked about it.
-    groups: list[tuple[set[str], float]] = []
-    for name in person_names(query):
-        toks = set(tokenize([name])[0]) & set(weights)
-        if len(toks) > 1:
-            groups.append((toks, max(weights.pop(t) for t in toks)))
+    groups = name_groups(query, weights)
     total = (sum(weights.values()) + sum(w for _, w in groups)) or 1.0
     aliases = alias_tokens(query)
     if not units:
@@ -130,7 +139,7 @@ def score_units(
         ) / total
         score = W_SEM * float(sem) + W_LEX * lex + W_PASSAGE / u.passage
         if rep > REPEAT_SIM:
-            score *= 0.5
+            score *= REPEAT_PENALTY
         out.append(Scored(u, score, float(sem), lex, has_kind(u.text, kind, question)))
     return out
 
@@ -166,7 +175,7 @@ def offline_answer(
         s
         for s in score_units(question, context.query, context.qvec, units, context, kind, context.avoid)
         # An instruction planted in a passage is not an answer to quote.
-        if not s.unit.heading and len(s.unit.text.split()) >= 5 and s.unit.id not in planted
+        if not s.unit.heading and len(s.unit.text.split()) >= MIN_WORDS and s.unit.id not in planted
     ]
     scored.sort(key=lambda s: -s.score)
     if not scored:
@@ -196,7 +205,7 @@ def offline_answer(
 
     by_key = {(u.source, u.index): u for u in units}
     chosen: list[Scored] = [best]
-    limit = max_sentences if kind == "general" else min(2, max_sentences)
+    limit = max_sentences if kind == "general" else min(TYPED_LIMIT, max_sentences)
     ratio = KEEP_RATIO if kind == "general" else KEEP_RATIO_TYPED
     for s in typed[1:]:
         if len(chosen) >= limit or s.score < best.score * ratio:
