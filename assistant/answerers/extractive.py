@@ -21,9 +21,8 @@ import numpy as np
 from assistant.answerers.base import AnswerResult
 from assistant.answerers.instructions import find_instructions
 from assistant.answerers.kinds import KIND_WORDS, NOT_NAMES, counted_noun, has_kind, question_kind
-from assistant.answerers.quote import REPEAT_SIM, cited_answer, refuse, repeats
-from assistant.rewrite.condense import alias_tokens, split_context
-from assistant.text.lexicon import PERSONAL_PRONOUNS
+from assistant.answerers.quote import cited_answer, refuse, repeats
+from assistant.rewrite.condense import split_context
 from assistant.text.names import person_names
 from assistant.text.tokens import tokenize
 from assistant.types import Citation, Passage, RetrievedContext, Unit
@@ -43,9 +42,8 @@ TYPED_MIN_LEX = 0.5
 IDF_POWER = 0.5
 CARRIED_WEIGHT = 0.25  # weight of conversation terms in a follow-up's overlap
 W_PASSAGE = 0.03  # bonus for sentences of higher-ranked passages (divided by rank)
-REPEAT_PENALTY = 0.5  # score factor of a sentence much like the previous answer
-MIN_WORDS = 5  # shorter units are not quoted as an answer
 TYPED_LIMIT = 2  # at most this many sentences for a figure, date or name
+
 
 @dataclass
 class Scored:
@@ -79,19 +77,6 @@ def missing_names(question: str, context: RetrievedContext) -> list[str]:
     return out
 
 
-def antecedent_names(unit: Unit, units: list[Unit]) -> set[str]:
-    """The name tokens a sentence opening with a personal pronoun ("She
-    joined Northwind in 2020") stands for: the people the sentence before it
-    names, when that sentence was retrieved too."""
-    first = unit.text.split(maxsplit=1)[:1]
-    if not first or first[0].lower() not in PERSONAL_PRONOUNS:
-        return set()
-    before = next((v for v in units if v.source == unit.source and v.index == unit.index - 1), None)
-    if before is None:
-        return set()
-    return {t for name in person_names(before.text) for t in tokenize([name])[0]}
-
-
 def name_groups(query: str, weights: dict[str, float]) -> list[tuple[set[str], float]]:
     """A person's name is one term, matched by any of its parts: news writing
     gives the full name once, then the surname ("Han Duck-soo" ... "Han
@@ -112,34 +97,25 @@ def score_units(
     units: list[Unit],
     context: RetrievedContext,
     kind: str,
-    avoid: np.ndarray | None = None,
 ) -> list[Scored]:
     """Score sentence units: similarity, IDF-weighted overlap with the question,
     answer type. For a follow-up, the terms carried over from the conversation
-    count a quarter: they found the passages, the question picks the sentence.
-    Units much like `avoid` (the previous answer) are what was already said."""
+    count a quarter: they found the passages, the question picks the sentence."""
     own = set(tokenize([question])[0])
     weights = {
         t: context.idf(t) ** IDF_POWER * (1.0 if t in own else CARRIED_WEIGHT) for t in set(tokenize([query])[0])
     }
     groups = name_groups(query, weights)
     total = (sum(weights.values()) + sum(w for _, w in groups)) or 1.0
-    aliases = alias_tokens(query)
     if not units:
         return []
     mat = np.stack([u.vector for u in units])
     sims = mat @ qvec
-    repeat = (mat @ avoid.T).max(axis=1) if avoid is not None and len(avoid) else np.zeros(len(units))
     out = []
-    for u, sem, rep, utoks in zip(units, sims, repeat, tokenize([u.text for u in units])):
-        toks = set(utoks) | antecedent_names(u, units)
-        lex = (
-            sum(w for t, w in weights.items() if t in toks or any(a <= toks for a in aliases.get(t, ())))
-            + sum(w for g, w in groups if g & toks)
-        ) / total
+    for u, sem, utoks in zip(units, sims, tokenize([u.text for u in units])):
+        toks = set(utoks)
+        lex = (sum(w for t, w in weights.items() if t in toks) + sum(w for g, w in groups if g & toks)) / total
         score = W_SEM * float(sem) + W_LEX * lex + W_PASSAGE / u.passage
-        if rep > REPEAT_SIM:
-            score *= REPEAT_PENALTY
         out.append(Scored(u, score, float(sem), lex, has_kind(u.text, kind, question)))
     return out
 
@@ -173,9 +149,9 @@ def offline_answer(
     planted = {units[i].id for i in find_instructions(units)}
     scored = [
         s
-        for s in score_units(question, context.query, context.qvec, units, context, kind, context.avoid)
+        for s in score_units(question, context.query, context.qvec, units, context, kind)
         # An instruction planted in a passage is not an answer to quote.
-        if not s.unit.heading and len(s.unit.text.split()) >= MIN_WORDS and s.unit.id not in planted
+        if not s.unit.heading and s.unit.id not in planted
     ]
     scored.sort(key=lambda s: -s.score)
     if not scored:

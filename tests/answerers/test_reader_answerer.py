@@ -118,24 +118,3 @@ def test_the_rules_answer_from_the_same_hand_made_context():
     # a name the index never saw (document frequency 0 in the context) is refused before reading
     *_, r = RulesAnswerer().answer(*_request("Who was the first director of the Louvre?"))
     assert r.refused and r.debug["refusal"] == "missing_names"
-
-
-def test_a_sentence_opening_with_she_is_read_with_the_name_before_it():
-    # "She joined Northwind in 2020": its subject is only in the sentence
-    # before, which names her; the question names her.
-    from assistant.answerers.extractive import score_units
-
-    doc = (
-        "Priya Ramanathan runs the People team at Northwind. "
-        "She joined Northwind in 2020 after eight years at Contoso, where she led recruiting. "
-        "The company has offices in Leeds and Gdansk."
-    )
-    q, ctx = _request("When did Priya Ramanathan join the company?", docs=(("team.md", doc),))
-    scored = {s.unit.index: s for s in score_units(q, q, ctx.qvec, list(ctx.units), ctx, "date")}
-    # join + her name: two of the question's four terms, against one for the sentence without "She"
-    assert scored[1].lex == pytest.approx(2 * scored[2].lex)
-    # the sentence before is not retrieved: nothing to stand for
-    alone = replace(ctx, units=tuple(u for u in ctx.units if u.index != 0))
-    assert {s.unit.index: s for s in score_units(q, q, ctx.qvec, list(alone.units), alone, "date")}[1].lex == (
-        pytest.approx(scored[2].lex)
-    )
