@@ -41,3 +41,10 @@ def test_one_question_lost_on_any_held_out_figure_keeps_the_rule():
     assert ab.losses(_counts(squad_false_refusals=11), base) == ["squad_false_refusals +1"]
     # fewer false refusals, or a change only where thresholds were chosen, is no loss
     assert ab.losses(_counts(squad_false_refusals=3, tuned_facts=0), base) == []
+
+
+def test_every_rule_left_has_its_held_out_figures_in_the_readme():
+    # evals/README.md's table is what says why each rule stays.
+    text = (ROOT / "evals" / "README.md").read_text(encoding="utf-8")
+    rows = {line.split("|")[1].strip() for line in text.splitlines() if line.startswith("| ")}
+    assert set(ab.CONFIGS) <= rows
