@@ -83,8 +83,7 @@ def repeats(unit: Unit, chosen: list[Unit]) -> bool:
     nearly the same meaning, or a "He"/"This" sentence next to a chosen one
     (which `cited_answer` quotes with the sentence before it)."""
     return any(float(unit.vector @ c.vector) > MAX_DUP_SIM for c in chosen) or any(
-        c.source == unit.source and abs(c.index - unit.index) <= 1 and _PRONOUN_START.match(unit.text)
-        for c in chosen
+        c.source == unit.source and abs(c.index - unit.index) <= 1 and _PRONOUN_START.match(unit.text) for c in chosen
     )
 
 
