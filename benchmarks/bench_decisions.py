@@ -154,6 +154,32 @@ def collect(name: str, settings, asks, reader, key: str) -> list:
     return out
 
 
+def swapped_questions(articles: list, questions: list, n: int) -> list[str]:
+    """Unanswerable look-alikes of validation questions, made as SQuAD 2.0's
+    writers made theirs by hand: one name, number or year of the question
+    that its answer sentence holds, swapped for another of the same type
+    from the same article (`reader_data.swap`, the training recipe)."""
+    from assistant.apps.reader_data import article_sentences, mentions, swap
+
+    by_title = {a.title: a for a in articles}
+    pools, sents = {}, {}
+    rng = random.Random(13)
+    out = []
+    for q in questions:
+        a = by_title[q.article]
+        if a.title not in pools:
+            sents[a.title] = article_sentences(a)
+            pools[a.title] = {k: sorted(v) for k, v in mentions(a.text, [t for _, _, t in sents[a.title]]).items()}
+        s, e = q.spans[0]
+        sentence = next((t for st, en, t in sents[a.title] if st <= s and e <= en), None)
+        new = swap(q.question, sentence, pools[a.title], rng) if sentence else None
+        if new:
+            out.append(new)
+        if len(out) >= n:
+            break
+    return out
+
+
 # --- Policies -------------------------------------------------------------------
 
 
@@ -274,6 +300,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--fit-questions", type=int, default=1500)
     ap.add_argument("--json", default=str(ROOT / "benchmarks/results/bench_decisions.json"))
+    ap.add_argument("--swapped", type=int, default=600, help="swapped-entity questions made from validation ones")
     ap.add_argument("--write", action="store_true", help="write the chosen `mass` into the shipped card")
     args = ap.parse_args()
     from assistant.evals import squad_eval
@@ -297,6 +324,13 @@ def main() -> None:
     vq = vq[: args.fit_questions]
     _, vs = squad_eval.prepare(val_path, squad.file_hash(val_path), base, cache=CACHE / "work-validation")
     val_data = collect("validation", vs, [(q.question, []) for q in vq], reader, key)
+
+    vart = squad.load(val_path)
+    fit_ids = {q.id for q in vq}
+    unseen = [q for a in vart for q in a.questions if q.answerable and q.id not in fit_ids]
+    random.Random(14).shuffle(unseen)
+    swapped = swapped_questions(vart, unseen, args.swapped)
+    swap_data = collect(f"swapped{args.swapped}", vs, [(q, []) for q in swapped], reader, key)
 
     ten = squad.load(TEN)
     _, ts = squad_eval.prepare(TEN, squad.file_hash(TEN), base, cache=CACHE / "work-ten")
@@ -358,10 +392,22 @@ def main() -> None:
     print("AUC of the best probability for telling unanswerable questions apart:", aucs)
     results = {"sentences": table, "chosen": pick, "auc_best_probability": aucs,
                "refusal_model": {"weights": coef, "threshold": t, "cv_refused": cv_rate}, "validation_p10": t10}  # fmt: skip
+    # The same model fitted on validation questions and their swapped copies
+    # (21 articles, not one), as the issue's recipe for unanswerable negatives.
+    vmodel, vt, vcv = refusal_model(val_data + swap_data, [True] * len(val_data) + [False] * len(swap_data))
+    vlearned = lambda d: float(vmodel.predict_proba(d["x"][None])[0, 1]) >= vt  # noqa: E731
+    print(
+        f"Refusal model (validation + {len(swap_data)} swapped, 5-fold): threshold {vt:.3f}, swapped refused {vcv:.3f}"
+    )
+    print("weights (standardised):", dict(zip(QFEATURES, np.round(vmodel[-1].coef_[0], 3).tolist())))
+    sp = squad_summary(squad_rows(spectre_data, spectre, policies[pick], vlearned))
+    print(f"  on Spectre's real questions: {sp}")
+    results["refusal_model_swapped"] = {"threshold": vt, "cv_refused": vcv, "spectre": sp}
     refusals = {
         f"today's threshold ({thr:.3f})": today_refuse,
         f"validation 10th percentile ({t10:.3f})": lambda d: d["cands"][0][1] < t10,
         "learned (Spectre)": learned,
+        "learned (validation + swapped)": vlearned,
     }
     for label, refuse in refusals.items():
         for pol_name in dict.fromkeys(("today", pick)):

@@ -18,15 +18,6 @@ from assistant.types import Citation, Unit
 MAX_DUP_SIM = 0.85  # sentences this similar to a chosen one are repeats
 REPEAT_SIM = 0.8  # sentences this similar to the previous answer were said already
 
-# Discourse openers dropped from a quoted sentence's start: the sentence is
-# read without the one before it.
-_LEAD = re.compile(
-    r"^(?:however|additionally|meanwhile|moreover|furthermore|in addition|in contrast|consequently|"
-    r"as a result|in particular|also|still|yet|besides|therefore|thus|indeed|in fact|accordingly|"
-    r"on the other hand|at the same time|in summary|overall|above all|ultimately|first|second|third|"
-    r"finally|similarly|likewise|nevertheless|nonetheless|instead|currently|now)\s*,\s+",
-    re.I,
-)
 # Sentences that lean on the one before them: a pronoun, or a "therefore".
 _PRONOUN_START = re.compile(
     r"^(?:he|she|they|his|her|their|it|its|this|these|those|that|such|consequently|as a result|therefore|thus|"
@@ -56,7 +47,6 @@ def missing_names(question: str, doc_freq: dict[str, int]) -> list[str]:
 
 def _sentence_for_answer(text: str) -> str:
     s = re.sub(r"\s+", " ", text).strip()
-    s = _LEAD.sub("", s)
     if s and s[0].islower():
         s = s[0].upper() + s[1:]
     return s
@@ -93,8 +83,7 @@ def repeats(unit: Unit, chosen: list[Unit]) -> bool:
     nearly the same meaning, or a "He"/"This" sentence next to a chosen one
     (which `cited_answer` quotes with the sentence before it)."""
     return any(float(unit.vector @ c.vector) > MAX_DUP_SIM for c in chosen) or any(
-        c.source == unit.source and abs(c.index - unit.index) <= 1 and _PRONOUN_START.match(unit.text)
-        for c in chosen
+        c.source == unit.source and abs(c.index - unit.index) <= 1 and _PRONOUN_START.match(unit.text) for c in chosen
     )
 
 

@@ -34,7 +34,7 @@ from typing import NamedTuple
 
 from assistant import prompts
 from assistant.text import lexicon
-from assistant.text.names import alias_pattern, metonyms, person_names
+from assistant.text.names import person_names
 from assistant.text.sentences import split_sentences
 from assistant.text.verbs import past_tense, third_person
 
@@ -391,17 +391,3 @@ def previous_answer_sentences(history: list[dict] | None) -> list[str]:
         if m["role"] == "user":
             return []
     return []
-
-
-def alias_tokens(query: str) -> dict[str, list[set[str]]]:
-    """BM25 token of each capital in the query -> token sets of its aliases."""
-    from assistant.text.tokens import tokenize
-
-    out: dict[str, list[set[str]]] = {}
-    for m in alias_pattern().finditer(query):
-        key = tokenize([m.group(1)])[0]
-        if len(key) != 1:
-            continue
-        sets = [set(t) for t in tokenize(metonyms()[m.group(1)]) if t]
-        out.setdefault(key[0], []).extend(sets)
-    return out

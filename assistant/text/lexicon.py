@@ -6,79 +6,6 @@ verbatim, so behaviour is unchanged). Generic English, no corpus's words."""
 from __future__ import annotations
 
 # used by answerers/kinds.py
-ORG_WORDS = set(
-    """ministry service agency university council committee office institute times news forum assembly party
-    bank fund group association center centre administration government department commission house summit""".split()
-)
-
-# used by answerers/kinds.py
-# Words that make a capitalised phrase an organisation, an office or a thing,
-# not a person (generic English; states, capitals and their adjectives come
-# from the place lexicon, `condense.is_place_word`).
-NOT_PERSON = set(
-    """national commission ministry ministers ministry's council university agency office institute committee
-    forum summit economic framework strategy security service government administration house department
-    state states united nations north south east west times news herald agency airport international
-    trade industry energy affairs foreign defense defence public private partnership alliance act initiative
-    party assembly bank fund group association center centre studies intelligence artificial world expo
-    cabinet minister president prime secretary representative professor chairman premier acting finance""".split()
-)
-
-# used by answerers/kinds.py
-# Words a question capitalises that are not names (extractive.question_names reads them too).
-NOT_NAMES = {
-    "what",
-    "who",
-    "whom",
-    "when",
-    "where",
-    "why",
-    "how",
-    "which",
-    "is",
-    "are",
-    "was",
-    "were",
-    "do",
-    "does",
-    "did",
-    "can",
-    "could",
-    "will",
-    "would",
-    "should",
-    "has",
-    "have",
-    "had",
-    "and",
-    "but",
-    "or",
-    "the",
-    "a",
-    "an",
-    "in",
-    "on",
-    "of",
-    "to",
-    "for",
-    "according",
-    "tell",
-    "me",
-    "please",
-    "give",
-    "list",
-    "name",
-    "explain",
-    "describe",
-    "summarize",
-    "summarise",
-    "i",
-    "if",
-    "so",
-    "then",
-}
-
-# used by answerers/kinds.py
 COMMON_START = set(
     """the this that these those there their they it its in on at as for from by with after before during since
     when while if but and or also however meanwhile moreover yet although though despite according unlike
@@ -150,4 +77,3 @@ might must shall us according tell please
 """.split()
     )
 )
-
