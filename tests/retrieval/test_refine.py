@@ -14,6 +14,7 @@ from assistant import Settings
 from assistant.answerers.base import AnswerResult
 from assistant.answerers.registry import OFFLINE_ANSWERERS
 from assistant.embedders.registry import EMBEDDERS
+from assistant.engine import engine_key
 from assistant.errors import SettingsError
 from assistant.pipeline import run
 from assistant.registry import Entry
@@ -168,6 +169,8 @@ def test_the_fast_profile_refines_with_the_default_embedder():
     s = Settings(profile="fast")
     assert (s.embed_backend, s.refine_embed_backend, s.refine_pool) == ("static", "local", 3)
     assert EMBEDDERS.entry(s.refine_embed_backend).factory is EMBEDDERS.entry(Settings().embed_backend).factory
+    # A question-time setting: the index (its build, its cache key) is the same without it.
+    assert engine_key(s) == engine_key(s.with_options(refine_embed_backend="none", refine_pool=1))
 
 
 def test_an_unknown_refine_embedder_is_one_line():
