@@ -1,10 +1,13 @@
 """The one place the stages meet, for one question:
 
-    question -> rewrite (condense, aliases) -> retrieve -> rerank -> answer -> Answer
+    question -> rewrite (condense, aliases) -> retrieve -> refine -> rerank -> answer -> Answer
 
 The LLM answerer writes the answer when `settings.use_llm()`; if it fails,
 the offline answerer `settings.offline_answerer` names does, and the failure
-is in `Answer.notes`. Each stage's wall time is in `Answer.timings`.
+is in `Answer.notes`. "refine" runs when `refine_embed_backend` names a
+second embedder (`retrieval.refine`: the query and the retrieved sentences
+embedded again, the passages reranked by it). Each stage's wall time is in
+`Answer.timings`.
 """
 
 from __future__ import annotations
@@ -53,6 +56,7 @@ def run(
     from assistant.answerers.fallback import Fallback
     from assistant.answerers.generative import LLMAnswerer
     from assistant.answerers.registry import offline_answerer
+    from assistant.retrieval.refine import get_refiner
     from assistant.rewrite.condense import previous_answer_sentences
 
     t0 = time.perf_counter() if started is None else started
@@ -76,6 +80,9 @@ def run(
 
     t = time.perf_counter()
     qvec = engine.retriever.embed_query(rw.query)
+    refiner = get_refiner(settings)
+    # With a question-time embedder, more passages than kept: it reranks them.
+    wanted = settings.top_k * refiner.pool if refiner else settings.top_k
 
     def retrieve(engine: Engine) -> tuple:
         # Everything the answer stage reads of the index, read here, where a
@@ -84,7 +91,7 @@ def run(
         r = engine.retriever
         sources = r.resolve_sources(settings.sources) if settings.sources else ()
         passages, stage = r.search(
-            rw.query, settings.top_k, qvec=qvec, candidates=settings.candidates, rrf_k=settings.rrf_k, sources=sources
+            rw.query, wanted, qvec=qvec, candidates=settings.candidates, rrf_k=settings.rrf_k, sources=sources
         )
         units = r.units_of(passages) if passages else []
         return passages, stage, units, r.term_stats(f"{rw.query} {rw.asked}")
@@ -93,12 +100,17 @@ def run(
     timings.update(stage)
     timings["embed_ms"] = (time.perf_counter() - t) * 1000 - sum(stage.values())
     timings["retrieve_ms"] = (time.perf_counter() - t) * 1000
+    embed = engine.embedder.embed  # what the answer's vectors are compared in
+    if refiner is not None and passages:
+        t = time.perf_counter()
+        passages, units, qvec = refiner.refine(rw.query, passages, units, settings.top_k)
+        embed = refiner.embedder.embed
+        timings["refine_ms"] = (time.perf_counter() - t) * 1000
 
     previous = previous_answer_sentences(rw.history) if rw.follow_up else []
     context = RetrievedContext(
-        rw.query, tuple(passages), tuple(units), terms, qvec,
-        avoid=engine.embedder.embed(previous) if previous else None,
-    )  # fmt: skip
+        rw.query, tuple(passages), tuple(units), terms, qvec, avoid=embed(previous) if previous else None
+    )
     question = rw.asked
     primary = None
     if chat is not None and passages:
@@ -106,7 +118,7 @@ def run(
         passages, units, relevance = rerank(settings, question, passages, units, timings)
         context = replace(context, passages=tuple(passages), units=tuple(units), relevance=relevance)
         name = f"llm:{settings.llm_model}"
-        primary = LLMAnswerer(chat, engine.embedder.embed, deadline, settings.max_sentences, name=name)
+        primary = LLMAnswerer(chat, embed, deadline, settings.max_sentences, name=name)
     answerer = Fallback(primary, offline_answerer(settings), offline_question=rw.asked)
 
     t = time.perf_counter()

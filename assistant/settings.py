@@ -47,7 +47,7 @@ def _project_root() -> Path:
     return Path.cwd()
 
 
-# A component setting (embed_backend, vector_store, reranker, llm_provider):
+# A component setting (embed_backend, vector_store, reranker, refine_embed_backend, llm_provider):
 # a name its registry knows, or a dotted path `package.module:Class` to a
 # class of the user's own; which names exist is checked when the component is
 # built, by its registry (assistant/registry.py).
@@ -121,6 +121,14 @@ class RetrievalSettings(_Section):
     # is the offline answerer), "none", a name in reader/registry.py's
     # RERANKERS, or package.module:Class.
     reranker: str = Field("auto", pattern=COMPONENT)
+    # A second embedder at question time ("none", or a name in embedders/
+    # registry.py's EMBEDDERS): the query and the retrieved passages'
+    # sentences are embedded again with it, for an index built with a cheap
+    # embedder (the fast profile: static vectors, then MiniLM here). It also
+    # reranks: refine_pool * top_k passages are retrieved, and the top_k kept
+    # by BM25 and its best sentence (retrieval/refine.py); 1: no rerank.
+    refine_embed_backend: str = Field("none", pattern=COMPONENT)
+    refine_pool: int = Field(3, ge=1, le=10)
     # Only these documents are searched: paths relative to the corpus, or
     # folders (every document under them); empty: the whole corpus.
     sources: tuple[str, ...] = ()

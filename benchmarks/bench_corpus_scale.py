@@ -20,8 +20,10 @@ Each system runs in a child process of its own, so peak RSS is that run's:
   with the same embedder in length-sorted batches of 64, in the same child:
   measured on a random sample of 3,000 units and scaled by characters.
 - **ours (fast)**: the same with the `fast` profile (static token vectors
-  distilled from MiniLM, `embedders/static.py`): build time against the
-  default's in the same run, and what it costs in answers.
+  distilled from MiniLM, `embedders/static.py`; at question time MiniLM
+  embeds the query and the retrieved sentences again and reranks 3 x top_k
+  passages, `retrieval/refine.py`): build time against the default's in the
+  same run, and what it costs in answers and latency.
 - **ours (default, chroma run)** with `--server`: the default profile with
   its vectors on a `chroma run` server started for the run (127.0.0.1, its
   own folder): the client's figures, the server's peak RSS apart, the

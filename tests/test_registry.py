@@ -131,6 +131,6 @@ def test_an_unknown_embedder_is_a_one_line_settings_error(value, message, tmp_pa
 
 
 def test_a_malformed_component_name_fails_with_the_settings():
-    for field in ("embed_backend", "vector_store", "reranker", "llm_provider"):
+    for field in ("embed_backend", "vector_store", "reranker", "refine_embed_backend", "llm_provider"):
         with pytest.raises(SettingsError, match=f"^{field}='a b' is not valid"):
             Settings(**{field: "a b"})

@@ -24,9 +24,8 @@ EMBEDDERS.register("hash", HashEmbedder, "embed")  # the test profile: no model
 EMBEDDERS.register("static", StaticEmbedder, "embed")  # the fast profile: distilled token vectors
 
 
-def get_embedder(settings: Settings) -> Embedder:
-    """The embedder `settings.embed_backend` names (the local model is loaded
-    once); an unknown name is a one-line SettingsError."""
+def get_embedder(settings: Settings, backend: str | None = None) -> Embedder:
+    """The embedder `backend` names, by default `settings.embed_backend` (the
+    local model is loaded once); an unknown name is a one-line SettingsError."""
     offline_env()  # before the model's libraries load
-    return EMBEDDERS.build(settings.embed_backend, settings)
-
+    return EMBEDDERS.build(backend or settings.embed_backend, settings)
