@@ -52,6 +52,7 @@ sys.path.insert(0, str(ROOT))
 
 from assistant.apps.reader_data import split_articles  # noqa: E402
 from assistant.evals import squad  # noqa: E402
+from assistant.evals.squad_eval import normalize as norm  # noqa: E402
 
 CACHE = Path("/tmp/bench-decisions")
 TRAIN = ROOT / "evals/squad/squad1.1-train.json.gz"
@@ -203,12 +204,6 @@ def choose(cands: list, policy: dict) -> list:
             keep.append(i)
             got += share[i]
     return keep
-
-
-def norm(text: str) -> str:
-    from assistant.evals.squad_eval import normalize
-
-    return normalize(text)
 
 
 def squad_rows(data: list, questions: list, policy: dict, refuse) -> list[dict]:
