@@ -15,6 +15,10 @@ Kinds of pair, per question (`build_pairs`):
   another of the same type from the same article, paired with the original
   answer sentence: SQuAD 1.1 has no unanswerable questions, and this is the
   recipe SQuAD 2.0's writers followed by hand to make theirs;
+- "cut": the answer sentence with the answer taken out, for the same
+  question: the sentence still speaks of what is asked but no longer says
+  it (an appointment without the name, a visit without the date), the trap
+  of most real unanswerable questions;
 - "impossible": every sentence of the paragraph of a real unanswerable
   question (SQuAD 2.0 files only).
 """
@@ -110,6 +114,22 @@ def swap(question: str, sentence: str, pool: dict[str, list[str]], rng: random.R
     return re.sub(rf"(?<!\w){re.escape(m)}(?!\w)", new, question, count=1)
 
 
+def cut_answer(sentence: str, answers: list[str]) -> str | None:
+    """`sentence` without the first of `answers` it holds (and a short word
+    such as "in" or "by" just before it), or None when it holds none or the
+    answer is most of it."""
+    for a in answers:
+        a = a.strip()
+        i = sentence.find(a) if a else -1
+        if i < 0 or len(a) > 0.5 * len(sentence):
+            continue
+        head = re.sub(r"(?:^|\s)[a-z]{1,3}\s*$", " ", sentence[:i])
+        out = re.sub(r"\s+([,.;:!?)])", r"\1", f"{head} {sentence[i + len(a) :]}")
+        out = re.sub(r"([,;:])(?:\s*[,;:])+", r"\1", " ".join(out.split())).strip(" ,;:")
+        return out if len(out.split()) >= 4 else None
+    return None
+
+
 def build_pairs(
     articles: list[squad.Article],
     para_neg: int = 2,
@@ -117,6 +137,7 @@ def build_pairs(
     swap_rate: float = 0.5,
     seed: int = SEED,
     log=lambda _m: None,
+    cut_rate: float = 0.0,
 ) -> list[Pair]:
     """Labelled pairs of the articles' questions (see the module doc)."""
     import bm25s
@@ -170,6 +191,10 @@ def build_pairs(
                 continue
             pairs.append(Pair(q.id, q.question, sents[i][3], 0.0, "hard"))
             n += 1
+        if len(pos) == 1 and cut_rate and rng.random() < cut_rate:
+            cut = cut_answer(sents[min(pos)][3], q.answers)
+            if cut:
+                pairs.append(Pair(q.id, q.question, cut, 0.0, "cut"))
         if pos and rng.random() < swap_rate:
             sentence = sents[min(pos)][3]
             changed = swap(q.question, sentence, pools[ai], rng)
@@ -183,3 +208,43 @@ def kinds(pairs: list[Pair]) -> dict[str, int]:
     for p in pairs:
         out[p.kind] = out.get(p.kind, 0) + 1
     return out
+
+
+def compound_questions(articles: list[squad.Article], n: int, seed: int = SEED) -> list[squad.Article]:
+    """Copies of `articles` whose questions are `n` two-part questions: two
+    questions of one paragraph whose answers lie in different sentences,
+    asked as one ("What ..., and when ...?" or "What ...? When ...?"). Both
+    answer sentences are positives (their spans are the question's), so the
+    reader learns to score each part's sentence high and the answerer quotes
+    both (issue 22: a many-part question gets a sentence per part)."""
+    from dataclasses import replace
+
+    rng = random.Random(seed)
+    made: dict[int, list[squad.Question]] = {}
+    options = []
+    for ai, a in enumerate(articles):
+        starts = [s for s, _e, _t in article_sentences(a)]
+        lower = set(re.findall(r"\b[a-z][\w'-]*", a.text))
+        by_para: dict[tuple[int, int], list[squad.Question]] = {}
+        for q in a.questions:
+            if q.answerable and q.spans:
+                by_para.setdefault(q.paragraph, []).append(q)
+        for qs in by_para.values():
+            for i, q1 in enumerate(qs):
+                for q2 in qs[i + 1 :]:
+                    s1 = max((s for s in starts if s <= q1.spans[0][0]), default=0)
+                    s2 = max((s for s in starts if s <= q2.spans[0][0]), default=0)
+                    if s1 != s2:
+                        options.append((ai, q1, q2, lower))
+    for ai, q1, q2, lower in rng.sample(options, min(n, len(options))):
+        first, _, rest = q2.question.strip().partition(" ")
+        if rng.random() < 0.5 and first.lower() in lower:  # a common word, not a name: "When", "Who"
+            text = f"{q1.question.strip().rstrip('?').rstrip()}, and {first.lower()} {rest}"
+        else:
+            text = f"{q1.question.strip()} {q2.question.strip()}"
+        made.setdefault(ai, []).append(
+            replace(
+                q1, id=f"{q1.id}+{q2.id}", question=text, answers=q1.answers + q2.answers, spans=q1.spans + q2.spans
+            )
+        )
+    return [replace(a, questions=made[ai]) for ai, a in enumerate(articles) if ai in made]

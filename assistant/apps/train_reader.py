@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.apps.reader_data import SEED, Pair, build_pairs, kinds, split_articles
+from assistant.apps.reader_data import SEED, Pair, build_pairs, compound_questions, kinds, split_articles
 from assistant.evals import squad
 from assistant.reader.model import READER_DIR
 from assistant.resources import PACKAGE_DIR
@@ -88,6 +88,15 @@ def ranking_figures(pairs: list[Pair], probs: np.ndarray) -> dict:
         ranks = np.argsort(np.argsort(np.concatenate([pos, neg]))) + 1  # ties are rare in float scores
         auc = float((ranks[: len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
     return {"questions": len(by_q), "top1": round(float(np.mean(top1)), 4) if top1 else 0.0, "auc": round(auc, 4)}
+
+
+def both_first(pairs: list[Pair], probs: np.ndarray) -> dict:
+    """Share of two-part questions whose two best-scored sentences are both positives."""
+    by_q: dict[str, list[tuple[float, float]]] = {}
+    for p, s in zip(pairs, probs):
+        by_q.setdefault(p.qid, []).append((float(s), p.label))
+    two = [sorted(c, reverse=True) for c in by_q.values() if sum(lab > 0 for _, lab in c) >= 2]
+    return {"questions": len(two), "share": round(float(np.mean([c[0][1] > 0 and c[1][1] > 0 for c in two])), 4)}
 
 
 def kind_figures(pairs: list[Pair], probs: np.ndarray, threshold: float = 0.5) -> dict:
@@ -163,9 +172,15 @@ def train(
     swap_rate: float = 0.5,
     resume: bool = False,
     max_steps: int = 0,
+    compound: int = 0,
+    init: Path | None = None,
+    cut_rate: float = 0.0,
 ) -> dict:
     """Train, export, quantize and score; returns the card (also written to
-    `out_dir/card.json`). `max_steps` stops early (a speed or shape check)."""
+    `out_dir/card.json`). `max_steps` stops early (a speed or shape check).
+    `compound`: two-part questions added (reader_data.compound_questions);
+    `init`: a checkpoint whose weights training goes on from (a fine-tune);
+    `cut_rate`: share of questions given their answer sentence without the answer as a negative."""
     import torch
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -179,13 +194,17 @@ def train(
     articles = squad.load(data)
     train_articles, val_articles, _ = split_articles(articles, seed=seed)
     rng = random.Random(seed)
+    # drawn before `limit` thins the questions: from every training paragraph
+    parts = compound_questions(train_articles, compound, seed) if compound else []
     if limit:  # a learning-curve point: `limit` questions drawn from every training article
         qs = [q for a in train_articles for q in a.questions]
         keep = {q.id for q in rng.sample(qs, min(limit, len(qs)))}
         for a in train_articles:
             a.questions = [q for q in a.questions if q.id in keep]
-    pairs = build_pairs(train_articles, para_neg, hard_neg, swap_rate, seed=seed, log=log)
-    val_pairs = build_pairs(val_articles, para_neg, hard_neg, swap_rate, seed=seed)
+    pairs = build_pairs(train_articles, para_neg, hard_neg, swap_rate, seed=seed, log=log, cut_rate=cut_rate)
+    # no swaps for two-part questions: a swap in one part would unmake the other part's positive
+    pairs += build_pairs(parts, para_neg, hard_neg, 0.0, seed=seed) if parts else []
+    val_pairs = build_pairs(val_articles, para_neg, hard_neg, swap_rate, seed=seed, cut_rate=cut_rate)
     # the validation figures during training read a fixed sample of 800 questions
     vq = sorted({p.qid.removesuffix("-swap") for p in val_pairs})
     sample = set(random.Random(seed).sample(vq, min(800, len(vq))))
@@ -210,6 +229,9 @@ def train(
             qsteps[max(1, round(steps * n / (nq * epochs)))] = n
 
     model = load_base(layers)
+    if init:
+        model.load_state_dict(torch.load(init, weights_only=False)["model"])
+        log(f"weights from {init}")
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
     warm = max(1, steps // 10)
     sched = torch.optim.lr_scheduler.LambdaLR(
@@ -255,7 +277,7 @@ def train(
                         "step": step, "curve": curve}, ckpt)  # fmt: skip
     model.eval()
     minutes = round((time.time() - t_start) / 60, 1)
-    figures = export_and_score(model, out_dir, tok, val_pairs, log)
+    figures = export_and_score(model, out_dir, tok, val_pairs, log, compound_questions(val_articles, 500, seed))
     figures["learning_curve"] = curve
     card = {
         "base": f"{BASE_PACKAGE} (sentence-transformers/all-MiniLM-L6-v2 torch weights), first {layers} of 6 layers",
@@ -269,7 +291,9 @@ def train(
         },
         "train_pairs": len(pairs),
         "pair_kinds": kinds(pairs),
-        "negatives": {"para": para_neg, "hard": hard_neg, "swap_rate": swap_rate},
+        "negatives": {"para": para_neg, "hard": hard_neg, "swap_rate": swap_rate, "cut_rate": cut_rate},
+        "compound_questions": compound,
+        "init": str(init) if init else None,
         "epochs": epochs,
         "steps": steps,
         "batch_size": batch_size,
@@ -281,17 +305,26 @@ def train(
         "minutes": minutes,
         "command": "assistant train-reader"
         + (f" --limit {limit}" if limit else "")
-        + (f" --layers {layers}" if layers != 4 else ""),
+        + (f" --layers {layers}" if layers != 4 else "")
+        + (f" --compound {compound}" if compound else "")
+        + (f" --cut-rate {cut_rate}" if cut_rate else "")
+        + (f" --epochs {epochs}" if epochs != 1.0 else "")
+        + (f" --lr {lr}" if lr != 5e-5 else "")
+        + (f" --init {init}" if init else ""),
         "figures": figures,
         "torch": torch.__version__,
         "python": sys.version.split()[0],
     }
+    if init and (init.parent / "card.json").is_file():  # a fine-tune: the run it goes on from, on record
+        base = json.loads((init.parent / "card.json").read_text())
+        card["fine_tuned_from"] = {k: base[k] for k in ("command", "train_pairs", "pair_kinds", "steps", "minutes",
+                                                         "figures", "data_sha256") if k in base}  # fmt: skip
     (out_dir / "card.json").write_text(json.dumps(card, indent=2) + "\n")
     log(json.dumps(figures))
     return card
 
 
-def export_and_score(model, out_dir: Path, tok, val_pairs: list[Pair], log) -> dict:
+def export_and_score(model, out_dir: Path, tok, val_pairs: list[Pair], log, val_parts=()) -> dict:
     """Export to ONNX, quantize the weights to int8, and score the validation
     and held-out pairs with both (held-out pairs built as the earlier
     readers' were: 4 paragraph and 3 BM25 negatives, no swaps)."""
@@ -343,5 +376,8 @@ def export_and_score(model, out_dir: Path, tok, val_pairs: list[Pair], log) -> d
         "validation_ranking": ranking_figures(val_pairs, val_probs),
         "validation_negatives_rejected_at_0.5": kind_figures(val_pairs, val_probs),
     }
+    if val_parts:  # two-part questions of the validation articles: both parts' sentences scored first
+        cp = build_pairs(val_parts, para_neg=4, hard_neg=3, swap_rate=0.0)
+        figures["validation_two_part_both_first"] = both_first(cp, scores(model_path, cp))
     fp32.unlink()
     return figures

@@ -30,7 +30,9 @@ def test_the_model_ships_in_the_package_with_its_card():
     assert not set(split["validation_articles"]) & set(squad.HELD_OUT)
     assert split["train_articles"] + len(split["validation_articles"]) + 2 == 442
     # the learning curve and the threshold's curve are on record
-    assert [p["questions_seen"] for p in card["figures"]["learning_curve"]][:2] == [5000, 20000]
+    # (of the whole-set run a fine-tune goes on from, when it is one)
+    curve = card.get("fine_tuned_from", card)["figures"]["learning_curve"]
+    assert [p["questions_seen"] for p in curve][:2] == [5000, 20000]
     assert card["calibration"]["curve_on_validation"]
     assert 0.0 < card["threshold"] < 1.0
     assert card["command"].startswith("assistant train-reader")
@@ -256,7 +258,9 @@ def test_a_swapped_question_asks_about_something_the_sentence_does_not_say():
     # nothing the sentence holds to swap: no negative
     assert reader_data.swap("Who built it?", sentence, pool, random.Random(1)) is None
     # a word the text also writes in lower case is no name ("The" at a clause start)
-    assert "The" not in reader_data.mentions("In 1859 The bridge opened; the river", ["In 1859 The bridge opened"])["name"]
+    assert (
+        "The" not in reader_data.mentions("In 1859 The bridge opened; the river", ["In 1859 The bridge opened"])["name"]
+    )
 
 
 def test_training_batches_are_bucketed_by_length_and_padded_to_their_longest():
@@ -285,3 +289,48 @@ def test_a_gzipped_squad_file_loads_and_a_truncated_one_is_a_one_line_error(tmp_
     cut.write_bytes(gz.read_bytes()[:40])
     with pytest.raises(GoldFileError, match="not a SQuAD-format JSON file"):
         squad.load(cut)
+
+
+def test_a_two_part_question_has_both_answer_sentences_as_positives(tmp_path):
+    ctx = "The lighthouse of Tor was built in 1820. It was painted red in 1901. Its keeper lived on the island."
+    qas = [("c1", "When was the lighthouse built?", "1820"), ("c2", "When was it painted red?", "1901"),
+           ("c3", "What colour was it painted?", "red")]  # fmt: skip
+    data = {"data": [{"title": "Lighthouse_of_Tor", "paragraphs": [{"context": ctx, "qas": [
+        {"id": i, "question": q, "answers": [{"text": a, "answer_start": ctx.index(a)}]} for i, q, a in qas
+    ]}]}]}  # fmt: skip
+    (tmp_path / "t.json").write_text(json.dumps(data))
+    articles = squad.load(tmp_path / "t.json")
+    made = reader_data.compound_questions(articles, 10)
+    qs = [q for a in made for q in a.questions]
+    # c2 and c3 are answered by one sentence: asking both is not two parts
+    assert sorted(q.id for q in qs) == ["c1+c2", "c1+c3"]
+    assert all(q.question.startswith("When was the lighthouse built") for q in qs)
+    pairs = reader_data.build_pairs(made, swap_rate=0.0)
+    pos = {p.sentence for p in pairs if p.qid == "c1+c2" and p.label == 1.0}
+    assert pos == {"The lighthouse of Tor was built in 1820.", "It was painted red in 1901."}
+    assert [p.sentence for p in pairs if p.qid == "c1+c2" and p.label == 0.0] == ["Its keeper lived on the island."]
+
+
+def test_a_cut_negative_is_the_answer_sentence_without_its_answer():
+    assert reader_data.cut_answer("It was painted red in 1901.", ["1901"]) == "It was painted red."
+    assert reader_data.cut_answer("The appointment of Kim Min-ho as AI chief was announced.", ["Kim Min-ho"]) == (
+        "The appointment as AI chief was announced."
+    )
+    # nothing to cut, or the answer is most of the sentence: no negative
+    assert reader_data.cut_answer("It was painted red in 1901.", ["1820"]) is None
+    assert reader_data.cut_answer("Painted red in 1901.", ["Painted red in 1901"]) is None
+
+
+def test_cut_negatives_come_only_when_asked_for(tmp_path):
+    train, _ = squad.split(squad.load(_tiny_squad(tmp_path / "tiny.json")))
+    assert "cut" not in reader_data.kinds(reader_data.build_pairs(train))
+    cut = [p for p in reader_data.build_pairs(train, cut_rate=1.0) if p.kind == "cut"]
+    assert [(p.qid, p.sentence, p.label) for p in cut] == [("a1", "It was painted red.", 0.0)]
+
+
+def test_both_first_counts_two_part_questions_whose_two_best_sentences_answer():
+    P = reader_data.Pair
+    pairs = [P("x", "q", "a", 1.0, "pos"), P("x", "q", "b", 1.0, "pos"), P("x", "q", "c", 0.0, "para"),
+             P("y", "q", "a", 1.0, "pos"), P("y", "q", "b", 1.0, "pos"), P("y", "q", "c", 0.0, "para")]  # fmt: skip
+    got = reader_train.both_first(pairs, np.array([0.9, 0.8, 0.1, 0.9, 0.2, 0.5]))
+    assert got == {"questions": 2, "share": 0.5}
