@@ -43,10 +43,14 @@ class Chunk:
 @lru_cache(maxsize=1)
 def _tools():
     # llama-index ships tiktoken's encoding and nltk's punkt data, so neither
-    # is fetched from the network.
+    # is fetched from the network. Its own `punkt_tokenizer` is an untrained
+    # PunktSentenceTokenizer, which knows no abbreviation and cuts "the U.S.
+    # President" in two; the English model it ships (punkt_tab) does not.
     from llama_index.core.utils import get_tokenizer, globals_helper
+    from nltk.tokenize.punkt import PunktTokenizer
 
-    return get_tokenizer(), globals_helper.punkt_tokenizer
+    globals_helper.punkt_tokenizer  # noqa: B018 - puts llama-index's nltk data on nltk's path
+    return get_tokenizer(), PunktTokenizer("english")
 
 
 def count_tokens(text: str) -> int:

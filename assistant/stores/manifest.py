@@ -19,7 +19,7 @@ from assistant.errors import IndexStoreError
 from assistant.settings import ChromaSettings, IndexSettings
 
 MANIFEST = "manifest.json"
-FORMAT = 7
+FORMAT = 8  # 8: sentences split by punkt's English model
 MARKER = "assistant-index"
 
 

@@ -70,3 +70,16 @@ def test_headings_versus_list_items_and_long_sentences():
     assert by_text["steel quota kept"] is False
     pieces = [u for u in units if "clause" in u.text]
     assert len(pieces) > 2 and not any(u.heading for u in pieces)  # pieces of a long sentence are not headings
+
+
+def test_an_abbreviation_before_a_capital_does_not_end_the_sentence():
+    # An untrained punkt cut both after "U.S.", losing "7th" from the forum's sentence.
+    text = (
+        "At the 7th Korea-U.S. Public-Private Economic Forum held in May, chips were named. "
+        "The U.S. President spoke on Jan. 5. Dr. Kim answered."
+    )
+    assert [u.text for u in split_units(text, 96, starts_doc=False)] == [
+        "At the 7th Korea-U.S. Public-Private Economic Forum held in May, chips were named.",
+        "The U.S. President spoke on Jan. 5.",
+        "Dr. Kim answered.",
+    ]

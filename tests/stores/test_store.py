@@ -233,12 +233,12 @@ def test_a_build_of_several_groups_embeds_in_a_child_process(settings):
     from assistant.stores import sync
 
     embedder = get_embedder(settings)
-    report = sync(settings, embedder, group_units=60)  # 326 sentences: six groups
+    report = sync(settings, embedder, group_units=60)  # 320 sentences: six groups
     assert report.embed_process and len(report.added) == 5
     assert not _embed_workers()
     store = IndexStore(settings.index, settings.chroma, embedder.id)
     got = store.units.get(include=["embeddings"])
-    assert len(got["ids"]) == report.units == 326
+    assert len(got["ids"]) == report.units == 320
     # Unit records hold no text: it is sliced from their chunks.
     texts = {u.id: u.text for u in _all_units(settings, store)}
     assert set(texts) == set(got["ids"])
