@@ -10,9 +10,10 @@ cited by its exact span in the original file. It refuses when the question names
 something the corpus never mentions, or when no sentence reaches the
 threshold calibrated on validation articles (card.json).
 
-Not the default: measured on the gold set's news questions it still picks
-the wrong sentence far more often than the rules of `extractive.py`
-(evals/README.md, issue 22).
+Not the default: on SQuAD's held-out articles it beats the rules of
+`extractive.py`, but on the gold set's blind news questions it still holds
+all key facts less often and refuses fewer no-answer items (evals/README.md,
+issue 22).
 
 Everything it reads comes in the request: the passages, their sentence units
 with vectors, and the term statistics of the question's words. It never
