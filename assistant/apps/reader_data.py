@@ -225,17 +225,15 @@ def compound_questions(articles: list[squad.Article], n: int, seed: int = SEED) 
     for ai, a in enumerate(articles):
         starts = [s for s, _e, _t in article_sentences(a)]
         lower = set(re.findall(r"\b[a-z][\w'-]*", a.text))
-        by_para: dict[tuple[int, int], list[squad.Question]] = {}
+        # per paragraph: (start of the answer's sentence, question)
+        by_para: dict[tuple[int, int], list[tuple[int, squad.Question]]] = {}
         for q in a.questions:
             if q.answerable and q.spans:
-                by_para.setdefault(q.paragraph, []).append(q)
+                sent = max((s for s in starts if s <= q.spans[0][0]), default=0)
+                by_para.setdefault(q.paragraph, []).append((sent, q))
         for qs in by_para.values():
-            for i, q1 in enumerate(qs):
-                for q2 in qs[i + 1 :]:
-                    s1 = max((s for s in starts if s <= q1.spans[0][0]), default=0)
-                    s2 = max((s for s in starts if s <= q2.spans[0][0]), default=0)
-                    if s1 != s2:
-                        options.append((ai, q1, q2, lower))
+            for i, (s1, q1) in enumerate(qs):
+                options += [(ai, q1, q2, lower) for s2, q2 in qs[i + 1 :] if s1 != s2]
     for ai, q1, q2, lower in rng.sample(options, min(n, len(options))):
         first, _, rest = q2.question.strip().partition(" ")
         if rng.random() < 0.5 and first.lower() in lower:  # a common word, not a name: "When", "Who"

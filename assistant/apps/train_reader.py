@@ -74,12 +74,18 @@ def feed(encoded: list, idx: list[int]) -> dict[str, np.ndarray]:
     return {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
 
 
-def ranking_figures(pairs: list[Pair], probs: np.ndarray) -> dict:
-    """Per question: is the best-scored candidate a positive (answerable), and
-    AUC of positive vs negative sentences."""
+def _by_question(pairs: list[Pair], probs: np.ndarray) -> dict[str, list[tuple[float, float]]]:
+    """(score, label) of each question's candidates."""
     by_q: dict[str, list[tuple[float, float]]] = {}
     for p, s in zip(pairs, probs):
         by_q.setdefault(p.qid, []).append((float(s), p.label))
+    return by_q
+
+
+def ranking_figures(pairs: list[Pair], probs: np.ndarray) -> dict:
+    """Per question: is the best-scored candidate a positive (answerable), and
+    AUC of positive vs negative sentences."""
+    by_q = _by_question(pairs, probs)
     top1 = [max(c)[1] for c in by_q.values() if any(lab for _, lab in c)]
     pos = np.array([s for p, s in zip(pairs, probs) if p.label > 0])
     neg = np.array([s for p, s in zip(pairs, probs) if p.label == 0])
@@ -92,10 +98,7 @@ def ranking_figures(pairs: list[Pair], probs: np.ndarray) -> dict:
 
 def both_first(pairs: list[Pair], probs: np.ndarray) -> dict:
     """Share of two-part questions whose two best-scored sentences are both positives."""
-    by_q: dict[str, list[tuple[float, float]]] = {}
-    for p, s in zip(pairs, probs):
-        by_q.setdefault(p.qid, []).append((float(s), p.label))
-    two = [sorted(c, reverse=True) for c in by_q.values() if sum(lab > 0 for _, lab in c) >= 2]
+    two = [sorted(c, reverse=True) for c in _by_question(pairs, probs).values() if sum(lab > 0 for _, lab in c) >= 2]
     return {"questions": len(two), "share": round(float(np.mean([c[0][1] > 0 and c[1][1] > 0 for c in two])), 4)}
 
 

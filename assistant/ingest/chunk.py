@@ -49,7 +49,7 @@ def _tools():
     from llama_index.core.utils import get_tokenizer, globals_helper
     from nltk.tokenize.punkt import PunktTokenizer
 
-    globals_helper.punkt_tokenizer  # noqa: B018 - puts llama-index's nltk data on nltk's path
+    globals_helper.wait_for_nltk_check()  # puts llama-index's nltk data on nltk's path
     return get_tokenizer(), PunktTokenizer("english")
 
 
