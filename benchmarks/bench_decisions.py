@@ -59,6 +59,9 @@ TRAIN = ROOT / "evals/squad/squad1.1-train.json.gz"
 TEN = ROOT / "evals/squad/squad2-10-articles.json"
 GOLD = ROOT / "evals/gold.jsonl"
 QFEATURES = ["best", "second", "uncovered_all", "uncovered_best", "max_missing_idf", "missing_names", "best_cos"]
+# The same and the reader's own probability of the best sentence (before the
+# combination with cosine and overlap), which paraphrase moves less.
+QFEATURES_RAW = [*QFEATURES, "best_raw"]
 
 
 def capture(settings, asks: list[tuple[str, list]]) -> list:
@@ -89,57 +92,23 @@ def capture(settings, asks: list[tuple[str, list]]) -> list:
 
 def scored(question: str, context, reader, n: int = 16) -> dict | None:
     """The candidates the reader answerer would read, with their probabilities
-    (best first), and the question-level features; None when the answerer
-    refuses before reading (nothing retrieved, or missing names)."""
-    from assistant.answerers.instructions import find_instructions
-    from assistant.answerers.quote import missing_names, question_names, refuse_early
-    from assistant.answerers.reader import candidates
+    (best first), and the question-level features; the answerer's own code
+    (`answerers.reader.ranked`, `question_features`)."""
+    from assistant.answerers.quote import refuse_early
+    from assistant.answerers.reader import question_features, ranked
     from assistant.rewrite.condense import split_context
-    from assistant.text.tokens import tokenize
 
     own, _ = split_context(question)
     units = list(context.units)
-    df = {t: d for t, (d, _) in context.terms.items()}
-    early = refuse_early(own, units, df) is not None
+    early = refuse_early(own, units, {t: d for t, (d, _) in context.terms.items()}) is not None
     idf = {t: v for t, (_, v) in context.terms.items()}
-    planted = {units[i].id for i in find_instructions(units)} if units else set()
-    cands = [
-        s for s in candidates(context.query, context.qvec, units, idf, n, context.avoid) if s.unit.id not in planted
-    ]
+    cands = ranked(question, context.query, context.qvec, units, idf, reader, n, context.avoid)
     if not cands:
         return {"early": early, "cands": [], "x": None}
-    probs = reader.score(question, [re.sub(r"\s+", " ", s.unit.text).strip() for s in cands])
-    probs = reader.combine(probs, np.array([s.sem for s in cands]), np.array([s.lex for s in cands]))
-    order = np.argsort(-probs, kind="stable")
-    cands = [cands[i] for i in order]
-    probs = probs[order]
-    # How much of what the question asks (its own terms, IDF-weighted) no
-    # retrieved sentence holds: an unanswerable question often names a
-    # thing the passages do not.
-    qterms = {t: idf.get(t, 0.0) for t in set(tokenize([own])[0])}
-    total = sum(qterms.values()) or 1.0
-    have_all = set().union(*(set(t) for t in tokenize([u.text for u in units]))) if units else set()
-    have_best = set(tokenize([cands[0].unit.text])[0])
-    missing = [w for t, w in qterms.items() if t not in have_all]
-    names = question_names(own)
-    p = np.clip(probs, 1e-6, 1 - 1e-6)
-    logit = np.log(p / (1 - p))
-    x = [
-        float(logit[0]),
-        float(logit[1]) if len(logit) > 1 else -14.0,
-        sum(missing) / total,
-        sum(w for t, w in qterms.items() if t not in have_best) / total,
-        max(missing, default=0.0) / (max(qterms.values(), default=0.0) or 1.0),
-        len(missing_names(own, df)) / max(1, len(names)),
-        float(cands[0].sem),
-    ]
     return {
         "early": early,
-        "x": np.array(x, dtype=np.float64),
-        "cands": [
-            (re.sub(r"\s+", " ", s.unit.text).strip(), float(pr), s.unit.source, s.unit.index)
-            for s, pr in zip(cands, probs)
-        ],
+        "x": question_features(own, units, dict(context.terms), cands),
+        "cands": [(re.sub(r"\s+", " ", s.unit.text).strip(), s.prob, s.unit.source, s.unit.index) for s in cands],
     }
 
 
@@ -267,7 +236,11 @@ def gold_summary(rows: list[dict]) -> dict:
     }
 
 
-def refusal_model(data: list, labels: list[bool]):
+def vec(d: dict, features: list[str]) -> np.ndarray:
+    return np.array([d["x"][f] for f in features], dtype=np.float64)
+
+
+def refusal_model(data: list, labels: list[bool], features: list[str] = QFEATURES):
     """Logistic regression of "unanswerable" on the question-level features,
     and the threshold with the most refusals at <= 10 % false refusals under
     5-fold cross-validation (so the threshold is not chosen in-sample)."""
@@ -277,7 +250,7 @@ def refusal_model(data: list, labels: list[bool]):
     from sklearn.preprocessing import StandardScaler
 
     idx = [i for i, d in enumerate(data) if d is not None and d["x"] is not None]
-    x = np.stack([data[i]["x"] for i in idx])
+    x = np.stack([vec(data[i], features) for i in idx])
     y = np.array([not labels[i] for i in idx], dtype=int)
     model = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=2000))
     p = cross_val_predict(model, x, y, cv=5, method="predict_proba")[:, 1]
@@ -296,7 +269,7 @@ def main() -> None:
     ap.add_argument("--fit-questions", type=int, default=1500)
     ap.add_argument("--json", default=str(ROOT / "benchmarks/results/bench_decisions.json"))
     ap.add_argument("--swapped", type=int, default=600, help="swapped-entity questions made from validation ones")
-    ap.add_argument("--write", action="store_true", help="write the chosen `mass` into the shipped card")
+    ap.add_argument("--write", action="store_true", help="write the chosen `mass` and refusal into the shipped card")
     args = ap.parse_args()
     from assistant.evals import squad_eval
     from assistant.evals.gold import load_gold
@@ -304,7 +277,12 @@ def main() -> None:
     from assistant.settings import resolve_settings
 
     reader = get_reader(None)
-    key = hashlib.sha256((ROOT / "assistant/data/reader/card.json").read_bytes()).hexdigest()[:12]
+    # What the cached scores depend on: the model and its combination weights
+    # (not the refusal or the sentence share this script writes).
+    key = hashlib.sha256(
+        (ROOT / "assistant/data/reader/reader.onnx").read_bytes()
+        + json.dumps([reader.card.get("combine"), QFEATURES_RAW]).encode()
+    ).hexdigest()[:12]
     base = resolve_settings({"backend": "offline"})
 
     # Validation articles (never trained on): their answerable questions over their own corpus.
@@ -367,7 +345,7 @@ def main() -> None:
     vbest = np.array([d["cands"][0][1] for d in val_data if d and d["cands"] and not d["early"]])
     t10 = float(np.quantile(vbest, 0.10))
     model, t, cv_rate = refusal_model(spectre_data, [q.answerable for q in spectre])
-    learned = lambda d: float(model.predict_proba(d["x"][None])[0, 1]) >= t  # noqa: E731
+    learned = lambda d: float(model.predict_proba(vec(d, QFEATURES)[None])[0, 1]) >= t  # noqa: E731
     coef = dict(zip(QFEATURES, np.round(model[-1].coef_[0], 3).tolist()))
     print(
         f"\nRefusal model (Spectre, 5-fold): threshold {t:.3f}, unanswerable refused {cv_rate:.3f} at <= 10 % false refusals"
@@ -388,22 +366,31 @@ def main() -> None:
     results = {"sentences": table, "chosen": pick, "auc_best_probability": aucs,
                "refusal_model": {"weights": coef, "threshold": t, "cv_refused": cv_rate}, "validation_p10": t10}  # fmt: skip
     # The same model fitted on validation questions and their swapped copies
-    # (21 articles, not one), as the issue's recipe for unanswerable negatives.
-    vmodel, vt, vcv = refusal_model(val_data + swap_data, [True] * len(val_data) + [False] * len(swap_data))
-    vlearned = lambda d: float(vmodel.predict_proba(d["x"][None])[0, 1]) >= vt  # noqa: E731
-    print(
-        f"Refusal model (validation + {len(swap_data)} swapped, 5-fold): threshold {vt:.3f}, swapped refused {vcv:.3f}"
-    )
-    print("weights (standardised):", dict(zip(QFEATURES, np.round(vmodel[-1].coef_[0], 3).tolist())))
-    sp = squad_summary(squad_rows(spectre_data, spectre, policies[pick], vlearned))
-    print(f"  on Spectre's real questions: {sp}")
-    results["refusal_model_swapped"] = {"threshold": vt, "cv_refused": vcv, "spectre": sp}
+    # (21 articles, not one), as the issue's recipe for unanswerable
+    # negatives; with and without the reader's own probability. Spectre's
+    # real questions (never fitted on) choose between the two: the larger
+    # share of unanswerable refused less false refusals.
+    fits = {}
+    for fname, feats in (("validation + swapped", QFEATURES), ("validation + swapped, reader's own", QFEATURES_RAW)):
+        m, mt, mcv = refusal_model(val_data + swap_data, [True] * len(val_data) + [False] * len(swap_data), feats)
+        rule = lambda d, m=m, mt=mt, feats=feats: float(m.predict_proba(vec(d, feats)[None])[0, 1]) >= mt  # noqa: E731
+        sp = squad_summary(squad_rows(spectre_data, spectre, policies[pick], rule))
+        fits[fname] = {"model": m, "threshold": mt, "features": feats, "rule": rule, "cv_refused": mcv, "spectre": sp}
+        print(f"Refusal model ({fname}, {len(swap_data)} swapped, 5-fold): threshold {mt:.3f}, swapped refused {mcv:.3f}")
+        print("weights (standardised):", dict(zip(feats, np.round(m[-1].coef_[0], 3).tolist())))
+        print(f"  on Spectre's real questions: {sp}")
+        results[f"refusal_model {fname}"] = {
+            "threshold": mt, "cv_refused": mcv, "spectre": sp,
+            "weights": dict(zip(feats, np.round(m[-1].coef_[0], 3).tolist())),
+        }  # fmt: skip
+    chosen = max(fits, key=lambda n: fits[n]["spectre"]["unanswerable_refused"] - fits[n]["spectre"]["false_refusals"])
+    print(f"refusal chosen on Spectre: {chosen}")
+    results["refusal_chosen"] = chosen
     refusals = {
         f"today's threshold ({thr:.3f})": today_refuse,
         f"validation 10th percentile ({t10:.3f})": lambda d: d["cands"][0][1] < t10,
         "learned (Spectre)": learned,
-        "learned (validation + swapped)": vlearned,
-    }
+    } | {f"learned ({n})": f["rule"] for n, f in fits.items()}
     for label, refuse in refusals.items():
         for pol_name in dict.fromkeys(("today", pick)):
             pol = policies[pol_name]
@@ -421,8 +408,24 @@ def main() -> None:
             f"{len(vq)} answerable questions of the validation articles (benchmarks/bench_decisions.py --write)",
             "curve_on_validation": {n: table[n]["validation"] for n in policies},
         }
+        f = fits[chosen]
+        scaler, lr = f["model"][0], f["model"][-1]
+        card["refusal"] = {
+            "features": f["features"],
+            "mean": scaler.mean_.round(6).tolist(),
+            "scale": scaler.scale_.round(6).tolist(),
+            "coef": lr.coef_[0].round(6).tolist(),
+            "intercept": round(float(lr.intercept_[0]), 6),
+            "threshold": round(f["threshold"], 6),
+            "how": f"logistic regression of 'unanswerable' on question-level features "
+            f"(answerers/reader.py question_features), fitted on {len(val_data)} answerable questions of the "
+            f"validation articles and {len(swap_data)} swapped-entity copies of others; threshold: the most "
+            "swapped copies refused at <= 10 % false refusals under 5-fold cross-validation; feature set "
+            "chosen on Spectre's real questions (benchmarks/bench_decisions.py --write)",
+            "figures": {"cv_swapped_refused": round(f["cv_refused"], 3), "spectre": f["spectre"]},
+        }
         card_path.write_text(json.dumps(card, indent=2) + "\n")
-        print("wrote sentences into", card_path)
+        print("wrote sentences and refusal into", card_path)
     out = Path(args.json)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=1))

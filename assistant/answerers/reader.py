@@ -7,8 +7,12 @@ answers the question. The answer quotes the most probable sentence, and
 further ones only while the reader is torn between them (the fewest best
 sentences holding a calibrated share of the candidates' probability), each
 cited by its exact span in the original file. It refuses when the question names
-something the corpus never mentions, or when no sentence reaches the
-threshold calibrated on validation articles (card.json).
+something the corpus never mentions, or when its learned refusal (card.json
+"refusal": a logistic regression on how sure the reader is and how much of
+the question no retrieved sentence holds, fitted on validation articles and
+swapped-entity copies of their questions) calls the question unanswerable; a
+`reader_threshold` in the settings replaces it with a threshold on the best
+probability.
 
 Not the default: on SQuAD's held-out articles it beats the rules of
 `extractive.py`, but on the gold set's blind news questions it still holds
@@ -22,6 +26,7 @@ calls back into the index.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -30,7 +35,15 @@ import numpy as np
 
 from assistant.answerers.base import AnswerResult
 from assistant.answerers.instructions import find_instructions
-from assistant.answerers.quote import REPEAT_SIM, cited_answer, refuse, refuse_early, repeats
+from assistant.answerers.quote import (
+    REPEAT_SIM,
+    cited_answer,
+    missing_names,
+    question_names,
+    refuse,
+    refuse_early,
+    repeats,
+)  # fmt: skip
 from assistant.reader.model import Reader, get_reader
 from assistant.rewrite.condense import split_context
 from assistant.text.tokens import tokenize
@@ -42,7 +55,8 @@ class Scored:
     unit: Unit
     sem: float  # cosine of the sentence and the query
     lex: float  # IDF-weighted share of the query's terms the sentence holds
-    prob: float = 0.0  # the reader's probability that the sentence answers
+    prob: float = 0.0  # the probability that the sentence answers (reader, cosine, overlap combined)
+    raw: float = 0.0  # the reader's own probability
 
 
 def candidates(
@@ -75,6 +89,54 @@ def candidates(
     return list(out.values())
 
 
+def ranked(
+    question: str, query: str, qvec: np.ndarray, units: list[Unit], idf: dict[str, float], reader: Reader,
+    n: int = 16, avoid: np.ndarray | None = None,
+) -> list[Scored]:  # fmt: skip
+    """The candidates the reader reads (none of them planted instructions),
+    with its probabilities, most probable first."""
+    planted = {units[i].id for i in find_instructions(units)} if units else set()
+    scored = [s for s in candidates(query, qvec, units, idf, n, avoid) if s.unit.id not in planted]
+    if not scored:
+        return []
+    raw = reader.score(question, [re.sub(r"\s+", " ", s.unit.text).strip() for s in scored])
+    probs = reader.combine(raw, np.array([s.sem for s in scored]), np.array([s.lex for s in scored]))
+    for s, r, p in zip(scored, raw, probs):
+        s.raw, s.prob = float(r), float(p)
+    # Ties (rare) go to the sentence of the better-ranked passage.
+    return sorted(scored, key=lambda s: (-s.prob, s.unit.passage))
+
+
+def _logit(p: float) -> float:
+    p = min(max(p, 1e-6), 1 - 1e-6)
+    return math.log(p / (1 - p))
+
+
+def question_features(own: str, units: list[Unit], terms: dict[str, tuple[int, float]], scored: list[Scored]) -> dict:
+    """What the refusal model (card.json "refusal") reads of a question: how
+    sure the reader is of its best two sentences, and how much of what the
+    question asks (its own terms, IDF-weighted) no retrieved sentence, or not
+    the best one, holds: an unanswerable question often names a thing the
+    passages do not."""
+    idf = {t: v for t, (_, v) in terms.items()}
+    qterms = {t: idf.get(t, 0.0) for t in set(tokenize([own])[0])}
+    total = sum(qterms.values()) or 1.0
+    have_all = set().union(*(set(t) for t in tokenize([u.text for u in units])))
+    have_best = set(tokenize([scored[0].unit.text])[0])
+    missing = [w for t, w in qterms.items() if t not in have_all]
+    return {
+        "best": _logit(scored[0].prob),
+        "second": _logit(scored[1].prob) if len(scored) > 1 else -14.0,
+        "uncovered_all": sum(missing) / total,
+        "uncovered_best": sum(w for t, w in qterms.items() if t not in have_best) / total,
+        "max_missing_idf": max(missing, default=0.0) / (max(qterms.values(), default=0.0) or 1.0),
+        "missing_names": len(missing_names(own, {t: df for t, (df, _) in terms.items()}))
+        / max(1, len(question_names(own))),
+        "best_cos": scored[0].sem,
+        "best_raw": _logit(scored[0].raw),
+    }
+
+
 def reader_answer(
     question: str,
     query: str,
@@ -94,23 +156,21 @@ def reader_answer(
     words of the conversation it may carry in brackets at its end found the
     passages (they are in `query`)."""
     own, _ = split_context(question)
+    # The card's learned refusal unless a threshold is asked for (settings).
+    learned = threshold is None and reader.refusal is not None
     threshold = reader.threshold if threshold is None else threshold
     if (early := refuse_early(own, units, {t: df for t, (df, _) in terms.items()})) is not None:
         return early
-    planted = {units[i].id for i in find_instructions(units)}
-    idf = {t: v for t, (_, v) in terms.items()}
-    scored = [s for s in candidates(query, qvec, units, idf, n_candidates, avoid) if s.unit.id not in planted]
+    scored = ranked(question, query, qvec, units, {t: v for t, (_, v) in terms.items()}, reader, n_candidates, avoid)
     if not scored:
         return refuse("weak")
-    probs = reader.score(question, [re.sub(r"\s+", " ", s.unit.text).strip() for s in scored])
-    probs = reader.combine(probs, np.array([s.sem for s in scored]), np.array([s.lex for s in scored]))
-    for s, p in zip(scored, probs):
-        s.prob = float(p)
-    # Ties (rare) go to the sentence of the better-ranked passage.
-    scored.sort(key=lambda s: (-s.prob, s.unit.passage))
     best = scored[0]
     debug = {"best_prob": round(best.prob, 4), "threshold": round(threshold, 4), "read": len(scored)}
-    if best.prob < threshold:
+    if learned:
+        debug["unanswerable"] = round(reader.unanswerable(question_features(own, units, terms, scored)), 4)
+        if debug["unanswerable"] >= reader.refusal["threshold"]:
+            return refuse("weak", debug)
+    elif best.prob < threshold:
         return refuse("weak", debug)
 
     by_key = {(u.source, u.index): u for u in units}

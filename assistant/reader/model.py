@@ -11,6 +11,7 @@ learning curve, figures, calibrated threshold). It runs on onnxruntime only.
 from __future__ import annotations
 
 import json
+import math
 import threading
 from functools import lru_cache
 from pathlib import Path
@@ -65,6 +66,21 @@ class Reader:
         hold before it stops adding more (card.json "sentences"; without it,
         one sentence)."""
         return float(self.card.get("sentences", {}).get("mass", 0.0))
+
+    @property
+    def refusal(self) -> dict | None:
+        """The learned refusal of card.json ("refusal"; see
+        benchmarks/bench_decisions.py), None when the card has none."""
+        return self.card.get("refusal")
+
+    def unanswerable(self, features: dict[str, float]) -> float:
+        """The probability that no retrieved sentence answers the question: a
+        logistic regression on question-level features (`answerers.reader.
+        question_features`), standardised as it was fitted."""
+        r = self.card["refusal"]
+        x = np.array([features[f] for f in r["features"]], dtype=np.float64)
+        z = float(((x - np.array(r["mean"])) / np.array(r["scale"])) @ np.array(r["coef"]) + r["intercept"])
+        return 1.0 / (1.0 + math.exp(-z))
 
     def combine(self, probs: np.ndarray, cosine: np.ndarray, overlap: np.ndarray) -> np.ndarray:
         """The answer probability from the reader's and two cheap signals

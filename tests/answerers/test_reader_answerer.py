@@ -12,8 +12,8 @@ import pytest
 
 from assistant.answerers.base import AnswerResult
 from assistant.answerers.extractive import RulesAnswerer
-from assistant.answerers.reader import ReaderAnswerer
-from assistant.reader.model import get_reader
+from assistant.answerers.reader import ReaderAnswerer, question_features, ranked
+from assistant.reader.model import Reader, get_reader
 from assistant.text.tokens import tokenize
 from assistant.types import Passage, RetrievedContext, Unit
 
@@ -70,7 +70,9 @@ def _answer(request: tuple[str, RetrievedContext], **kw) -> AnswerResult:
 
 def test_it_quotes_the_sentence_that_answers_and_cites_its_exact_span():
     req = _request("Who was the first director of the Harbour Museum?")
-    r = _answer(req)
+    # the calibrated threshold, not the learned refusal: that one reads the
+    # cosine of real embeddings, and these vectors are hashed words
+    r = _answer(req, threshold=get_reader().threshold)
     # one citation ("Its first director ..." is quoted with the sentence it leans on)
     assert not r.refused and "Elena Wirth" in r.text and len(r.citations) == 1
     assert set(re.findall(r"\[(\d+)\]", r.text)) == {"1"}
@@ -95,10 +97,18 @@ def test_a_name_the_corpus_never_mentions_is_refused_before_reading():
 
 
 def test_no_sentence_reaching_the_threshold_is_a_refusal():
-    r = _answer(_request("What is the museum's annual budget?"))
+    r = _answer(_request("What is the museum's annual budget?"), threshold=0.5)
     assert r.refused and r.debug["refusal"] == "weak" and r.debug["best_prob"] < r.debug["threshold"]
     # the same question at threshold 0 quotes its best guess
     assert not _answer(_request("What is the museum's annual budget?"), threshold=0.0).refused
+
+
+def test_the_shipped_learned_refusal_refuses_what_the_documents_do_not_say():
+    # no threshold asked for: the card's refusal model decides
+    r = _answer(_request("What is the museum's annual budget?"))
+    assert r.refused and r.debug["refusal"] == "weak" and r.debug["unanswerable"] >= get_reader().refusal["threshold"]
+    r = _answer(_request("When did the Harbour Museum open?"))
+    assert not r.refused and "1931" in r.text and r.debug["unanswerable"] < get_reader().refusal["threshold"]
 
 
 def test_nothing_retrieved_is_the_empty_index_refusal():
@@ -147,8 +157,15 @@ class _Torn:
 
     threshold = 0.0
 
-    def __init__(self, probs: dict[str, float], mass: float):
-        self.probs, self.mass = probs, mass
+    def __init__(self, probs: dict[str, float], mass: float, refusal: dict | None = None):
+        self.probs, self.mass, self.refusal = probs, mass, refusal
+
+    def unanswerable(self, features):
+        return Reader.unanswerable(self, features)
+
+    @property
+    def card(self):
+        return {"refusal": self.refusal}
 
     def score(self, question, sentences):
         return np.array([next((p for k, p in self.probs.items() if k in s), 0.01) for s in sentences], np.float32)
@@ -169,3 +186,37 @@ def test_it_quotes_one_sentence_when_the_reader_is_sure_and_more_when_it_is_torn
 
 def test_the_shipped_reader_carries_its_calibrated_sentence_mass():
     assert 0.0 < get_reader().mass <= 1.0
+
+
+def test_the_question_features_say_what_no_retrieved_sentence_holds():
+    q, ctx = _request("How many ship models does the Harbour Museum lend abroad?")
+    scored = ranked(q, q, ctx.qvec, list(ctx.units), {t: v for t, (_, v) in ctx.terms.items()}, get_reader())
+    f = question_features(q, list(ctx.units), dict(ctx.terms), scored)
+    # "lend" and "abroad" are in no sentence; "ship models" are in the best one
+    assert 0.0 < f["uncovered_all"] <= f["uncovered_best"] < 1.0 and f["max_missing_idf"] > 0.0
+    assert "4,000" in scored[0].unit.text and f["best"] > f["second"]
+    q, ctx = _request("What ship models does the museum hold?")
+    whole = question_features(q, list(ctx.units), dict(ctx.terms), scored)
+    assert whole["uncovered_all"] == 0.0 and whole["max_missing_idf"] == 0.0
+
+
+def test_the_learned_refusal_decides_and_an_asked_threshold_overrides_it():
+    req = _request("When did the Harbour Museum open?")
+    # "unanswerable" when the best sentence's logit is low: refuse below logit 0
+    refusal = {"features": ["best"], "mean": [0.0], "scale": [1.0], "coef": [-4.0], "intercept": 0.0, "threshold": 0.5}
+    *_, r = ReaderAnswerer(_Torn({"opened in 1931": 0.9}, mass=0.5, refusal=refusal)).answer(*req)
+    assert not r.refused and r.debug["unanswerable"] == pytest.approx(1 / (1 + np.exp(4 * np.log(9))), abs=1e-4)
+    *_, r = ReaderAnswerer(_Torn({"opened in 1931": 0.3}, mass=0.5, refusal=refusal)).answer(*req)
+    assert r.refused and r.debug["refusal"] == "weak" and r.debug["unanswerable"] > 0.5
+    # a threshold from the settings is the rule instead
+    *_, r = ReaderAnswerer(_Torn({"opened in 1931": 0.3}, mass=0.5, refusal=refusal), threshold=0.2).answer(*req)
+    assert not r.refused and "unanswerable" not in r.debug
+
+
+def test_the_shipped_card_refusal_reads_features_the_answerer_computes():
+    r = get_reader().refusal
+    q, ctx = _request("When did the Harbour Museum open?")
+    scored = ranked(q, q, ctx.qvec, list(ctx.units), {t: v for t, (_, v) in ctx.terms.items()}, get_reader())
+    f = question_features(q, list(ctx.units), dict(ctx.terms), scored)
+    assert set(r["features"]) <= set(f) and len(r["features"]) == len(r["mean"]) == len(r["scale"]) == len(r["coef"])
+    assert 0.0 < r["threshold"] < 1.0 and "bench_decisions.py --write" in r["how"]
