@@ -386,6 +386,23 @@ def main() -> None:
     chosen = max(fits, key=lambda n: fits[n]["spectre"]["unanswerable_refused"] - fits[n]["spectre"]["false_refusals"])
     print(f"refusal chosen on Spectre: {chosen}")
     results["refusal_chosen"] = chosen
+    # Its curve on Spectre's real questions: how many it answers, how often
+    # the answer holds the gold span, and what it refuses, as the threshold moves.
+    curve = []
+    cm, cf = fits[chosen]["model"], fits[chosen]["features"]
+    for cut in (0.3, 0.4, 0.45, 0.5, 0.55, 0.6, 0.7):
+        rule = lambda d, cut=cut: float(cm.predict_proba(vec(d, cf)[None])[0, 1]) >= cut  # noqa: E731
+        rows = squad_rows(spectre_data, spectre, policies[pick], rule)
+        ans = [r for r in rows if r["answerable"]]
+        told = [r for r in rows if not r["refused"]]
+        curve.append({
+            "threshold": cut, "answered": round(len(told) / len(rows), 3),
+            "span_of_answered": round(sum(r["span"] for r in told) / max(1, len(told)), 3),
+            "span_of_answerable": round(sum(r["span"] for r in ans) / max(1, len(ans)), 3),
+            **{k: v for k, v in squad_summary(rows).items() if k in ("unanswerable_refused", "false_refusals")},
+        })  # fmt: skip
+        print("  curve on Spectre:", curve[-1])
+    results["refusal_curve_spectre"] = curve
     refusals = {
         f"today's threshold ({thr:.3f})": today_refuse,
         f"validation 10th percentile ({t10:.3f})": lambda d: d["cands"][0][1] < t10,
@@ -423,6 +440,7 @@ def main() -> None:
             "swapped copies refused at <= 10 % false refusals under 5-fold cross-validation; feature set "
             "chosen on Spectre's real questions (benchmarks/bench_decisions.py --write)",
             "figures": {"cv_swapped_refused": round(f["cv_refused"], 3), "spectre": f["spectre"]},
+            "curve_on_spectre": curve,
         }
         card_path.write_text(json.dumps(card, indent=2) + "\n")
         print("wrote sentences and refusal into", card_path)
