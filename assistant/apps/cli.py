@@ -293,6 +293,7 @@ def cmd_train_reader(args) -> int:
             seed=args.seed, layers=args.layers, max_len=args.max_len, para_neg=args.para_neg,
             hard_neg=args.hard_neg, swap_rate=args.swap_rate, resume=args.resume, compound=args.compound,
             init=Path(args.init) if args.init else None, lr=args.lr, cut_rate=args.cut_rate,
+            paraphrase_rate=args.paraphrase_rate,
         )  # fmt: skip
     calibrate(out / "reader.onnx")
     print(f"model and card: {out}")
@@ -388,9 +389,8 @@ def build_parser() -> argparse.ArgumentParser:
     pt.add_argument("--compound", type=int, default=0, help="two-part questions added to the training pairs")
     pt.add_argument("--init", help="a checkpoint.pt whose weights training starts from (a fine-tune)")
     pt.add_argument("--lr", type=float, default=5e-5)
-    pt.add_argument(
-        "--cut-rate", type=float, default=0.0, help="share given their answer sentence, answer cut, as a negative"
-    )
+    pt.add_argument("--cut-rate", type=float, default=0.0, help="share given their answer sentence, answer cut")
+    pt.add_argument("--paraphrase-rate", type=float, default=0.0, help="share reworded by WordNet synonyms")
     pt.add_argument("--calibrate-only", action="store_true", help="only choose the threshold of the model in --out")
     pt.set_defaults(func=cmd_train_reader)
     return p

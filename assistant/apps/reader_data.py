@@ -21,14 +21,20 @@ Kinds of pair, per question (`build_pairs`):
   of most real unanswerable questions;
 - "impossible": every sentence of the paragraph of a real unanswerable
   question (SQuAD 2.0 files only).
+
+`paraphrase_questions` rewords a share of the questions (WordNet synonyms
+for the words they share with their answer sentence) before pairs are made.
 """
 
 from __future__ import annotations
 
 import random
 import re
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
+from assistant.errors import AssistantError
 from assistant.evals import squad
 from assistant.ingest.chunk import split_units
 
@@ -36,6 +42,13 @@ SEED = 13
 VALIDATION = 20  # articles, besides the anchor below
 # Spectre's real unanswerable questions calibrate refusing; it is validation, never training.
 VALIDATION_ANCHOR = "Spectre_(2015_film)"
+WORDNET = "/usr/share/wordnet"  # Debian's wordnet-base (`paraphrase`)
+# WordNet 3.0's lexicographer files, in order (lexnames(5WN)); category 1-4: noun, verb, adjective, adverb.
+LEXNAMES = [("adj.all", 3), ("adj.pert", 3), ("adv.all", 4)] + [(f"noun.{n}", 1) for n in (
+    "Tops act animal artifact attribute body cognition communication event feeling food group location motive "
+    "object person phenomenon plant possession process quantity relation shape state substance time").split()] + [
+    (f"verb.{n}", 2) for n in ("body change cognition communication competition consumption contact creation "
+                               "emotion motion perception possession social stative weather").split()] + [("adj.ppl", 3)]  # fmt: skip
 
 
 @dataclass
@@ -246,3 +259,82 @@ def compound_questions(articles: list[squad.Article], n: int, seed: int = SEED) 
             )
         )
     return [replace(a, questions=made[ai]) for ai, a in enumerate(articles) if ai in made]
+
+
+def load_wordnet(root: str | Path = WORDNET):
+    """WordNet 3.0 as nltk reads it, from the dictionary files of Debian's
+    `wordnet-base` (a training-time need only: nltk ships no data, and its
+    downloader goes to the network). That package leaves out `lexnames`,
+    which nltk opens: a copy of the folder with the standard list is made in
+    the temporary folder (a copy, as nltk refuses links out of its root)."""
+    import shutil
+
+    import nltk
+    from nltk.corpus.reader.wordnet import WordNetCorpusReader
+
+    root = Path(root)
+    if not (root / "data.noun").is_file():
+        raise AssistantError(f"no WordNet dictionary in {root}: apt-get install wordnet-base")
+    here = Path(tempfile.gettempdir()) / "assistant-wordnet"
+    here.mkdir(exist_ok=True)
+    for f in root.iterdir():
+        if f.is_file() and not (here / f.name).exists():
+            shutil.copy(f, here / f.name)
+    if not (here / "lexnames").exists():
+        (here / "lexnames").write_text("".join(f"{i:02d}\t{n}\t{c}\n" for i, (n, c) in enumerate(LEXNAMES)))
+    nltk.data.path.insert(0, str(here.parent))  # nltk reads only below its data paths
+
+    class WordNet30(WordNetCorpusReader):
+        def map_wn(self, version="wordnet"):
+            return None  # these files are WordNet 3.0 itself: nothing to map onto nltk's `wordnet` corpus
+
+    return WordNet30(str(here), None)
+
+
+def synonym(word: str, wn) -> str | None:
+    """Another word for `word` in one of its two most frequent senses
+    (WordNet's first synsets), nouns and verbs only, or None. Only words in
+    their base form, so the other word reads in its place ("director" ->
+    "manager", not "directors" -> "manager")."""
+    if wn.morphy(word) != word:
+        return None
+    for synset in [s for s in wn.synsets(word)[:2] if s.pos() in "nv"]:
+        for lemma in synset.lemmas():
+            name = lemma.name().replace("_", " ")
+            if name.lower() != word and name.islower() and word[:4] not in name:
+                return name
+    return None
+
+
+def paraphrase(question: str, sentence: str, answers: list[str], wn, most: int = 2) -> str | None:
+    """The question with up to `most` words it shares with its answer
+    sentence (lower case, not a name or number, not part of the answer)
+    replaced by a synonym; None when none has one. News questions are worded away from
+    their sentences and SQuAD's were written beside them: these teach the
+    reader to find a sentence that says what is asked in other words."""
+    said = {wn.morphy(w) or w for w in re.findall(r"[a-z]+", sentence)}
+    answer_words = set(re.findall(r"[a-z]+", " ".join(answers).lower()))
+    out, changed = [], 0
+    for token in re.findall(r"[A-Za-z]+|[^A-Za-z]+", question):
+        if changed < most and token.islower() and len(token) > 3 and token in said and token not in answer_words:
+            if other := synonym(token, wn):
+                token, changed = other, changed + 1
+        out.append(token)
+    return "".join(out) if changed else None
+
+
+def paraphrase_questions(articles: list[squad.Article], rate: float, wn, seed: int = SEED) -> int:
+    """Reword a share `rate` of the articles' answerable questions in place
+    (`paraphrase`); returns how many were reworded."""
+    rng = random.Random(seed)
+    done = 0
+    for a in articles:
+        sentences = article_sentences(a)
+        for q in a.questions:
+            if not (q.answerable and q.spans) or rng.random() >= rate:
+                continue
+            s, e = q.spans[0]
+            sentence = next((t for st, en, t in sentences if st <= s and e <= en), None)
+            if sentence and (new := paraphrase(q.question, sentence, q.answers, wn)):
+                q.question, done = new, done + 1
+    return done

@@ -22,7 +22,16 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.apps.reader_data import SEED, Pair, build_pairs, compound_questions, kinds, split_articles
+from assistant.apps.reader_data import (
+    SEED,
+    Pair,
+    build_pairs,
+    compound_questions,
+    kinds,
+    load_wordnet,
+    paraphrase_questions,
+    split_articles,
+)  # fmt: skip
 from assistant.evals import squad
 from assistant.reader.model import READER_DIR
 from assistant.resources import PACKAGE_DIR
@@ -178,12 +187,14 @@ def train(
     compound: int = 0,
     init: Path | None = None,
     cut_rate: float = 0.0,
+    paraphrase_rate: float = 0.0,
 ) -> dict:
     """Train, export, quantize and score; returns the card (also written to
     `out_dir/card.json`). `max_steps` stops early (a speed or shape check).
     `compound`: two-part questions added (reader_data.compound_questions);
     `init`: a checkpoint whose weights training goes on from (a fine-tune);
-    `cut_rate`: share of questions given their answer sentence without the answer as a negative."""
+    `cut_rate`: share of questions given their answer sentence without the answer as a negative;
+    `paraphrase_rate`: share of training questions reworded (reader_data.paraphrase_questions)."""
     import torch
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -204,6 +215,7 @@ def train(
         keep = {q.id for q in rng.sample(qs, min(limit, len(qs)))}
         for a in train_articles:
             a.questions = [q for q in a.questions if q.id in keep]
+    reworded = paraphrase_questions(train_articles, paraphrase_rate, load_wordnet(), seed) if paraphrase_rate else 0
     pairs = build_pairs(train_articles, para_neg, hard_neg, swap_rate, seed=seed, log=log, cut_rate=cut_rate)
     # no swaps for two-part questions: a swap in one part would unmake the other part's positive
     pairs += build_pairs(parts, para_neg, hard_neg, 0.0, seed=seed) if parts else []
@@ -296,6 +308,7 @@ def train(
         "pair_kinds": kinds(pairs),
         "negatives": {"para": para_neg, "hard": hard_neg, "swap_rate": swap_rate, "cut_rate": cut_rate},
         "compound_questions": compound,
+        "paraphrased_questions": reworded,
         "init": str(init) if init else None,
         "epochs": epochs,
         "steps": steps,
@@ -311,6 +324,7 @@ def train(
         + (f" --layers {layers}" if layers != 4 else "")
         + (f" --compound {compound}" if compound else "")
         + (f" --cut-rate {cut_rate}" if cut_rate else "")
+        + (f" --paraphrase-rate {paraphrase_rate}" if paraphrase_rate else "")
         + (f" --epochs {epochs}" if epochs != 1.0 else "")
         + (f" --lr {lr}" if lr != 5e-5 else "")
         + (f" --init {init}" if init else ""),

@@ -334,3 +334,62 @@ def test_both_first_counts_two_part_questions_whose_two_best_sentences_answer():
              P("y", "q", "a", 1.0, "pos"), P("y", "q", "b", 1.0, "pos"), P("y", "q", "c", 0.0, "para")]  # fmt: skip
     got = reader_train.both_first(pairs, np.array([0.9, 0.8, 0.1, 0.9, 0.2, 0.5]))
     assert got == {"questions": 2, "share": 0.5}
+
+
+class _Lemma:
+    def __init__(self, name):
+        self._name = name
+
+    def name(self):
+        return self._name
+
+
+class _Synset:
+    def __init__(self, pos, *names):
+        self._pos, self._lemmas = pos, [_Lemma(n) for n in names]
+
+    def pos(self):
+        return self._pos
+
+    def lemmas(self):
+        return self._lemmas
+
+
+class _WordNet:
+    """The two calls `paraphrase` makes of nltk's WordNet reader, on a hand-made lexicon."""
+
+    base = {"directors": "director", "opened": "open"}
+    senses = {
+        "director": [_Synset("n", "director", "manager")],
+        "open": [_Synset("v", "open", "unfold")],
+        "public": [_Synset("n", "populace", "public")],
+        "first": [_Synset("a", "first", "initial")],
+    }
+
+    def morphy(self, word):
+        return self.base.get(word, word)
+
+    def synsets(self, word):
+        return self.senses.get(word, [])
+
+
+def test_a_paraphrased_question_rewords_what_it_shares_with_its_sentence():
+    wn = _WordNet()
+    sentence = "The first director of the museum opened it to the public in 1931."
+    # shared words in their base form get a noun or verb synonym; "first" is an adjective
+    q = reader_data.paraphrase("Who was the first director to open it to the public?", sentence, ["1931"], wn, most=3)
+    assert q == "Who was the first manager to unfold it to the populace?"
+    # at most `most` words (2 unless asked); a word of the answer stays; inflected words stay ("directors")
+    assert reader_data.paraphrase("When did directors open the public hall?", sentence, ["1931"], wn, most=1) == (
+        "When did directors unfold the public hall?"
+    )
+    assert reader_data.paraphrase("Who was the director?", "Its director was Elena Wirth.", ["director"], wn) is None
+    # nothing shared: nothing to reword
+    assert reader_data.paraphrase("Where is the hall?", sentence, ["1931"], wn) is None
+
+
+def test_paraphrasing_without_the_wordnet_files_is_a_one_line_error(tmp_path):
+    from assistant.errors import AssistantError
+
+    with pytest.raises(AssistantError, match="no WordNet dictionary in .*wordnet-base"):
+        reader_data.load_wordnet(tmp_path)
