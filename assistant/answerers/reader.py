@@ -15,9 +15,9 @@ swapped-entity copies of their questions) calls the question unanswerable; a
 probability.
 
 Not the default: on SQuAD's held-out articles it beats the rules of
-`extractive.py`, but on the gold set's blind news questions it still holds
-all key facts less often and refuses fewer no-answer items (evals/README.md,
-issue 22).
+`extractive.py` (more gold spans, and more unanswerable questions refused),
+but on the gold set's blind news questions it still holds all key facts
+less often (evals/README.md, issue 22).
 
 Everything it reads comes in the request: the passages, their sentence units
 with vectors, and the term statistics of the question's words. It never
