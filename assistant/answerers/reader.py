@@ -26,7 +26,6 @@ calls back into the index.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -44,7 +43,7 @@ from assistant.answerers.quote import (
     refuse_early,
     repeats,
 )  # fmt: skip
-from assistant.reader.model import Reader, get_reader
+from assistant.reader.model import Reader, get_reader, logit
 from assistant.rewrite.condense import split_context
 from assistant.text.tokens import tokenize
 from assistant.types import Citation, RetrievedContext, Unit
@@ -107,11 +106,6 @@ def ranked(
     return sorted(scored, key=lambda s: (-s.prob, s.unit.passage))
 
 
-def _logit(p: float) -> float:
-    p = min(max(p, 1e-6), 1 - 1e-6)
-    return math.log(p / (1 - p))
-
-
 def question_features(own: str, units: list[Unit], terms: dict[str, tuple[int, float]], scored: list[Scored]) -> dict:
     """What the refusal model (card.json "refusal") reads of a question: how
     sure the reader is of its best two sentences, and how much of what the
@@ -125,15 +119,15 @@ def question_features(own: str, units: list[Unit], terms: dict[str, tuple[int, f
     have_best = set(tokenize([scored[0].unit.text])[0])
     missing = [w for t, w in qterms.items() if t not in have_all]
     return {
-        "best": _logit(scored[0].prob),
-        "second": _logit(scored[1].prob) if len(scored) > 1 else -14.0,
+        "best": float(logit(scored[0].prob)),
+        "second": float(logit(scored[1].prob)) if len(scored) > 1 else -14.0,
         "uncovered_all": sum(missing) / total,
         "uncovered_best": sum(w for t, w in qterms.items() if t not in have_best) / total,
         "max_missing_idf": max(missing, default=0.0) / (max(qterms.values(), default=0.0) or 1.0),
         "missing_names": len(missing_names(own, {t: df for t, (df, _) in terms.items()}))
         / max(1, len(question_names(own))),
         "best_cos": scored[0].sem,
-        "best_raw": _logit(scored[0].raw),
+        "best_raw": float(logit(scored[0].raw)),
     }
 
 

@@ -11,7 +11,6 @@ learning curve, figures, calibrated threshold). It runs on onnxruntime only.
 from __future__ import annotations
 
 import json
-import math
 import threading
 from functools import lru_cache
 from pathlib import Path
@@ -23,6 +22,12 @@ from assistant.resources import data_path
 
 READER_DIR = data_path("reader")
 MAX_LEN = 128  # word pieces of question + sentence; longer sentences are cut
+
+
+def logit(p):
+    """log(p / (1 - p)), kept finite at 0 and 1 (floats or arrays)."""
+    p = np.clip(p, 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))
 
 
 def load_tokenizer():
@@ -79,8 +84,8 @@ class Reader:
         question_features`), standardised as it was fitted."""
         r = self.card["refusal"]
         x = np.array([features[f] for f in r["features"]], dtype=np.float64)
-        z = float(((x - np.array(r["mean"])) / np.array(r["scale"])) @ np.array(r["coef"]) + r["intercept"])
-        return 1.0 / (1.0 + math.exp(-z))
+        z = ((x - np.array(r["mean"])) / np.array(r["scale"])) @ np.array(r["coef"]) + r["intercept"]
+        return float(1.0 / (1.0 + np.exp(-z)))
 
     def combine(self, probs: np.ndarray, cosine: np.ndarray, overlap: np.ndarray) -> np.ndarray:
         """The answer probability from the reader's and two cheap signals
@@ -91,8 +96,7 @@ class Reader:
         w = self.card.get("combine")
         if not w:
             return probs
-        p = np.clip(probs, 1e-6, 1 - 1e-6)
-        z = w["bias"] + w["cosine"] * cosine + w["overlap"] * overlap + w["reader_logit"] * np.log(p / (1 - p))
+        z = w["bias"] + w["cosine"] * cosine + w["overlap"] * overlap + w["reader_logit"] * logit(probs)
         return (1.0 / (1.0 + np.exp(-z))).astype(np.float32)
 
     def score_pairs(self, pairs: list[tuple[str, str]]) -> np.ndarray:
